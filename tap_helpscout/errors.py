@@ -1,0 +1,35 @@
+"""The tap's exceptions.
+
+Every error a user can meet is a TapError: `main` prints its message as one line on stderr and
+exits 1, without a traceback. Messages say what is wrong and what to do, and never hold a secret.
+"""
+
+
+class TapError(Exception):
+    """An error to report to the user as one line, then exit 1."""
+
+
+class ConfigError(TapError):
+    """The config file is missing, unreadable, or has a bad value."""
+
+
+class InputError(TapError):
+    """The catalog or state file cannot be used."""
+
+
+class ApiError(TapError):
+    """The Help Scout API answered with an error we do not retry (or retried in vain)."""
+
+    def __init__(self, message, status=None, endpoint=None):
+        super().__init__(message)
+        self.status = status
+        self.endpoint = endpoint
+
+
+class AuthError(ApiError):
+    """The credentials were refused: the user must re-authorize or fix the config."""
+
+
+class PermissionDenied(ApiError):
+    """403: the token is valid but the account may not use this endpoint (e.g. reports on the
+    Standard plan). The sync engine catches it per stream."""
