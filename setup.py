@@ -1,0 +1,23 @@
+from setuptools import find_packages, setup
+
+setup(
+    name="tap-helpscout",
+    version="2.0.0",
+    description="Singer tap for Help Scout (Mailbox API 2.0): conversations, threads, customers, "
+                "mailboxes, users, teams, workflows and happiness ratings",
+    long_description=open("README.md", encoding="utf-8").read() if __import__("os").path.exists("README.md") else "",
+    long_description_content_type="text/markdown",
+    license="Apache-2.0",
+    python_requires=">=3.9",
+    packages=find_packages(include=["tap_helpscout", "tap_helpscout.*"]),
+    package_data={"tap_helpscout": ["schemas/*.json"]},
+    include_package_data=True,
+    install_requires=[
+        "singer-python==6.8.*",
+        "requests>=2.31,<3",
+        "backoff==2.2.*",
+        "pytz",
+    ],
+    extras_require={"test": ["pytest>=7", "pytest-timeout"]},
+    entry_points={"console_scripts": ["tap-helpscout=tap_helpscout:main"]},
+)

@@ -1,0 +1,132 @@
+"""The eleven streams, as data.
+
+Each stream is one declarative block: where its rows come from, its keys, how it replicates, and
+the few record-shaping facts that belong to it alone. Discovery and the sync engine both read
+this registry; the engine (paging, bookmarks, retries, children) lives in `sync.py`.
+
+Readers (how the engine lists a stream):
+- MODIFIED_SINCE: a large listing filtered by the server with `modifiedSince` and paged in
+  `createdAt` ascending order, so that modified rows keep their place while the tap pages.
+- WHOLE: a small listing read in full on every run; rows are emitted by replication key.
+- PER_PARENT: a child listing read for every parent row, on every run.
+- EMBEDDED: child rows that arrive inside their parent's rows (`embed=...`), fetched separately
+  only where the embedded copy is incomplete.
+- DATE_WINDOWS: a report queried window by window from `start_date` to now.
+"""
+from dataclasses import dataclass, field
+from typing import Callable, Mapping, Optional, Tuple
+
+INCREMENTAL = "INCREMENTAL"
+FULL_TABLE = "FULL_TABLE"
+
+MODIFIED_SINCE = "modified_since"
+WHOLE = "whole"
+PER_PARENT = "per_parent"
+EMBEDDED = "embedded"
+DATE_WINDOWS = "date_windows"
+
+
+@dataclass(frozen=True)
+class Stream:
+    name: str
+    key_properties: Tuple[str, ...]
+    replication_method: str
+    replication_key: Optional[str]
+    reader: str
+    path: str                                   # relative to base_url; {parent_id} for children
+    records_key: str                            # list key in `_embedded` (or top level for reports)
+    params: Mapping[str, str] = field(default_factory=dict)
+    parent: Optional[str] = None
+    parent_id_column: Optional[str] = None      # child column that holds the parent's id
+    rename: Mapping[str, str] = field(default_factory=dict)   # snake_case column -> contract name
+    derive: Optional[Callable[[dict], None]] = None           # adds derived columns in place
+    embed: Optional[str] = None                 # EMBEDDED: the parent's `embed=` value
+    incomplete: Optional[Callable[[dict, list], bool]] = None  # EMBEDDED: fetch separately?
+
+
+def latest_activity(conversation):
+    """Conversations carry no modification time. `updated_at` is the latest of the times the
+    API does give (user update, customer waiting since, creation); any of them may be missing
+    or null. It is informative only: rows are never filtered on it, because the server's hidden
+    modification time (which `modifiedSince` uses) can be later."""
+    waiting = conversation.get("customer_waiting_since") or {}
+    times = [t for t in (conversation.get("user_updated_at"), waiting.get("time"),
+                         conversation.get("created_at")) if t]
+    # The API writes every date-time as YYYY-MM-DDTHH:MM:SSZ, so text order is time order;
+    # values in other shapes are normalised by the conformer before this runs.
+    conversation["updated_at"] = max(times) if times else None
+
+
+def threads_truncated(conversation, embedded_threads):
+    """The API truncates embedded chat threads, and may embed fewer threads than a long
+    conversation has (its `threads` field is the count)."""
+    return conversation.get("type") == "chat" or len(embedded_threads) < (conversation.get("threads") or 0)
+
+
+STREAMS = {s.name: s for s in (
+    Stream(
+        name="conversations", key_properties=("id",),
+        replication_method=INCREMENTAL, replication_key="updated_at",
+        reader=MODIFIED_SINCE, path="/conversations", records_key="conversations",
+        params={"status": "all"}, derive=latest_activity,
+    ),
+    Stream(
+        name="conversation_threads", key_properties=("id",),
+        replication_method=INCREMENTAL, replication_key="created_at",
+        reader=EMBEDDED, path="/conversations/{parent_id}/threads", records_key="threads",
+        parent="conversations", parent_id_column="conversation_id",
+        embed="threads", incomplete=threads_truncated,
+    ),
+    Stream(
+        name="customers", key_properties=("id",),
+        replication_method=INCREMENTAL, replication_key="updated_at",
+        reader=MODIFIED_SINCE, path="/customers", records_key="customers",
+    ),
+    Stream(
+        name="happiness_ratings_report",
+        key_properties=("conversation_id", "rating_created_at", "rating_customer_id"),
+        replication_method=FULL_TABLE, replication_key=None,
+        reader=DATE_WINDOWS, path="/reports/happiness/ratings", records_key="results",
+        # The report's `id` is the conversation id and its lower-case `threadid` the thread id.
+        rename={"id": "conversation_id", "threadid": "thread_id"},
+    ),
+    Stream(
+        name="mailbox_fields", key_properties=("id",),
+        replication_method=FULL_TABLE, replication_key=None,
+        reader=PER_PARENT, path="/mailboxes/{parent_id}/fields", records_key="fields",
+        parent="mailboxes", parent_id_column="mailbox_id",
+    ),
+    Stream(
+        name="mailbox_folders", key_properties=("id",),
+        replication_method=INCREMENTAL, replication_key="updated_at",
+        reader=PER_PARENT, path="/mailboxes/{parent_id}/folders", records_key="folders",
+        parent="mailboxes", parent_id_column="mailbox_id",
+    ),
+    Stream(
+        name="mailboxes", key_properties=("id",),
+        replication_method=INCREMENTAL, replication_key="updated_at",
+        reader=WHOLE, path="/mailboxes", records_key="mailboxes",
+    ),
+    Stream(
+        name="team_members", key_properties=("team_id", "user_id"),
+        replication_method=FULL_TABLE, replication_key=None,
+        reader=PER_PARENT, path="/teams/{parent_id}/members", records_key="users",
+        parent="teams", parent_id_column="team_id",
+        rename={"id": "user_id"},       # members are user objects
+    ),
+    Stream(
+        name="teams", key_properties=("id",),
+        replication_method=INCREMENTAL, replication_key="updated_at",
+        reader=WHOLE, path="/teams", records_key="teams",
+    ),
+    Stream(
+        name="users", key_properties=("id",),
+        replication_method=INCREMENTAL, replication_key="updated_at",
+        reader=WHOLE, path="/users", records_key="users",
+    ),
+    Stream(
+        name="workflows", key_properties=("id",),
+        replication_method=INCREMENTAL, replication_key="modified_at",
+        reader=WHOLE, path="/workflows", records_key="workflows",
+    ),
+)}
