@@ -1,0 +1,3 @@
+from tap_helpscout.cli import main
+
+main()

@@ -1,0 +1,164 @@
+"""The command line: arguments, catalog and state files, and how failures reach the user.
+
+Conventions are singer-python's `parse_args`: `--config` is required in every mode,
+`--properties` is the legacy name of `--catalog`, and `--state` is accepted (and ignored)
+together with `--discover`, because Meltano passes it there.
+"""
+import argparse
+import json
+import os
+import re
+import sys
+import traceback
+from importlib import metadata as package_metadata
+
+import singer
+from singer.catalog import Catalog
+
+from tap_helpscout.config import SECRET_KEYS, load_config, read_json_object
+from tap_helpscout.discover import discover
+from tap_helpscout.errors import InputError, TapError
+from tap_helpscout.streams import STREAMS
+
+PROG = "tap-helpscout"
+LOGGER = singer.get_logger()
+
+
+def version():
+    try:
+        return package_metadata.version("tap-helpscout")
+    except package_metadata.PackageNotFoundError:      # run from a source tree, not installed
+        return "unknown"
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(
+        prog=PROG, description="Singer tap for the Help Scout Mailbox API 2.0.")
+    parser.add_argument("-c", "--config", required=True, metavar="CONFIG",
+                        help="config file (JSON); see sample_config.json")
+    parser.add_argument("-d", "--discover", action="store_true",
+                        help="print the catalog of streams and exit (works offline)")
+    parser.add_argument("--catalog", metavar="CATALOG", help="catalog file with the selected streams")
+    parser.add_argument("-p", "--properties", metavar="PROPERTIES",
+                        help="legacy name of --catalog")
+    parser.add_argument("-s", "--state", metavar="STATE",
+                        help="state file from a previous run (ignored with --discover)")
+    parser.add_argument("--version", action="version", version=f"{PROG} {version()}")
+    return parser.parse_args(argv)
+
+
+def load_catalog(path):
+    """The catalog in file `path`, as a singer Catalog of the streams this tap knows.
+
+    Entries for unknown streams (from another tap, or from an older version of this one) are
+    reported on stderr and left out, so that the known streams still sync."""
+    raw = read_json_object(path, "catalog", InputError)
+    streams = raw.get("streams")
+    if not isinstance(streams, list):
+        raise InputError(f'catalog: file "{path}" has no "streams" list; create one with '
+                         f"{PROG} --config CONFIG --discover > catalog.json")
+    known = []
+    for position, entry in enumerate(streams):
+        if not isinstance(entry, dict):
+            raise InputError(f"catalog: stream entry #{position + 1} is not a JSON object")
+        stream_id = entry.get("tap_stream_id") or entry.get("stream")
+        if not isinstance(stream_id, str):
+            raise InputError(f'catalog: stream entry #{position + 1} has no "tap_stream_id"')
+        if stream_id not in STREAMS:
+            LOGGER.warning('catalog: skipping unknown stream "%s" (known streams: %s)',
+                           stream_id, ", ".join(STREAMS))
+            continue
+        if not isinstance(entry.get("schema"), dict):
+            raise InputError(f'catalog: stream "{stream_id}" has no "schema" object')
+        if not isinstance(entry.get("metadata", []), list):
+            raise InputError(f'catalog: stream "{stream_id}": "metadata" must be a list')
+        known.append({**entry, "tap_stream_id": stream_id})
+    return Catalog.from_dict({"streams": known})
+
+
+def load_state(path):
+    """The state in file `path`, as a dict. An empty file counts as no state, since some
+    schedulers create the file before the first run."""
+    try:
+        if os.path.getsize(path) == 0:
+            return {}
+    except OSError:
+        pass                             # read_json_object reports it
+    return read_json_object(path, "state", InputError)
+
+
+def run(argv=None, loaded=None):
+    """Do what the arguments ask; raises TapError for anything the user must fix.
+    `loaded` receives the config, so that main can hide its secrets from a traceback."""
+    args = parse_args(argv)
+    config = load_config(args.config)
+    if loaded is not None:
+        loaded["config"] = config
+    if args.discover:
+        # Only the catalog goes to stdout: a target or a file reads it.
+        sys.stdout.write(json.dumps(discover(), indent=2) + "\n")
+        sys.stdout.flush()
+        return
+    if args.catalog and args.properties:
+        raise InputError("give the catalog with --catalog or with --properties, not both")
+    catalog_path = args.catalog or args.properties
+    if not catalog_path:
+        raise InputError(f"no catalog: run {PROG} --config CONFIG --discover > catalog.json, "
+                         "select streams in it, then pass --catalog catalog.json")
+    catalog = load_catalog(catalog_path)
+    state = load_state(args.state) if args.state else {}
+
+    # Imported here so that discovery never depends on the sync engine.
+    from tap_helpscout.sync import sync
+    sync(config, args.config, catalog, state)
+
+
+def main(argv=None):
+    loaded = {}
+    try:
+        run(argv, loaded)
+    except TapError as exc:
+        _fail(f"{PROG}: {exc}", 1)
+    except KeyboardInterrupt:
+        _fail(f"{PROG}: interrupted", 130)
+    except BrokenPipeError:
+        # The reader of stdout (the target) went away; its own error says why.
+        _silence_stdout()
+        _fail(f"{PROG}: the output pipe was closed (did the target stop?)", 1)
+    except Exception as exc:             # a bug: keep the traceback, but never a secret in it
+        message = f"{PROG}: unexpected error: {type(exc).__name__}: {exc}\n{traceback.format_exc()}"
+        _fail(redact(message, _secrets(argv, loaded.get("config"))), 1)
+    sys.exit(0)
+
+
+def redact(text, secrets):
+    for secret in sorted(secrets, key=len, reverse=True):
+        text = text.replace(secret, "<redacted>")
+    # Tokens the tap obtained during the run are in no file yet: hide anything that looks like one.
+    text = re.sub(r"(?i)(bearer\s+)[^\s'\"]+", r"\1<redacted>", text)
+    return re.sub(r"(?i)((?:access_token|refresh_token|client_secret)[\"']?\s*[=:]\s*[\"']?)"
+                  r"[^\s&'\",}]+", r"\1<redacted>", text)
+
+
+def _secrets(argv, config):
+    """The secret values of the config as loaded, and of the config file as it is now (the
+    sync may have rotated the refresh token since)."""
+    found = {str(config[key]) for key in SECRET_KEYS if config and config.get(key)}
+    try:
+        with open(parse_args(argv).config, encoding="utf-8") as f:
+            raw = json.load(f)
+        found |= {str(raw[key]) for key in SECRET_KEYS if raw.get(key)}
+    except Exception:                    # the config file may be the very thing that is broken
+        pass
+    return found
+
+
+def _silence_stdout():
+    # Python flushes stdout at exit; with the pipe gone that flush would fail once more.
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+
+
+def _fail(message, code):
+    print(message, file=sys.stderr, flush=True)
+    sys.exit(code)
