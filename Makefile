@@ -1,0 +1,34 @@
+# Everything runs in .venv, created on first use; `make test` on a fresh clone needs only python3.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: test test-fast demo bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+# Reinstall when the package's metadata changes.
+$(STAMP): setup.py | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+test: $(STAMP)
+	$(BIN)/pytest -q
+
+test-fast: $(STAMP)
+	$(BIN)/pytest -q -m "not e2e"
+
+demo: $(STAMP)
+	@test -f tests/demo.py || { echo "make demo: tests/demo.py does not exist yet (it comes with the Help Scout API emulator)" >&2; exit 1; }
+	$(BIN)/python -m tests.demo
+
+bench: $(STAMP)
+	@test -f tests/bench.py || { echo "make bench: tests/bench.py does not exist yet" >&2; exit 1; }
+	$(BIN)/python -m tests.bench
+
+# Leaves .venv alone (rm -rf .venv for a from-scratch install).
+clean:
+	rm -rf build dist *.egg-info .pytest_cache demo-output .bench
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +
