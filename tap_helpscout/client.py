@@ -1,0 +1,615 @@
+"""HTTP client for the Help Scout Mailbox API 2.0.
+
+One `HelpScoutClient` serves a whole run and is shared by the sync engine's worker threads:
+- one `requests.Session` whose connection pool is as large as the parallelism;
+- OAuth2 tokens from `auth.TokenManager` (lazy, refreshed before expiry and on a 401);
+- retries with capped, jittered exponential backoff on 429, 500, 502, 503, 504, connection
+  errors, timeouts and bodies that are cut short or not JSON, honouring the server's
+  `X-RateLimit-Retry-After` / `Retry-After` exactly;
+- rate-limit pacing from the `X-RateLimit-*-Minute` headers (`RateLimitPacer`), so that a normal
+  sync never meets a 429, plus the optional `max_requests_per_minute` cap on the tap's own share;
+- errors classified for the caller: `PermissionDenied` (403), `AuthError` (credentials),
+  `ApiError` (anything else that is not worth retrying, or still failing after the last try),
+  each naming the endpoint, the status and the API's own message.
+"""
+import email.utils
+import http.cookiejar
+import json
+import random
+import threading
+import time
+from collections import deque
+from datetime import timezone
+from importlib import metadata as importlib_metadata
+from urllib.parse import urlsplit
+
+import requests
+import singer
+from singer import metrics
+
+from tap_helpscout.auth import TokenAnswer, TokenManager
+from tap_helpscout.errors import ApiError, AuthError, PermissionDenied
+
+LOGGER = singer.get_logger()
+
+DEFAULT_BASE_URL = "https://api.helpscout.net/v2"
+DEFAULT_REQUEST_TIMEOUT = 300.0
+DEFAULT_PARALLEL_REQUESTS = 4
+MAX_CONNECT_TIMEOUT = 10.0
+
+# Tries per request (the first one included), and the backoff between them: base * 2^(n-1)
+# seconds, capped, then scaled by a random factor in [0.5, 1] so that parallel workers that
+# failed together do not retry together.
+MAX_TRIES = 8
+BACKOFF_BASE_SECONDS = 1.0
+BACKOFF_MAX_SECONDS = 60.0
+# A server-sent wait longer than this is not honoured as is: the try is counted as failed.
+MAX_RETRY_AFTER_SECONDS = 900.0
+
+RETRY_STATUSES = frozenset((429, 500, 502, 503, 504))
+ACCEPT = "application/hal+json, application/json"
+TOKEN_PATH = "/oauth2/token"
+TOKEN_ENDPOINT = "oauth2/token"
+
+TRANSPORT_ERRORS = (
+    requests.exceptions.ConnectionError,      # refused, reset, dropped (includes ConnectTimeout)
+    requests.exceptions.Timeout,              # connect or read timeout: a stall
+    requests.exceptions.ChunkedEncodingError,  # body shorter than announced, broken chunks
+    requests.exceptions.ContentDecodingError,  # gzip body cut short
+)
+
+
+def _version():
+    try:
+        return importlib_metadata.version("tap-helpscout")
+    except importlib_metadata.PackageNotFoundError:
+        return "unknown"
+
+
+DEFAULT_USER_AGENT = f"tap-helpscout/{_version()}"
+
+
+class ApiResponse:
+    """A successful (2xx) answer with a JSON body."""
+
+    __slots__ = ("status", "json", "headers", "server_time", "url")
+
+    def __init__(self, status, json_body, headers, url):
+        self.status = status
+        self.json = json_body
+        self.headers = headers
+        self.url = url
+        self.server_time = parse_http_date(headers.get("Date"))
+
+    def __repr__(self):
+        return f"ApiResponse(status={self.status}, url={self.url!r})"
+
+
+def parse_http_date(value):
+    """The timezone-aware UTC datetime of an HTTP date header, or None."""
+    if not value:
+        return None
+    try:
+        moment = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if moment is None:
+        return None
+    if moment.tzinfo is None:           # "-0000" means UTC with no further information
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(timezone.utc)
+
+
+def retry_after_seconds(headers):
+    """Seconds the server asks us to wait (`X-RateLimit-Retry-After`, else `Retry-After`, as
+    seconds or an HTTP date), or None."""
+    for name in ("X-RateLimit-Retry-After", "Retry-After"):
+        value = headers.get(name)
+        if value is None:
+            continue
+        try:
+            seconds = float(value)
+        except ValueError:
+            moment = parse_http_date(value)
+            if moment is None:
+                continue
+            seconds = moment.timestamp() - time.time()
+        if seconds == seconds:          # not NaN
+            return max(0.0, seconds)
+    return None
+
+
+def api_message(body, text=""):
+    """The API's own explanation of an error: the vnd.error `message` with each
+    `_embedded.errors[]` `path: message`, or an OAuth `error_description`, or a short text."""
+    if isinstance(body, dict):
+        parts = []
+        main = body.get("message") or body.get("error_description") or body.get("error")
+        if main:
+            parts.append(str(main))
+        embedded = body.get("_embedded")
+        errors = embedded.get("errors") if isinstance(embedded, dict) else None
+        for error in errors if isinstance(errors, list) else ():
+            if not isinstance(error, dict):
+                continue
+            detail = str(error.get("message") or "")
+            if error.get("path"):
+                detail = f"{error['path']}: {detail}" if detail else str(error["path"])
+            if detail:
+                parts.append(detail)
+        if parts:
+            return "; ".join(parts)
+    text = " ".join((text or "").split())
+    return text[:200] + ("..." if len(text) > 200 else "")
+
+
+def parse_limit_headers(headers):
+    """(limit, remaining) of the current rate-limit window, each None when absent."""
+    def number(name):
+        try:
+            return int(float(headers[name]))
+        except (KeyError, TypeError, ValueError):
+            return None
+    return number("X-RateLimit-Limit-Minute"), number("X-RateLimit-Remaining-Minute")
+
+
+class _BearerAuth(requests.auth.AuthBase):
+    """Sets the Authorization header as requests' last word, so that no ~/.netrc entry can
+    replace it."""
+
+    def __init__(self, token):
+        self._token = token
+
+    def __call__(self, request):
+        request.headers["Authorization"] = f"Bearer {self._token}"
+        return request
+
+
+class _NoAuth(requests.auth.AuthBase):
+    """The token request authenticates with its form fields only."""
+
+    def __call__(self, request):
+        return request
+
+
+class _Failure:
+    """Why one try failed, kept to report the last one."""
+
+    def __init__(self, description, status=None, body=None, text="", retry_after=None,
+                 may_have_reached_server=True):
+        self.description = description
+        self.status = status
+        self.body = body
+        self.text = text
+        self.retry_after = retry_after
+        self.may_have_reached_server = may_have_reached_server
+
+
+class HelpScoutClient:
+    """See the module docstring. Thread-safe; makes no request until the first `get`."""
+
+    def __init__(self, config, config_path=None):
+        self._base_url = (config.get("base_url") or DEFAULT_BASE_URL).rstrip("/")
+        self._user_agent = config.get("user_agent") or DEFAULT_USER_AGENT
+        read_timeout = float(config.get("request_timeout") or DEFAULT_REQUEST_TIMEOUT)
+        self._timeout = (min(MAX_CONNECT_TIMEOUT, read_timeout), read_timeout)
+        parallelism = int(config.get("max_parallel_requests") or DEFAULT_PARALLEL_REQUESTS)
+
+        self._session = requests.Session()
+        # The API sets no cookies the tap needs, and a cookie jar shared by threads is one
+        # more piece of mutable state.
+        self._session.cookies.set_policy(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
+        adapter = requests.adapters.HTTPAdapter(pool_connections=2, pool_maxsize=parallelism + 1)
+        self._session.mount("https://", adapter)
+        self._session.mount("http://", adapter)
+
+        self._counter_lock = threading.Lock()
+        self.request_count = 0
+        self.token_request_count = 0
+        self._sleep = time.sleep
+        self._pacer = RateLimitPacer(parallelism=parallelism,
+                                     max_requests_per_minute=config.get("max_requests_per_minute"))
+        self._tokens = TokenManager(config, config_path, self._request_token)
+
+    # -- public interface ------------------------------------------------------------------
+
+    def get(self, path, params=None, endpoint=None):
+        """GET `path` (relative to base_url) with query `params`; the parsed 2xx answer.
+
+        Raises PermissionDenied on 403, AuthError when the credentials are refused, ApiError on
+        any other status not worth retrying and when the last try failed."""
+        url = self._url(path)
+        endpoint = endpoint or path
+        token = self._tokens.token()
+        response = self._send("GET", url, endpoint, params=params, auth=_BearerAuth(token),
+                              paced=True)
+        if response.status_code == 401:
+            LOGGER.info("%s: access token refused (401); renewing it and trying once more",
+                        endpoint)
+            token = self._tokens.replace_refused(token)
+            response = self._send("GET", url, endpoint, params=params, auth=_BearerAuth(token),
+                                  paced=True)
+            if response.status_code == 401:
+                raise AuthError(
+                    f"Help Scout refused a freshly renewed access token on {endpoint} (401): the "
+                    f"authorizing user may be inactive or the app de-authorized; run the "
+                    f"authorization-code flow again, see README", status=401, endpoint=endpoint)
+        return response.api_response
+
+    def close(self):
+        self._session.close()
+
+    @property
+    def refresh_count(self):
+        """How many access tokens the client has obtained from the token endpoint."""
+        return self._tokens.refresh_count
+
+    # -- internals ---------------------------------------------------------------------------
+
+    def _url(self, path):
+        if path.startswith(("http://", "https://")):
+            # Absolute links (HAL `_links`) are followed only on the API's own host: the bearer
+            # token must never travel anywhere else.
+            if urlsplit(path)[:2] != urlsplit(self._base_url)[:2]:
+                raise ValueError(f"refusing to send credentials to {urlsplit(path).netloc}")
+            return path
+        return self._base_url + "/" + path.lstrip("/")
+
+    def _count(self, token_call):
+        with self._counter_lock:
+            if token_call:
+                self.token_request_count += 1
+            else:
+                self.request_count += 1
+
+    def _request_token(self, form):
+        """POST the grant `form` to the token endpoint, retrying transport failures, 429 and
+        5xx; the final answer for TokenManager to interpret."""
+        response = self._send("POST", self._base_url + TOKEN_PATH, TOKEN_ENDPOINT, data=form,
+                              auth=_NoAuth(), paced=False, accept_statuses=(400, 401, 403))
+        return TokenAnswer(response.status_code, response.parsed_body,
+                           response.earlier_attempt_lost)
+
+    def _send(self, method, url, endpoint, params=None, data=None, auth=None, paced=True,
+              accept_statuses=()):
+        """Send until the answer is final; return the requests.Response, with `api_response`
+        (2xx), `parsed_body` and `earlier_attempt_lost` attached. 401 and `accept_statuses` are
+        returned for the caller to handle; other errors are raised."""
+        headers = {"User-Agent": self._user_agent, "Accept": ACCEPT}
+        earlier_attempt_lost = False
+        failure = None
+        for attempt in range(1, MAX_TRIES + 1):
+            if failure is not None:
+                earlier_attempt_lost = earlier_attempt_lost or failure.may_have_reached_server
+                self._wait_before_retry(endpoint, attempt, failure)
+            outcome = self._try_once(method, url, endpoint, params, data, headers, auth, paced)
+            if not isinstance(outcome, _Failure):
+                outcome = self._judge(outcome, endpoint, accept_statuses)
+            if isinstance(outcome, _Failure):
+                failure = outcome
+                if failure.status == 429 and paced:
+                    self._pacer.hold_off(failure.retry_after)
+                continue
+            outcome.earlier_attempt_lost = earlier_attempt_lost
+            return outcome
+        raise self._final_error(endpoint, failure)
+
+    def _try_once(self, method, url, endpoint, params, data, headers, auth, paced):
+        """One HTTP exchange: the requests.Response, or a _Failure when no complete answer
+        arrived."""
+        ticket = self._pacer.acquire() if paced else None
+        self._count(token_call=not paced)
+        answer_headers = None
+        try:
+            with metrics.http_request_timer(endpoint) as timer:
+                try:
+                    response = self._session.request(method, url, params=params, data=data,
+                                                     headers=headers, auth=auth,
+                                                     timeout=self._timeout)
+                except TRANSPORT_ERRORS as exc:
+                    timer.tags[metrics.Tag.status] = metrics.Status.failed
+                    return _Failure(
+                        _describe_transport_error(exc, self._timeout),
+                        may_have_reached_server=not isinstance(
+                            exc, requests.exceptions.ConnectTimeout))
+                timer.tags[metrics.Tag.http_status_code] = response.status_code
+                if not 200 <= response.status_code < 300:
+                    timer.tags[metrics.Tag.status] = metrics.Status.failed
+                answer_headers = response.headers
+                return response
+        finally:
+            if ticket is not None:
+                self._pacer.release(ticket, answer_headers)
+
+    def _wait_before_retry(self, endpoint, attempt, failure):
+        if failure.retry_after is not None:
+            delay = min(failure.retry_after, MAX_RETRY_AFTER_SECONDS)
+            reason = "as the server asked"
+        else:
+            delay = min(BACKOFF_MAX_SECONDS, BACKOFF_BASE_SECONDS * 2 ** (attempt - 2))
+            delay *= random.uniform(0.5, 1.0)
+            reason = "backing off"
+        LOGGER.info("%s: %s; try %d of %d in %.2f s (%s)", endpoint, failure.description,
+                    attempt, MAX_TRIES, delay, reason)
+        self._sleep(delay)
+
+    def _final_error(self, endpoint, failure):
+        if failure.status is None:
+            return ApiError(f"Help Scout API {endpoint}: {failure.description}, still after "
+                            f"{MAX_TRIES} tries", endpoint=endpoint)
+        message = api_message(failure.body, failure.text)
+        detail = f": {message}" if message else ""
+        return ApiError(f"Help Scout API {endpoint}: {failure.description} after {MAX_TRIES} "
+                        f"tries{detail}", status=failure.status, endpoint=endpoint)
+
+    def _judge(self, response, endpoint, accept_statuses):
+        status = response.status_code
+        text = response.text
+        try:
+            body = json.loads(text) if text.strip() else None
+        except ValueError:
+            body = None
+        response.parsed_body = body
+        if 200 <= status < 300:
+            if body is None:
+                return _Failure(f"HTTP {status} with a body that is not complete JSON "
+                                f"({len(response.content)} bytes)", status=status)
+            response.api_response = ApiResponse(status, body, response.headers, response.url)
+            return response
+        if status == 401 or status in accept_statuses:
+            return response
+        if status in RETRY_STATUSES:
+            return _Failure(f"HTTP {status}", status=status, body=body, text=text,
+                            retry_after=retry_after_seconds(response.headers))
+        message = api_message(body, text) or response.reason or "no message"
+        if status == 403:
+            raise PermissionDenied(f"Help Scout API {endpoint}: HTTP 403 permission denied: "
+                                   f"{message}", status=status, endpoint=endpoint)
+        raise ApiError(f"Help Scout API {endpoint}: HTTP {status}: {message}", status=status,
+                       endpoint=endpoint)
+
+
+def _describe_transport_error(exc, timeout):
+    """What went wrong on the wire, in words (the exception text is long and names the URL)."""
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return f"no connection within {timeout[0]:g} s"
+    if isinstance(exc, requests.exceptions.ReadTimeout):
+        return f"no data for {timeout[1]:g} s (read timeout)"
+    if isinstance(exc, requests.exceptions.ChunkedEncodingError):
+        return "the answer was cut short"
+    if isinstance(exc, requests.exceptions.ContentDecodingError):
+        return "the answer could not be decoded (cut short?)"
+    reason = exc.args[0] if exc.args and isinstance(exc.args[0], Exception) else exc
+    for _ in range(4):              # urllib3 wraps the cause: MaxRetryError.reason, ProtocolError args
+        inner = getattr(reason, "reason", None)
+        if inner is None and len(getattr(reason, "args", ())) > 1 and \
+                isinstance(reason.args[1], Exception):
+            inner = reason.args[1]
+        if not isinstance(inner, Exception):
+            break
+        reason = inner
+    return f"connection failed ({type(reason).__name__})"
+
+
+class _Ticket:
+    __slots__ = ("started", "probe")
+
+    def __init__(self, started, probe):
+        self.started = started
+        self.probe = probe
+
+
+class RateLimitPacer:
+    """Decides when each request may start, so that the account's per-minute budget is never
+    exhausted by the tap and no time is wasted.
+
+    The server tells, on every answer, the window's limit and what remains of it, but not when
+    the window resets, and emulators shrink the minute. So the pacer sends freely while the
+    remaining budget, less the requests in flight, stays above a small reserve; then it waits
+    for the window to reset. While it does not yet know the windows' rhythm it probes: single
+    (useful) requests at growing pauses, until an answer shows the budget refilled. Each
+    observed reset is bracketed in time (after the start of the last request answered from the
+    old window, before this answer arrived); two of them give the window length, and from then
+    on the pacer sleeps until the predicted reset and probes only to confirm it.
+
+    `max_requests_per_minute` caps the tap's own rate: starts are spaced evenly and no 60 s
+    span holds more of them than the cap.
+    """
+
+    DEFAULT_WINDOW_SECONDS = 60.0
+    FIRST_PROBE_PAUSE = 0.25
+    PROBE_PAUSE_GROWTH = 1.6
+    # Budget kept back, beyond the requests in flight whose cost the last answer may not show
+    # yet: room for probes (and for the account's other integrations) until the reset.
+    PROBE_RESERVE_LEARNING = 8
+    PROBE_RESERVE_KNOWN = 2
+
+    def __init__(self, parallelism=DEFAULT_PARALLEL_REQUESTS, max_requests_per_minute=None,
+                 clock=time.monotonic):
+        self._parallelism = max(1, int(parallelism))
+        self._cap = int(max_requests_per_minute) if max_requests_per_minute else None
+        self._clock = clock
+        self._cond = threading.Condition()
+        self._in_flight = 0
+        self._cap_starts = deque(maxlen=self._cap or 1)
+        self._cap_logged = False
+        self._limit = None
+        self._remaining = None        # least budget reported in the current window
+        self._last_old_start = None   # latest start of a request answered from this window
+        self._last_reset = None       # (earliest, latest) moment of the last observed reset
+        self._window = None           # (shortest, longest) window length consistent so far
+        self._hold_until = 0.0        # after a 429: nobody sends before this
+        self._waiting = False         # the budget is spent: waiting for the next window
+        self._probe_at = 0.0
+        self._probe_pause = self.FIRST_PROBE_PAUSE
+        self.waits = 0                # how many times the budget ran low (for tests, logs)
+
+    # -- what the client calls -------------------------------------------------------------
+
+    def acquire(self):
+        """Block until a request may start; the ticket goes back to `release`."""
+        with self._cond:
+            while True:
+                now = self._clock()
+                delay, probe = self._delay(now)
+                if delay is None:
+                    self._in_flight += 1
+                    if self._cap:
+                        self._cap_starts.append(now)
+                    return _Ticket(now, probe)
+                self._cond.wait(None if delay == float("inf") else delay)
+
+    def release(self, ticket, headers):
+        """The request of `ticket` ended; `headers` are its answer's (None if none came)."""
+        with self._cond:
+            self._in_flight -= 1
+            limit, remaining = parse_limit_headers(headers) if headers is not None else (None, None)
+            if remaining is not None:
+                self._observe(ticket, limit, remaining, self._clock())
+            elif ticket.probe and self._waiting:
+                self._probe_at = self._clock()      # the probe told nothing: try again now
+            self._cond.notify_all()
+
+    def hold_off(self, seconds):
+        """A 429 arrived: nobody sends for `seconds` (the server's Retry-After), after which
+        the window has reset."""
+        with self._cond:
+            now = self._clock()
+            if seconds is None:
+                seconds = self.FIRST_PROBE_PAUSE
+            self._hold_until = max(self._hold_until, now + seconds)
+            self._waiting = True
+            self._probe_at = self._hold_until
+            self._probe_pause = self.FIRST_PROBE_PAUSE
+            LOGGER.info("rate limit hit (429): pausing all requests for %.2f s as the server "
+                        "asked", seconds)
+            self._cond.notify_all()
+
+    # -- decisions ---------------------------------------------------------------------------
+
+    def _delay(self, now):
+        """(None, probe?) to start now; (seconds, _) to wait that long or until an answer
+        arrives (inf)."""
+        if now < self._hold_until:
+            return self._hold_until - now, False
+        cap_delay = self._cap_delay(now)
+        if cap_delay > 0:
+            return cap_delay, False
+        if self._remaining is None:
+            # Nothing known about the budget yet: one request at a time until an answer tells.
+            return (None if self._in_flight == 0 else float("inf")), False
+        if not self._waiting:
+            if self._remaining - self._in_flight > self._reserve():
+                return None, False
+            if self._in_flight:
+                return float("inf"), False       # their answers may show that the window reset
+            self._start_waiting(now)
+        if self._in_flight:
+            return float("inf"), False           # a probe is out
+        if self._remaining <= 0 and now < self._probe_at:
+            return self._probe_at - now, False
+        if now >= self._probe_at:
+            return None, True
+        return self._probe_at - now, False
+
+    def _reserve(self):
+        spare = self.PROBE_RESERVE_KNOWN if self._window else self.PROBE_RESERVE_LEARNING
+        reserve = self._parallelism + spare
+        if self._limit:
+            # A tiny limit (tests) must still leave room to work in.
+            reserve = min(reserve, max(1, self._limit // 4))
+        return reserve
+
+    def _cap_delay(self, now):
+        if not self._cap or not self._cap_starts:
+            return 0.0
+        spacing = 60.0 / self._cap
+        delay = self._cap_starts[-1] + spacing - now
+        if len(self._cap_starts) == self._cap:
+            delay = max(delay, self._cap_starts[0] + 60.0 - now)
+        if delay > 0 and not self._cap_logged:
+            self._cap_logged = True
+            LOGGER.info("max_requests_per_minute=%d: starting requests at most every %.2f s",
+                        self._cap, spacing)
+        return delay
+
+    def _start_waiting(self, now):
+        self._waiting = True
+        self.waits += 1
+        predicted = self._predicted_reset(now)
+        if predicted is not None:
+            self._probe_at = predicted
+            self._probe_pause = max(0.005, (self._window[1] - self._window[0]) / 2 + 0.01 *
+                                    self._window[0])
+            LOGGER.info("rate limit: %s of %s requests left in this window; waiting %.2f s for "
+                        "the next one", self._remaining, self._limit, max(0.0, predicted - now))
+        else:
+            self._probe_pause = self.FIRST_PROBE_PAUSE
+            self._probe_at = now + self._probe_pause
+            LOGGER.info("rate limit: %s of %s requests left in this window; waiting for the "
+                        "next one (checking with single requests, first in %.2f s)",
+                        self._remaining, self._limit, self._probe_pause)
+
+    def _predicted_reset(self, now):
+        """Earliest moment the next window may start, from the last observed reset and the
+        learned window length; None when they are not known yet."""
+        if self._window is None or self._last_reset is None:
+            return None
+        earliest, latest = self._last_reset
+        shortest, longest = self._window
+        windows = 1
+        while latest + windows * longest <= now:
+            windows += 1
+        return max(now, earliest + windows * shortest)
+
+    def _observe(self, ticket, limit, remaining, now):
+        if limit is not None:
+            self._limit = limit
+        if self._remaining is None:
+            self._remaining = remaining
+            self._last_old_start = ticket.started
+            return
+        # Answers overtake each other, so a budget up to one per parallel request higher than
+        # the least seen is still the same window; anything more means the window reset.
+        if remaining > self._remaining + self._parallelism:
+            self._observe_reset(self._last_old_start, now)
+            self._remaining = remaining
+            self._last_old_start = ticket.started
+            self._waiting = False
+            return
+        self._remaining = min(self._remaining, remaining)
+        self._last_old_start = max(self._last_old_start, ticket.started)
+        if ticket.probe and self._waiting:
+            self._probe_at = now + self._probe_pause
+            self._probe_pause *= self.PROBE_PAUSE_GROWTH
+            if self._window is None:
+                self._probe_pause = min(self._probe_pause, self.DEFAULT_WINDOW_SECONDS)
+
+    def _observe_reset(self, earliest, latest):
+        """A window started somewhere in (earliest, latest): refine the window length from the
+        previous reset, and the phase from both."""
+        previous = self._last_reset
+        self._last_reset = (earliest, latest)
+        if previous is None:
+            return
+        low = (earliest - previous[1])
+        high = (latest - previous[0])
+        if high <= 0:
+            return
+        if self._window is not None:
+            windows = max(1, round(((low + high) / 2) / ((self._window[0] + self._window[1]) / 2)))
+            shortest, longest = max(self._window[0], low / windows), min(self._window[1],
+                                                                           high / windows)
+            if shortest <= longest:
+                self._window = (shortest, longest)
+                # The old phase, carried forward, may narrow the new one.
+                carried = (previous[0] + windows * shortest, previous[1] + windows * longest)
+                narrowed = (max(earliest, carried[0]), min(latest, carried[1]))
+                if narrowed[0] <= narrowed[1]:
+                    self._last_reset = narrowed
+                return
+        # First estimate, or the old one proved wrong: believe it only if it is sharp enough.
+        if high - low <= 0.5 * max(low, 1e-9):
+            self._window = (max(low, 1e-3), high)
+        else:
+            self._window = None

@@ -1,0 +1,89 @@
+"""Crash-safe updates of the tap's config file.
+
+Help Scout rotates refresh tokens: once the tap has used one, only the new one works. The new
+token therefore has to reach the disk in a way that survives a kill at any instant. The file is
+never rewritten in place: the whole new content goes to a temporary file in the same folder,
+which is flushed to disk and then renamed over the original (a rename within one file system is
+atomic), and the folder entry is flushed too. At every instant the path names either the complete
+old file or the complete new one.
+"""
+import json
+import os
+import stat
+import tempfile
+
+from tap_helpscout.errors import ConfigError
+
+
+def update_config_file(path, updates):
+    """Set the keys in `updates` in the JSON object stored at `path`, keeping every other key,
+    the file's permission bits and (when allowed) its owner. Raises OSError when the file cannot
+    be written, ConfigError when its current content is not a JSON object."""
+    # Write next to the real file, not next to a symlink pointing at it: replacing the symlink
+    # would leave the user's real config file holding the dead token.
+    real_path = os.path.realpath(path)
+    with open(real_path, encoding="utf-8") as current_file:
+        try:
+            config = json.load(current_file)
+        except ValueError as exc:
+            raise ConfigError(f"the config file {path} is not valid JSON, so the new tokens could "
+                              f"not be stored in it ({exc.msg} at line {exc.lineno})") from None
+    if not isinstance(config, dict):
+        raise ConfigError(f"the config file {path} does not hold a JSON object")
+    config.update(updates)
+    write_file_atomically(real_path, json.dumps(config, indent=2) + "\n")
+
+
+def write_file_atomically(path, text):
+    """Replace the file at `path` by one holding `text`, so that a crash at any moment leaves
+    either the old or the new complete file at `path`."""
+    original = os.stat(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    # mkstemp creates the file readable by its owner only, so a secret is never exposed through
+    # a more open temporary file, even before the original's mode is copied onto it.
+    descriptor, temp_path = tempfile.mkstemp(
+        prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=folder)
+    try:
+        with os.fdopen(descriptor, "w", encoding="utf-8") as temp_file:
+            temp_file.write(text)
+            temp_file.flush()
+            _copy_owner(temp_file.fileno(), original)
+            os.fchmod(temp_file.fileno(), stat.S_IMODE(original.st_mode))
+            os.fsync(temp_file.fileno())
+        os.replace(temp_path, path)
+    except BaseException:
+        _remove_quietly(temp_path)
+        raise
+    _fsync_folder(folder)
+
+
+def _copy_owner(descriptor, original):
+    """Keep the original owner when this process may (it runs as root, or already owns the file
+    and belongs to its group); otherwise the new file simply belongs to this process."""
+    if not hasattr(os, "fchown"):
+        return
+    try:
+        os.fchown(descriptor, original.st_uid, original.st_gid)
+    except PermissionError:
+        pass
+
+
+def _fsync_folder(folder):
+    """Flush the rename itself: without it a power cut can bring back the old folder entry."""
+    try:
+        descriptor = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return          # not possible on every platform (e.g. Windows); the rename is done
+    try:
+        os.fsync(descriptor)
+    except OSError:
+        pass
+    finally:
+        os.close(descriptor)
+
+
+def _remove_quietly(path):
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
