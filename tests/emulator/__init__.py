@@ -1,0 +1,17 @@
+"""A Help Scout Mailbox API 2.0 emulator for tests, benchmarks and `make demo`.
+
+    from tests.emulator import Emulator
+    with Emulator(seed=1, conversations=200) as emu:
+        emu.base_url        # "http://127.0.0.1:<port>/v2"; token endpoint: base_url + "/oauth2/token"
+        emu.client_id, emu.client_secret, emu.refresh_token
+        emu.data            # the dataset, current state (see dataset.py)
+        emu.requests        # the request log (LoggedRequest)
+
+Behaviour follows /work/shared/reference/helpscout-api.md; where it says UNCONFIRMED the
+emulator takes the stricter reading and says so in a comment next to the code.
+Standard library only.
+"""
+from .dataset import Dataset, generate
+from .server import Drift, Emulator, LoggedRequest
+
+__all__ = ["Emulator", "Drift", "Dataset", "LoggedRequest", "generate"]

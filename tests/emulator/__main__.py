@@ -1,0 +1,85 @@
+"""Run the emulator from the command line until killed:
+
+    python -m tests.emulator --port 0 --seed 1 --conversations 500
+
+The first line on stdout is the base URL (e.g. http://127.0.0.1:41234/v2). With
+`--config-out PATH` a tap config (client_id, client_secret, refresh_token, base_url, start_date)
+is written there before the URL is printed, so a script can wait for the line and then run
+the tap with that file.
+"""
+import argparse
+import json
+import signal
+import sys
+import threading
+
+from .server import Emulator
+
+
+def parse_latency(text):
+    if "," in text:
+        low, high = text.split(",", 1)
+        return (float(low), float(high))
+    return float(text)
+
+
+def parse_drift(text):
+    """"every=N,modify=a,create=b,delete=c" """
+    if not text:
+        return None
+    return {key: int(value) for key, value in (part.split("=", 1) for part in text.split(","))}
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m tests.emulator", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--conversations", type=int, default=200)
+    parser.add_argument("--customers", type=int, default=100)
+    parser.add_argument("--mailboxes", type=int, default=3)
+    parser.add_argument("--users", type=int, default=8)
+    parser.add_argument("--teams", type=int, default=3)
+    parser.add_argument("--workflows", type=int, default=6)
+    parser.add_argument("--ratings", type=int, default=50)
+    parser.add_argument("--chat-fraction", type=float, default=0.2)
+    parser.add_argument("--plan", choices=["standard", "plus", "pro"], default="plus")
+    parser.add_argument("--rate-limit", type=int, default=None, help="requests per (scaled) minute")
+    parser.add_argument("--time-scale", type=float, default=1.0, help="a minute lasts 60*SCALE seconds")
+    parser.add_argument("--latency", type=parse_latency, default=0.0, help="seconds, or MIN,MAX")
+    parser.add_argument("--token-lifetime", type=int, default=172800)
+    parser.add_argument("--drift", type=parse_drift, default=None, help="every=N,modify=A,create=B,delete=C")
+    parser.add_argument("--client-id")
+    parser.add_argument("--client-secret")
+    parser.add_argument("--refresh-token")
+    parser.add_argument("--start-date", default="2019-01-01T00:00:00Z", help="start_date written to --config-out")
+    parser.add_argument("--config-out", help="write a tap config JSON with the credentials here")
+    args = parser.parse_args(argv)
+
+    emu = Emulator(seed=args.seed, conversations=args.conversations, customers=args.customers,
+                   mailboxes=args.mailboxes, users=args.users, teams=args.teams, workflows=args.workflows,
+                   ratings=args.ratings, chat_fraction=args.chat_fraction, plan=args.plan,
+                   rate_limit=args.rate_limit, time_scale=args.time_scale, latency=args.latency,
+                   token_lifetime=args.token_lifetime, drift=args.drift, host=args.host, port=args.port,
+                   client_id=args.client_id, client_secret=args.client_secret,
+                   refresh_token=args.refresh_token).start()
+    if args.config_out:
+        with open(args.config_out, "w", encoding="utf-8") as handle:
+            json.dump({"client_id": emu.client_id, "client_secret": emu.client_secret,
+                       "refresh_token": emu.refresh_token, "base_url": emu.base_url,
+                       "start_date": args.start_date}, handle, indent=2)
+    print(emu.base_url, flush=True)
+    print(f"emulator: {len(emu.data.conversations)} conversations, {len(emu.data.customers)} customers, "
+          f"plan {emu.plan}; token endpoint {emu.base_url}/oauth2/token", file=sys.stderr, flush=True)
+
+    done = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: done.set())
+    done.wait()
+    emu.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,743 @@
+"""The emulator's account: a deterministic, realistic Help Scout dataset and its mutations.
+
+Every record is kept exactly in the shape the Mailbox API 2.0 serves it (camelCase keys,
+`_embedded` sub-objects where the API puts them) but WITHOUT `_links`: links depend on the
+emulator's base URL and are added when a record is rendered (see `hal.py`).
+
+Generation is a pure function of the seed and the size options, so two emulators built with the
+same options hold the same records. Timestamps lie in a fixed historical range (2019..2025),
+which is in the past for any test run; changes made later (drift, `modify_*`, `create_*`) use
+the real current time, so changed records move to the end of a `modifiedAt asc` ordering, as
+they do on the real service.
+
+Deliberate traps (each one exposes a class of tap bugs; see helpscout-api.md):
+- IDs of conversations, threads and customers are above 2**31.
+- Some conversations share a createdAt; a "bulk close" gives a whole group of conversations the
+  same hidden modification time (more than a page of 25 when the dataset is big enough), and an
+  "import" gives a group of customers the same createdAt and updatedAt (more than a page of 50).
+- Some conversations have more than 25 threads, a couple more than 50 (threads list pages by 50).
+- Closed fields only on closed conversations; one closed conversation has `closedBy: 0` and no
+  `closedByUser` (closed by a workflow); `assignee` is absent on unassigned ones.
+- Customers: some `_embedded` parts empty, some absent, a few customers without `_embedded`.
+- Thread bodies with HTML, entities, non-ASCII text, emoji and U+2028.
+"""
+import random
+import threading
+from datetime import datetime, timedelta, timezone
+
+UTC = timezone.utc
+HISTORY_START = datetime(2019, 1, 1, tzinfo=UTC)
+HISTORY_END = datetime(2025, 6, 30, tzinfo=UTC)    # threads and replies may follow for < 6 months
+
+CONVERSATION_ID_BASE = 2_147_483_648 + 7_000_000     # > 2**31: catches 32-bit integer columns
+THREAD_ID_BASE = 5_300_000_000
+CUSTOMER_ID_BASE = 2_600_000_000
+ATTACHMENT_ID_BASE = 90_000_000
+
+FIRST_NAMES = ["Vernon", "Amanda", "José", "Zoë", "Søren", "Ольга", "Nguyễn", "Aoife", "Björn",
+               "Chloé", "Mohammed", "Priya", "李", "Łukasz", "Renée", "Jürgen", "Ana", "Kwame",
+               "Siobhán", "Hana", "O'Brien", "Émile", "Dmitri", "Fatima", "Yuki", "Noah"]
+LAST_NAMES = ["Bear", "Herrington", "García", "Ødegård", "Müller", "Nováková", "Smith", "Dubois",
+              "Kowalski", "Østergaard", "Papadopoulos", "Tanaka", "O'Neill", "Nuñez", "Schröder",
+              "Van der Berg", "Ivanova", "Mensah", "Lefèvre", "Khan", "王", "Jones", "Brown"]
+COMPANIES = ["Acme Corp", "Globex", "Initech", "Umbrella GmbH", "Café Olé S.A.", "Søstrene",
+             "Tyrell", "Wayne Enterprises", "株式会社テスト", "Stark Industries", "Hooli"]
+DOMAINS = ["example.com", "testcompany.com", "mail.example.org", "exämple.de", "acme.io"]
+SUBJECTS = ["Help with setup", "Invoice question", "Can't log in", "Feature request: dark mode",
+            "Refund for order #{n}", "Ärger mit der Lieferung", "Problème de facturation",
+            "Bug report — export fails", "注文について", "Password reset not arriving",
+            "Upgrade to annual plan?", "API rate limits 🚀", "Question about \"quotes\" & <tags>",
+            "Re: Re: Fwd: shipping delay", ""]
+BODIES = [
+    "<p>Hi there,</p><p>I love your service, but the export fails with <code>E42</code>.</p>",
+    "<div>Grüße aus München! Könnten Sie mir bitte helfen? Ich habe eine Frage zur Rechnung.</div>",
+    "<p>Bonjour, j'ai un problème avec ma commande n°{n}. Merci d'avance — Chloé</p>",
+    "<p>注文した商品がまだ届きません。確認していただけますか？</p>",
+    "<p>Thanks! 🙂👍 That fixed it.</p><br/><blockquote>On Monday you wrote: &gt; try again</blockquote>",
+    "<p>Here is the log:</p><pre>Traceback (most recent call last):\n  File \"x.py\", line 1</pre>",
+    "Plain text body with a line separator\u2028and a paragraph separator\u2029inside.",
+    "<p>Αγαπητή ομάδα, ευχαριστώ για τη βοήθεια.</p>",
+    "<p dir=\"rtl\">שלום, יש לי שאלה לגבי החשבון שלי</p>",
+    "<table><tr><td>Seats</td><td>12</td></tr></table><p>&amp; &lt;script&gt;alert(1)&lt;/script&gt;</p>",
+    "<p>Could you call me back at +44 20 7946 0958?</p>",
+    "<p>Our invoice shows €1.234,56 instead of $1,234.56 — please check.</p>",
+]
+CHAT_LINES = ["Hi, anyone there?", "Sure, how can I help you today?", "My card was declined 😕",
+              "Let me check that for you.", "¿Hablan español?", "Yes! ¿En qué puedo ayudarle?",
+              "Thanks, that's all.", "Have a great day!", "Ok 👍", "One moment please…"]
+NOTES = ["<p>Escalating to @engs — looks like a regression.</p>", "<p>Customer is on the legacy plan.</p>",
+         "<p>Called back, no answer. Will retry tomorrow.</p>", "<p>Refund approved by finance ✅</p>"]
+TAG_NAMES = [("vip", "#929499"), ("billing", "green"), ("bug", "red"), ("feature-request", "blue"),
+             ("refund", "#ff9900"), ("urgent", "orange"), ("onboarding", "purple"), ("spam-report", "grey"),
+             ("api", "#1f8ded"), ("größe", "yellow"), ("日本", "#e0e0e0"), ("churn-risk", "#c0392b")]
+TIMEZONES = ["America/New_York", "Europe/London", "Europe/Berlin", "Asia/Tokyo", "America/Los_Angeles",
+             "Australia/Sydney", "UTC"]
+ROLES = ["owner", "admin", "user", "light user"]
+ATTACHMENTS = [("logo.png", "image/png", 344, 65), ("invoice-2024.pdf", "application/pdf", None, None),
+               ("screenshot 1.jpg", "image/jpeg", 1280, 800), ("données.csv", "text/csv", None, None),
+               ("error.log", "text/plain", None, None)]
+
+
+def iso(dt):
+    """The API's date-time format: UTC, seconds precision, literal Z."""
+    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_iso(text):
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+
+
+def utc_now():
+    return datetime.now(UTC).replace(microsecond=0)
+
+
+def friendly(dt):
+    """`customerWaitingSince.friendly` is a human string such as "Jun 20"."""
+    return f"{dt.strftime('%b')} {dt.day}"
+
+
+class Dataset:
+    """The account's records. Attributes are the public view (`emu.data`); names starting with
+    an underscore are indexes and generators kept in step with them."""
+
+    def __init__(self):
+        self.conversations = []          # conversation items, without _embedded.threads
+        self.threads = {}                # conversation id -> threads, oldest first
+        self.customers = []
+        self.mailboxes = []
+        self.fields = {}                 # mailbox id -> fields
+        self.folders = {}                # mailbox id -> folders
+        self.users = []
+        self.teams = []
+        self.members = {}                # team id -> [user id]
+        self.workflows = []
+        self.ratings = []                # happiness report result items
+        self.tags = []
+        self.conversation_modified_at = {}   # hidden: conversation id -> aware datetime
+        self.user_mailboxes = {}         # hidden: user id -> mailbox ids the user can see
+        self.deleted_conversation_ids = set()
+        self.deleted_customer_ids = set()
+        self.lock = threading.RLock()    # held around every mutation and every read of a page
+        self.revision = 0                # bumped on every change; invalidates sorted orders
+        self.on_change = None            # callback(kind, id): drops cached JSON fragments
+        self._conversation_by_id = {}
+        self._customer_by_id = {}
+        self._user_by_id = {}
+        self._tag_by_name = {}
+        self._next_ids = {}
+        self._rng = random.Random()
+
+    # ----------------------------------------------------------------- lookups
+    def conversation(self, conversation_id):
+        return self._conversation_by_id.get(conversation_id)
+
+    def customer(self, customer_id):
+        return self._customer_by_id.get(customer_id)
+
+    def user(self, user_id):
+        return self._user_by_id.get(user_id)
+
+    def _new_id(self, kind, step_max=997):
+        self._next_ids[kind] += self._rng.randint(1, step_max)
+        return self._next_ids[kind]
+
+    def _changed(self, kind, record_id):
+        self.revision += 1
+        if self.on_change:
+            self.on_change(kind, record_id)
+
+    # ----------------------------------------------------------------- mutations
+    # Each one bumps the hidden modification time (conversations) or updatedAt (customers) to
+    # the real current time, exactly as an edit in the Help Scout UI would.
+
+    def modify_conversation(self, conversation_id, now=None):
+        with self.lock:
+            conv = self._conversation_by_id[conversation_id]
+            now = now or utc_now()
+            rng = self._rng
+            change = rng.choice(["status", "tags", "assignee", "subject"])
+            if change == "status":
+                new_status = rng.choice([s for s in ("active", "pending", "closed", "spam") if s != conv["status"]])
+                self._set_status(conv, new_status, now)
+            elif change == "tags":
+                self._set_tags(conv, rng.sample(self.tags, rng.randint(0, 3)))
+            elif change == "assignee":
+                users = self._users_of_mailbox(conv["mailboxId"])
+                if "assignee" in conv and rng.random() < 0.3:
+                    del conv["assignee"]
+                else:
+                    conv["assignee"] = self._person(rng.choice(users), "user", photo=False)
+                conv["folderId"] = self._folder_for(conv)
+            else:
+                conv["subject"] = rng.choice(SUBJECTS).format(n=conv["number"]) + " (updated)"
+            conv["userUpdatedAt"] = iso(now)
+            self.conversation_modified_at[conversation_id] = now
+            self._changed("conversation", conversation_id)
+            return conv
+
+    def add_thread(self, conversation_id, now=None, thread_type=None):
+        with self.lock:
+            conv = self._conversation_by_id[conversation_id]
+            now = now or utc_now()
+            thread_type = thread_type or ("chat" if conv["type"] == "chat" else self._rng.choice(["customer", "reply", "note"]))
+            thread = self._make_thread(conv, thread_type, now)
+            self.threads[conversation_id].append(thread)
+            conv["threads"] = len(self.threads[conversation_id])
+            self._after_thread(conv, thread, now)
+            self.conversation_modified_at[conversation_id] = now
+            self._changed("conversation", conversation_id)
+            return thread
+
+    def create_conversation(self, now=None):
+        with self.lock:
+            now = now or utc_now()
+            conv = self._make_conversation(now, self._rng.random() < self._chat_fraction)
+            self.conversations.append(conv)
+            self._conversation_by_id[conv["id"]] = conv
+            self._make_threads(conv, now, count=self._rng.randint(1, 3), span_seconds=0)
+            self._finish_conversation(conv, status="active", now=now)
+            self.conversation_modified_at[conv["id"]] = now
+            self._changed("conversation", conv["id"])
+            return conv["id"]
+
+    def delete_conversation(self, conversation_id):
+        with self.lock:
+            conv = self._conversation_by_id.pop(conversation_id)
+            self.conversations.remove(conv)
+            self.threads.pop(conversation_id, None)
+            self.conversation_modified_at.pop(conversation_id, None)
+            self._set_tags(conv, [])
+            self.ratings[:] = [r for r in self.ratings if r["id"] != conversation_id]
+            self.deleted_conversation_ids.add(conversation_id)
+            self._changed("conversation", conversation_id)
+
+    def modify_customer(self, customer_id, now=None):
+        with self.lock:
+            cust = self._customer_by_id[customer_id]
+            now = now or utc_now()
+            rng = self._rng
+            change = rng.choice(["jobTitle", "organization", "phone", "background"])
+            if change == "jobTitle":
+                cust["jobTitle"] = rng.choice(["CTO", "Support Lead", "Buyer", "Directrice financière"])
+            elif change == "organization":
+                cust["organization"] = rng.choice(COMPANIES)
+            elif change == "phone":
+                embedded = cust.setdefault("_embedded", {})
+                embedded.setdefault("phones", []).append(
+                    {"id": self._new_id("entry"), "value": f"+1-555-{rng.randint(1000, 9999)}", "type": "work"})
+            else:
+                cust["background"] = "Updated: " + rng.choice(BODIES)[:60]
+            cust["updatedAt"] = iso(now)
+            self._changed("customer", customer_id)
+            return cust
+
+    def create_customer(self, now=None):
+        with self.lock:
+            now = now or utc_now()
+            cust = self._make_customer(now, now)
+            self.customers.append(cust)
+            self._customer_by_id[cust["id"]] = cust
+            self._changed("customer", cust["id"])
+            return cust["id"]
+
+    def delete_customer(self, customer_id):
+        """Deleting a customer in Help Scout also deletes the customer's conversations."""
+        with self.lock:
+            cust = self._customer_by_id.pop(customer_id)
+            self.customers.remove(cust)
+            for conv in [c for c in self.conversations if c["primaryCustomer"]["id"] == customer_id]:
+                self.delete_conversation(conv["id"])
+            self.deleted_customer_ids.add(customer_id)
+            self._changed("customer", customer_id)
+
+    def customers_without_conversations(self):
+        used = {c["primaryCustomer"]["id"] for c in self.conversations}
+        return [c["id"] for c in self.customers if c["id"] not in used]
+
+    # ----------------------------------------------------------------- building blocks
+    def _person(self, user, kind, photo=True):
+        """A user reference as embedded in conversations/threads: first/last, not firstName."""
+        ref = {"id": user["id"], "type": kind, "first": user["firstName"], "last": user["lastName"]}
+        if photo:
+            ref["photoUrl"] = user["photoUrl"]
+        ref["email"] = user["email"]
+        return ref
+
+    def _customer_ref(self, cust, with_type=True):
+        ref = {"id": cust["id"]}
+        if with_type:
+            ref["type"] = "customer"
+        ref["first"] = cust.get("firstName")
+        ref["last"] = cust.get("lastName")
+        email = self._customer_email(cust)
+        if email:      # phone-only customers have no email: the key is then absent
+            ref["email"] = email
+        ref["photoUrl"] = cust.get("photoUrl")
+        return ref
+
+    @staticmethod
+    def _customer_email(cust):
+        emails = cust.get("_embedded", {}).get("emails") or []
+        return emails[0]["value"] if emails else None
+
+    def _users_of_mailbox(self, mailbox_id):
+        return [u for u in self.users if mailbox_id in self.user_mailboxes[u["id"]]] or self.users
+
+    def _folder_for(self, conv):
+        by_type = {f["type"]: f["id"] for f in self.folders[conv["mailboxId"]]}
+        if conv["status"] == "spam":
+            return by_type["spam"]
+        if conv["status"] == "closed":
+            return by_type["closed"]
+        return by_type["assigned"] if "assignee" in conv else by_type["open"]
+
+    def _set_tags(self, conv, tags):
+        for old in conv["tags"]:
+            self._tag_by_name[old["tag"]]["ticketCount"] -= 1
+        conv["tags"] = [{"id": t["id"], "color": t["color"], "tag": t["name"]} for t in tags]
+        for tag in tags:
+            tag["ticketCount"] += 1
+
+    def _set_status(self, conv, status, now):
+        conv["status"] = status
+        for key in ("closedBy", "closedByUser", "closedAt"):
+            conv.pop(key, None)
+        if status == "closed":
+            user = self._rng.choice(self._users_of_mailbox(conv["mailboxId"]))
+            # keep the API's key order: closed fields sit after createdBy/createdAt
+            rebuilt = {}
+            for key, value in conv.items():
+                rebuilt[key] = value
+                if key == "createdAt":
+                    rebuilt["closedBy"] = user["id"]
+                    rebuilt["closedByUser"] = self._person(user, "user")
+                    rebuilt["closedAt"] = iso(now)
+            conv.clear()
+            conv.update(rebuilt)
+        conv["folderId"] = self._folder_for(conv)
+
+    def _make_customer(self, created, updated):
+        rng = self._rng
+        first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
+        cid = self._new_id("customer")
+        cust = {"id": cid, "firstName": first, "lastName": last}
+        if rng.random() < 0.8:                      # gender is not always known or set
+            cust["gender"] = rng.choice(["male", "female", "unknown"])
+        cust["jobTitle"] = rng.choice(["Software Engineer", "Office Manager", "CEO", "Ingénieure", None])
+        cust["location"] = rng.choice(["San Francisco, CA", "Berlin", "東京", "São Paulo", None])
+        cust["organization"] = rng.choice(COMPANIES + [None])
+        cust["photoType"] = rng.choice(["unknown", "gravatar", "twitter", "facebook", "googleprofile", "linkedin"])
+        cust["photoUrl"] = f"https://d33v4339jhl8k0.cloudfront.net/customer-avatar/{cid:x}.png"
+        cust["age"] = rng.choice(["25-30", "30-40", "18-24", "", None])
+        cust["createdAt"] = iso(created)
+        cust["updatedAt"] = iso(updated)
+        cust["background"] = rng.choice(["Experienced developer", "Met at the 2019 conference.", "", None,
+                                         "Prefers e-mail; speaks Deutsch & Français 🇩🇪🇫🇷"])
+        cust["draft"] = rng.random() < 0.03
+        shape = rng.random()
+        if shape < 0.05:
+            return cust                             # no _embedded at all
+        embedded = {}
+        domain = rng.choice(DOMAINS)
+        local = f"{first}.{last}".lower().replace(" ", "").replace("'", "")
+        parts = {
+            "emails": lambda: [{"id": self._new_id("entry"), "value": f"{local}{cid % 1000}@{domain}", "type": "work"}]
+                              + ([{"id": self._new_id("entry"), "value": f"{cid}@home.example", "type": "home"}]
+                                 if rng.random() < 0.2 else []),
+            "phones": lambda: [{"id": self._new_id("entry"), "value": f"+1-555-{rng.randint(1000, 9999)}",
+                                "type": rng.choice(["work", "home", "mobile", "other"])}] if rng.random() < 0.5 else [],
+            "chats": lambda: [{"id": self._new_id("entry"), "value": f"{local[:6]}{rng.randint(1, 99)}",
+                               "type": rng.choice(["aim", "skype", "gtalk", "other"])}] if rng.random() < 0.15 else [],
+            "social_profiles": lambda: [{"id": self._new_id("entry"), "value": f"https://twitter.com/{local[:8]}",
+                                         "type": "twitter"}] if rng.random() < 0.25 else [],
+            "websites": lambda: [{"id": self._new_id("entry"), "value": f"https://www.{domain}"}] if rng.random() < 0.3 else [],
+        }
+        for key, make in parts.items():
+            if key == "emails" and rng.random() < 0.06:
+                embedded[key] = []                  # phone-only customer
+            elif shape < 0.15 and rng.random() < 0.5:
+                continue                            # this part absent, not merely empty
+            else:
+                embedded[key] = make()
+        if rng.random() < 0.4:                      # address only when the customer has one
+            embedded["address"] = {"city": rng.choice(["Dallas", "Köln", "Lyon", "Osaka"]),
+                                   "state": rng.choice(["TX", "NRW", "", "Kansai"]),
+                                   "postalCode": str(rng.randint(10000, 99999)),
+                                   "country": rng.choice(["US", "DE", "FR", "JP"]),
+                                   "lines": rng.choice([["123 West Main St", "Suite 123"], ["Hauptstraße 5"], []])}
+        if shape >= 0.15 or rng.random() < 0.5:
+            embedded["properties"] = ([{"type": "text", "slug": "plan", "name": "Plan",
+                                        "value": rng.choice(["Pro", "Plus", "Standard"]), "source": {}}]
+                                      if rng.random() < 0.5 else [])
+        cust["_embedded"] = embedded
+        return cust
+
+    def _make_conversation(self, created, is_chat):
+        rng = self._rng
+        mailbox = rng.choice(self.mailboxes)
+        cust = rng.choice(self.customers)
+        number = self._new_id("number", step_max=3)
+        conv_type = "chat" if is_chat else ("phone" if rng.random() < 0.1 else "email")
+        by_user = conv_type == "phone" or rng.random() < 0.1
+        creator_user = rng.choice(self._users_of_mailbox(mailbox["id"]))
+        conv = {"id": self._new_id("conversation"), "number": number, "threads": 0, "type": conv_type,
+                "folderId": 0, "status": "active", "state": "published",
+                "subject": rng.choice(SUBJECTS).format(n=number), "preview": "", "mailboxId": mailbox["id"]}
+        if rng.random() < 0.6:
+            conv["assignee"] = self._person(rng.choice(self._users_of_mailbox(mailbox["id"])), "user", photo=False)
+        if by_user:
+            conv["createdBy"] = self._person(creator_user, "user")
+        else:
+            conv["createdBy"] = {"id": cust["id"], "type": "customer", **({"email": self._customer_email(cust)}
+                                                                         if self._customer_email(cust) else {})}
+        conv["createdAt"] = iso(created)
+        conv["userUpdatedAt"] = iso(created)
+        conv["customerWaitingSince"] = {"time": iso(created), "friendly": friendly(created), "latestReplyFrom": "customer"}
+        source_type = {"chat": "beacon", "phone": "phone"}.get(conv_type, rng.choice(["email", "email", "web", "api", "emailfwd"]))
+        conv["source"] = {"type": source_type, "via": "user" if by_user else "customer"}
+        conv["tags"] = []
+        self._set_tags(conv, rng.sample(self.tags, rng.choice([0, 0, 1, 1, 2, 3])))
+        conv["cc"] = [f"cc{rng.randint(1, 99)}@{rng.choice(DOMAINS)}"] if rng.random() < 0.15 else []
+        conv["bcc"] = [f"audit@{rng.choice(DOMAINS)}"] if rng.random() < 0.05 else []
+        conv["primaryCustomer"] = self._customer_ref(cust)
+        conv["customFields"] = self._custom_field_values(mailbox["id"])
+        return conv
+
+    def _custom_field_values(self, mailbox_id):
+        rng = self._rng
+        values = []
+        for field in self.fields[mailbox_id]:
+            if rng.random() < 0.35:
+                continue                              # only fields that have a value are listed
+            if field["type"] == "dropdown":
+                option = rng.choice(field["options"])
+                values.append({"id": field["id"], "name": field["name"], "value": str(option["id"]), "text": option["label"]})
+            else:
+                raw = {"number": str(rng.randint(1, 500)),
+                       "date": iso(HISTORY_START + timedelta(days=rng.randint(0, 2500)))[:10],
+                       "single_line": rng.choice(["ORD-" + str(rng.randint(1000, 9999)), "naïve café", "x"]),
+                       "multi_line": "Line one\nLine two — ünïcödé"}[field["type"]]
+                # text mirrors the raw value for non-dropdown fields (UNCONFIRMED; FreeScout sends "")
+                values.append({"id": field["id"], "name": field["name"], "value": raw, "text": raw})
+        return values
+
+    def _make_thread(self, conv, thread_type, created, author_id=None):
+        rng = self._rng
+        cust = self._customer_by_id.get(conv["primaryCustomer"]["id"])
+        user = self._user_by_id[author_id or rng.choice(self._users_of_mailbox(conv["mailboxId"]))["id"]]
+        thread = {"id": self._new_id("thread"), "type": thread_type, "status": "active", "state": "published"}
+        by_customer = thread_type == "customer" or (thread_type == "chat" and rng.random() < 0.5) \
+            or (thread_type == "beaconchat")
+        if thread_type == "lineitem":
+            thread["action"] = {"type": rng.choice(["manual-workflow", "automatic-workflow", "moved-from-mailbox", "merged"]),
+                                "text": rng.choice(["You ran the Assign to Spam workflow", "Workflow “Tag VIPs” ran",
+                                                    "Moved from another mailbox"]),
+                                "associatedEntities": rng.choice([{}, {"user": user["id"]}, {"workflow": 1234}])}
+            thread["status"] = "nochange"
+        else:
+            if thread_type == "chat":
+                thread["body"] = rng.choice(CHAT_LINES)
+            elif thread_type == "note":
+                thread["body"] = rng.choice(NOTES)
+            else:
+                thread["body"] = rng.choice(BODIES).format(n=conv["number"])
+        via = "customer" if by_customer else "user"
+        thread["source"] = {"type": {"chat": "chat", "beaconchat": "beacon", "phone": "phone"}.get(thread_type, "email"),
+                            "via": via}
+        if cust is not None:
+            thread["customer"] = self._customer_ref(cust, with_type=False)
+        if by_customer and cust is not None:
+            thread["createdBy"] = self._customer_ref(cust)
+        else:
+            thread["createdBy"] = self._person(user, "user")
+        if thread_type in ("reply", "note") and rng.random() < 0.3:
+            if rng.random() < 0.8:
+                thread["assignedTo"] = self._person(user, "user", photo=False)
+            else:
+                team = rng.choice(self.teams) if self.teams else None
+                if team:
+                    thread["assignedTo"] = {"id": team["id"], "type": "team", "first": team["name"], "last": "",
+                                            "email": f"{team['mention']}@teams.helpscout.net"}
+        if thread_type == "reply" and rng.random() < 0.2:
+            thread["savedReplyId"] = rng.randint(10, 9999)
+        if thread_type in ("customer", "reply", "forwardparent", "forwardchild"):
+            cust_email = self._customer_email(cust) if cust else None
+            mailbox_email = next(m["email"] for m in self.mailboxes if m["id"] == conv["mailboxId"])
+            thread["to"] = [mailbox_email if by_customer else (cust_email or "unknown@example.com")]
+            thread["cc"] = list(conv["cc"]) if rng.random() < 0.5 else []
+            thread["bcc"] = list(conv["bcc"]) if not by_customer else []
+        if rng.random() < 0.05 and thread_type in ("reply", "note"):
+            thread["state"] = rng.choice(["draft", "underreview"])
+        thread["createdAt"] = iso(created)
+        if thread_type == "reply" and rng.random() < 0.6:
+            thread["openedAt"] = iso(created + timedelta(minutes=rng.randint(1, 600)))
+        if thread_type in ("customer", "reply", "note") and rng.random() < 0.15:
+            attachments = []
+            for _ in range(rng.randint(1, 3)):
+                name, mime, width, height = rng.choice(ATTACHMENTS)
+                att = {"id": self._new_id("attachment"), "filename": name, "mimeType": mime}
+                if width:
+                    att["width"], att["height"] = width, height
+                att["size"] = rng.randint(22, 4_000_000)
+                attachments.append(att)
+            thread["_embedded"] = {"attachments": attachments}
+        return thread
+
+    def _after_thread(self, conv, thread, when):
+        """Keep userUpdatedAt/customerWaitingSince consistent with the latest thread."""
+        if thread["createdBy"]["type"] == "customer":
+            conv["customerWaitingSince"] = {"time": iso(when), "friendly": friendly(when), "latestReplyFrom": "customer"}
+        else:
+            conv["customerWaitingSince"]["latestReplyFrom"] = "user"
+        conv["userUpdatedAt"] = iso(when)   # equals customerWaitingSince after a customer action
+
+    def _make_threads(self, conv, start, count, span_seconds):
+        """`count` threads from `start`, spread over at most `span_seconds`, oldest first."""
+        rng = self._rng
+        types = []
+        if conv["type"] == "chat":
+            types = ["beaconchat"] + ["chat"] * (count - 1)
+        else:
+            first = "phone" if conv["type"] == "phone" else ("reply" if conv["createdBy"]["type"] == "user" else "customer")
+            types = [first]
+            for _ in range(count - 1):
+                types.append(rng.choices(["customer", "reply", "note", "lineitem", "phone", "forwardparent", "forwardchild"],
+                                         [30, 35, 12, 15, 3, 3, 2])[0])
+        times = sorted(start + timedelta(seconds=rng.randint(0, span_seconds)) for _ in range(count - 1))
+        when = start
+        threads = []
+        # the first thread is written by whoever created the conversation
+        creator = conv["createdBy"]["id"] if conv["createdBy"]["type"] == "user" else None
+        for thread_type, t in zip(types, [start] + times):
+            if threads and rng.random() < 0.08:
+                t = when                  # two threads in the same second (e.g. reply + line item)
+            when = max(when, t)
+            thread = self._make_thread(conv, thread_type, when, author_id=None if threads else creator)
+            threads.append(thread)
+        self.threads[conv["id"]] = threads
+        conv["threads"] = len(threads)
+        for thread in threads:
+            self._after_thread(conv, thread, parse_iso(thread["createdAt"]))
+        first_body = next((t["body"] for t in threads if t.get("body")), "")
+        conv["preview"] = _strip_html(first_body)[:100]
+
+    def _finish_conversation(self, conv, status, now, closed_at=None):
+        if status == "closed":
+            self._set_status(conv, "closed", closed_at or now)
+            conv["userUpdatedAt"] = conv["closedAt"]
+        else:
+            conv["status"] = status
+            conv["folderId"] = self._folder_for(conv)
+
+
+def _strip_html(text):
+    out, inside = [], False
+    for ch in text:
+        if ch == "<":
+            inside = True
+        elif ch == ">":
+            inside = False
+        elif not inside:
+            out.append(ch)
+    return "".join(out).replace("&gt;", ">").replace("&lt;", "<").replace("&amp;", "&").strip()
+
+
+def _random_time(rng, start=HISTORY_START, end=HISTORY_END):
+    return start + timedelta(seconds=rng.randint(0, int((end - start).total_seconds())))
+
+
+def generate(seed=1, conversations=200, customers=100, mailboxes=3, users=8, teams=3, workflows=6,
+             ratings=50, chat_fraction=0.2):
+    """Build the account. Deterministic: the same arguments give the same records."""
+    data = Dataset()
+    rng = data._rng = random.Random(f"helpscout-emulator/{seed}")
+    data._chat_fraction = chat_fraction
+    data._next_ids = {"conversation": CONVERSATION_ID_BASE, "thread": THREAD_ID_BASE, "customer": CUSTOMER_ID_BASE,
+                      "attachment": ATTACHMENT_ID_BASE, "entry": 700_000_000, "number": 1000, "user": 400_000,
+                      "team": 900_000, "mailbox": 100_000, "folder": 3_000_000, "field": 8_000, "option": 33_000,
+                      "workflow": 600_000, "tag": 9_100}
+
+    # Users: every role, one owner. Light users see one mailbox only.
+    for i in range(max(users, 1)):
+        first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
+        created = _random_time(rng, HISTORY_START, datetime(2021, 1, 1, tzinfo=UTC))
+        uid = data._new_id("user")
+        user = {"id": uid, "firstName": first, "lastName": last,
+                "email": f"{first[:1].lower()}.{uid}@helpdesk.example.com",
+                "role": "owner" if i == 0 else ROLES[1 + (i - 1) % 3],
+                "timezone": rng.choice(TIMEZONES),
+                "photoUrl": f"https://d33v4339jhl8k0.cloudfront.net/users/{uid}.png",
+                "createdAt": iso(created), "updatedAt": iso(_random_time(rng, created)),
+                "type": "user", "mention": f"{first[:1]}{last}".lower().replace(" ", "").replace("'", ""),
+                "initials": (first[:1] + last[:1]).upper(), "jobTitle": rng.choice(["Support Hero", "Honey Master", None]),
+                "phone": rng.choice(["555-2368", None]),
+                "alternateEmails": rng.choice([[], [f"alt.{uid}@example.com"]])}
+        data.users.append(user)
+        data._user_by_id[uid] = user
+
+    # Mailboxes, their custom fields and folders.
+    field_templates = [("Account Type", "dropdown", ["Premium", "Basic", "Trial", "Entreprise (FR)"]),
+                       ("Order number", "single_line", None), ("Seats", "number", None),
+                       ("Renewal date", "date", None), ("Notes", "multi_line", None)]
+    for i in range(max(mailboxes, 1)):
+        created = _random_time(rng, HISTORY_START, datetime(2019, 6, 1, tzinfo=UTC))
+        mid = data._new_id("mailbox")
+        name = ["Support", "Billing", "Ventes & Partenariats", "Engineering", "Press"][i % 5] + ("" if i < 5 else f" {i}")
+        data.mailboxes.append({"id": mid, "name": name, "slug": "%016x" % rng.getrandbits(64),
+                               "email": f"{name.split()[0].lower()}{i}@acme.example.com",
+                               "createdAt": iso(created), "updatedAt": iso(_random_time(rng, created))})
+        # the last mailbox has no custom fields at all (and its conversations have customFields [])
+        templates = [] if (i == max(mailboxes, 1) - 1 and mailboxes > 1) else field_templates[: 5 - i % 3]
+        fields = []
+        for order, (fname, ftype, labels) in enumerate(templates, start=1):
+            options = [{"id": data._new_id("option", 50), "order": k, "label": label}
+                       for k, label in enumerate(labels or [], start=1)]
+            fields.append({"id": data._new_id("field", 20), "required": order == 1, "order": order,
+                           "type": ftype, "name": fname, "options": options})
+        data.fields[mid] = fields
+    for user in data.users:
+        if user["role"] == "light user":
+            data.user_mailboxes[user["id"]] = {data.mailboxes[0]["id"]}
+        else:
+            data.user_mailboxes[user["id"]] = {m["id"] for m in data.mailboxes}
+
+    # Teams and members (one team without members: its members listing has no _embedded).
+    for i in range(teams):
+        created = _random_time(rng, HISTORY_START, datetime(2021, 1, 1, tzinfo=UTC))
+        tid = data._new_id("team")
+        name = ["Engineers", "Tier 2", "Équipe Europe", "Night shift", "VIP desk"][i % 5] + ("" if i < 5 else f" {i}")
+        data.teams.append({"id": tid, "name": name, "timezone": rng.choice(TIMEZONES),
+                           "mention": name.split()[0].lower().replace("é", "e"),
+                           "initials": "".join(w[0] for w in name.split())[:2].upper(),
+                           "photoUrl": f"https://d33v4339jhl8k0.cloudfront.net/teams/{tid}.png",
+                           "createdAt": iso(created), "updatedAt": iso(_random_time(rng, created))})
+        if i == teams - 1 and teams > 2:
+            data.members[tid] = []
+        else:
+            data.members[tid] = sorted(u["id"] for u in rng.sample(data.users, rng.randint(1, len(data.users))))
+
+    # Workflows: manual and automatic, every status, `order` within each mailbox.
+    order_in_mailbox = {}
+    for i in range(workflows):
+        mailbox = rng.choice(data.mailboxes)
+        order_in_mailbox[mailbox["id"]] = order_in_mailbox.get(mailbox["id"], 0) + 1
+        created = _random_time(rng)
+        data.workflows.append({"id": data._new_id("workflow"), "mailboxId": mailbox["id"],
+                               "type": ["manual", "automatic"][i % 2], "status": ["active", "inactive", "invalid"][i % 3],
+                               "order": order_in_mailbox[mailbox["id"]],
+                               "name": rng.choice(["Assign to Spam", "Tag VIPs", "Auto-close after 7 days",
+                                                   "Weiterleitung an Vertrieb", "Escalate"]),
+                               "createdAt": iso(created), "modifiedAt": iso(_random_time(rng, created))})
+
+    # Folders: the standard set per mailbox, plus a personal "Mine" folder of the owner.
+    owner = data.users[0]
+    for mailbox in data.mailboxes:
+        folders = []
+        for fname, ftype in [("Unassigned", "open"), ("Mine", "mytickets"), ("Assigned", "assigned"),
+                             ("Drafts", "drafts"), ("Closed", "closed"), ("Spam", "spam")]:
+            folders.append({"id": data._new_id("folder", 30), "name": fname, "type": ftype,
+                            "userId": owner["id"] if ftype == "mytickets" else 0,
+                            "totalCount": 0, "activeCount": 0, "updatedAt": ""})
+        data.folders[mailbox["id"]] = folders
+
+    # Tags.
+    for name, color in TAG_NAMES:
+        created = _random_time(rng, HISTORY_START, datetime(2020, 1, 1, tzinfo=UTC))
+        tag = {"id": data._new_id("tag", 40), "name": name, "slug": name.lower(), "color": color,
+               "createdAt": iso(created), "updatedAt": iso(_random_time(rng, created)), "ticketCount": 0}
+        data.tags.append(tag)
+        data._tag_by_name[name] = tag
+
+    # Customers, created in time order (ids grow with createdAt), with an "import" batch sharing
+    # createdAt and updatedAt.
+    created_times = sorted(_random_time(rng) for _ in range(customers))
+    if customers >= 6:
+        batch = min(60, customers // 3)
+        start = rng.randint(0, customers - batch)
+        for k in range(start, start + batch):
+            created_times[k] = created_times[start]
+    import_time = created_times[start] if customers >= 6 else None
+    for k, created in enumerate(created_times):
+        if import_time is not None and created == import_time:
+            updated = created
+        else:
+            updated = created if rng.random() < 0.2 else _random_time(rng, created, HISTORY_END)
+        cust = data._make_customer(created, updated)
+        data.customers.append(cust)
+        data._customer_by_id[cust["id"]] = cust
+
+    # Conversations in time order; some share createdAt with their predecessor.
+    created_times = sorted(_random_time(rng) for _ in range(conversations))
+    for k in range(1, conversations):
+        if rng.random() < 0.05:
+            created_times[k] = created_times[k - 1]
+    big = set(rng.sample(range(conversations), min(2, conversations))) if conversations >= 10 else set()
+    statuses = ["active"] * 35 + ["pending"] * 15 + ["closed"] * 42 + ["spam"] * 8
+    for k, created in enumerate(created_times):
+        conv = data._make_conversation(created, rng.random() < chat_fraction)
+        data.conversations.append(conv)
+        data._conversation_by_id[conv["id"]] = conv
+        if k in big:
+            count = [55, 120][sorted(big).index(k)]     # beyond two thread pages of 50
+        elif conv["type"] == "chat":
+            count = rng.randint(6, 40)
+        else:
+            count = rng.choices([rng.randint(1, 8), rng.randint(9, 25), rng.randint(26, 50)], [85, 11, 4])[0]
+        span = (3 * 3600 if conv["type"] == "chat" else min(count, 20) * 3 * 86400)
+        data._make_threads(conv, created, count, span)
+        last = max(parse_iso(t["createdAt"]) for t in data.threads[conv["id"]])
+        status = rng.choice(statuses)
+        closed_at = last + timedelta(minutes=rng.randint(1, 4000)) if status == "closed" else None
+        data._finish_conversation(conv, status, created, closed_at)
+        modified = max(parse_iso(conv["userUpdatedAt"]), parse_iso(conv["customerWaitingSince"]["time"]), created)
+        if rng.random() < 0.2:
+            # invisible changes (a workflow re-tagging, a custom field edit) move only the
+            # hidden modification time
+            modified += timedelta(seconds=rng.randint(1, 3000))
+        data.conversation_modified_at[conv["id"]] = modified
+
+    # A bulk close: a group of conversations closed in the same second, so their hidden
+    # modification times are all equal (more than a page of 25 when the dataset is big enough).
+    if conversations >= 8:
+        group = rng.sample(data.conversations, min(30, max(2, conversations // 15)))
+        when = max(data.conversation_modified_at[c["id"]] for c in group) + timedelta(hours=1)
+        for conv in group:
+            data._set_status(conv, "closed", when)
+            conv["userUpdatedAt"] = iso(when)
+            data.conversation_modified_at[conv["id"]] = when
+        # one conversation closed by a workflow: closedBy 0 and no closedByUser (UNCONFIRMED)
+        workflow_closed = next(c for c in data.conversations if c["status"] == "closed" and c not in group)
+        workflow_closed["closedBy"] = 0
+        del workflow_closed["closedByUser"]
+
+    # Folder counters and dates reflect the generated conversations.
+    for mailbox_id, folders in data.folders.items():
+        for folder in folders:
+            inside = [c for c in data.conversations if c["folderId"] == folder["id"]]
+            folder["totalCount"] = len(inside)
+            folder["activeCount"] = sum(1 for c in inside if c["status"] == "active")
+            folder["updatedAt"] = iso(max([data.conversation_modified_at[c["id"]] for c in inside],
+                                          default=datetime(2019, 6, 1, tzinfo=UTC)))
+
+    # Happiness ratings on user replies; some share ratingCreatedAt.
+    rated = [(c, t) for c in data.conversations for t in data.threads[c["id"]]
+             if t["type"] == "reply" and t["createdBy"]["type"] == "user" and t["state"] == "published"]
+    rng.shuffle(rated)
+    previous = None
+    for conv, thread in rated[:ratings]:
+        user = data._user_by_id[thread["createdBy"]["id"]]
+        cust = data._customer_by_id[conv["primaryCustomer"]["id"]]
+        rating_id = rng.choices([1, 2, 3], [70, 20, 10])[0]
+        created = parse_iso(thread["createdAt"]) + timedelta(minutes=rng.randint(1, 2000))
+        if previous is not None and rng.random() < 0.1:
+            created = previous
+        previous = created
+        data.ratings.append({
+            "number": conv["number"], "threadid": thread["id"], "threadCreatedAt": thread["createdAt"],
+            "id": conv["id"], "type": conv["type"], "ratingId": rating_id, "ratingCustomerId": cust["id"],
+            "ratingComments": rng.choice(["Thanks for the clear reply, Amanda!", "", None, "Très bien 👍",
+                                          "Took too long.", "素晴らしい対応でした"]),
+            "ratingCreatedAt": iso(created),
+            "ratingCustomerName": f"{cust['firstName']} {cust['lastName']}",
+            "ratingUserId": user["id"], "ratingUserName": f"{user['firstName']} {user['lastName']}"})
+    return data
