@@ -1,4 +1,8 @@
 """tap-helpscout: a Singer tap for the Help Scout Mailbox API 2.0."""
-from tap_helpscout.cli import main
 
-__all__ = ["main"]
+
+def main():
+    """The `tap-helpscout` command. The CLI is imported on call, so that importing any module of
+    the package (the sync engine, the tests) does not set up the command line's logging."""
+    from tap_helpscout.cli import main as run
+    run()
