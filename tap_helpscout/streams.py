@@ -41,7 +41,8 @@ class Stream:
     rename: Mapping[str, str] = field(default_factory=dict)   # snake_case column -> contract name
     derive: Optional[Callable[[dict], None]] = None           # adds derived columns in place
     embed: Optional[str] = None                 # EMBEDDED: the parent's `embed=` value
-    incomplete: Optional[Callable[[dict, list], bool]] = None  # EMBEDDED: fetch separately?
+    incomplete: Optional[Callable[[dict, list], bool]] = None  # EMBEDDED: (API item, embedded) -> fetch separately?
+    plan_gated: bool = False                    # a 403 means the plan lacks it: skip with a warning
 
 
 def latest_activity(conversation):
@@ -89,6 +90,7 @@ STREAMS = {s.name: s for s in (
         reader=DATE_WINDOWS, path="/reports/happiness/ratings", records_key="results",
         # The report's `id` is the conversation id and its lower-case `threadid` the thread id.
         rename={"id": "conversation_id", "threadid": "thread_id"},
+        plan_gated=True,            # reports are not part of the Standard plan
     ),
     Stream(
         name="mailbox_fields", key_properties=("id",),

@@ -1,0 +1,459 @@
+"""The sync engine: every stream is read by one of a few readers, chosen by `Stream.reader`.
+
+A stream and its children form a family that is read together: conversations with their
+threads, mailboxes with their fields and folders, teams with their members. Records are emitted
+from the main thread, in order; HTTP requests run on a small pool so that several are in flight
+(`max_parallel_requests`). A STATE message follows every page of records, and a bookmark never
+moves past a record that has not been emitted.
+"""
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+
+import singer
+from singer import metadata as md
+from singer import metrics
+
+from .client import HelpScoutClient
+from .errors import ApiError, PermissionDenied
+from .state import Output, migrate
+from .streams import DATE_WINDOWS, EMBEDDED, MODIFIED_SINCE, PER_PARENT, STREAMS, WHOLE
+from .transform import RecordShaper, format_date_time, parse_date_time
+
+LOGGER = singer.get_logger()
+REREAD_ROUNDS = 3
+
+
+def sync(config, config_path, catalog, state):
+    client = HelpScoutClient(config, config_path)
+    engine = Engine(config, client, catalog, state)
+    try:
+        engine.run()
+    finally:
+        engine.close()
+        client.close()
+
+
+def utc_now():
+    return datetime.now(timezone.utc).replace(microsecond=0)
+
+
+def api_time(moment):
+    """The API's request format for date-times: whole seconds, UTC, `Z`."""
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def selected_columns(entry, stream):
+    """Columns to emit: automatic ones, keys, and every other column not deselected
+    (`selected: false`) or unsupported — the rule singer-python's Transformer applies."""
+    mdata = md.to_map(entry.metadata)
+    columns = set(stream.key_properties)
+    if stream.replication_key:
+        columns.add(stream.replication_key)
+    for name in entry.schema.to_dict().get("properties", {}):
+        meta = mdata.get(("properties", name), {})
+        if meta.get("inclusion") == "automatic" or (
+                meta.get("selected") is not False and meta.get("inclusion") != "unsupported"):
+            columns.add(name)
+    return columns
+
+
+@dataclass
+class Page:
+    """One page of a listing, fetched on a worker thread."""
+    number: int
+    items: list
+    total_elements: int
+    total_pages: int
+    seq: int                       # arrival order among this listing's pages
+    fetched_at: datetime
+    server_time: datetime = None
+    children: dict = field(default_factory=dict)   # parent id -> complete child items
+
+
+class Family:
+    """A root stream with its child streams, the selected ones among them, and their output."""
+
+    def __init__(self, engine, root, children):
+        self.engine = engine
+        self.root = root
+        self.children = children
+        self.selected = [s for s in [root, *children] if s.name in engine.entries]
+        self.counts = {s.name: 0 for s in self.selected}
+        self.shapers = {}
+        for stream in self.selected:
+            entry = engine.entries[stream.name]
+            schema = entry.schema.to_dict()
+            columns = selected_columns(entry, stream)
+            embedded_children = [c.embed for c in children if c.embed]
+            self.shapers[stream.name] = RecordShaper(stream, schema, columns, skip_embedded=embedded_children)
+            schema = dict(schema, properties={k: v for k, v in schema["properties"].items() if k in columns})
+            engine.out.schema(stream.name, schema, stream.key_properties,
+                              [stream.replication_key] if stream.replication_key else [])
+
+    def is_selected(self, stream):
+        return stream.name in self.counts
+
+    def shape(self, stream, item, parent_id=None):
+        return self.shapers[stream.name](item, parent_id)
+
+    def emit(self, stream, record, time_extracted):
+        self.engine.out.record(stream.name, record, time_extracted)
+        self.counts[stream.name] += 1
+
+
+class Engine:
+    def __init__(self, config, client, catalog, state):
+        self.config = config
+        self.client = client
+        self.start_date = parse_date_time(config["start_date"])
+        self.margin = timedelta(seconds=int(config.get("bookmark_margin_seconds") or 0))
+        self.window_days = int(config.get("report_window_days") or 90)
+        self.parallel = int(config.get("max_parallel_requests") or 4)
+        self.pool = ThreadPoolExecutor(max_workers=self.parallel, thread_name_prefix="helpscout")
+        self.entries = {e.tap_stream_id: e for e in catalog.streams
+                        if e.tap_stream_id in STREAMS and e.is_selected()}
+        self.out = Output(migrate(state, STREAMS))
+        self.sync_started = utc_now()
+
+    def close(self):
+        self.pool.shutdown(wait=False, cancel_futures=True)
+
+    def families(self):
+        roots = [s for s in STREAMS.values() if s.parent is None]
+        families = []
+        for root in roots:
+            children = [s for s in STREAMS.values() if s.parent == root.name]
+            if any(s.name in self.entries for s in [root, *children]):
+                families.append((root, children))
+        # An interrupted run resumes with the family it was syncing.
+        current = self.out.state.get("currently_syncing")
+        families.sort(key=lambda fam: 0 if current in [fam[0].name] + [c.name for c in fam[1]] else 1)
+        return families
+
+    def run(self):
+        if not self.entries:
+            LOGGER.warning("No stream is selected in the catalog: nothing to sync")
+        for root, children in self.families():
+            self.sync_family(Family(self, root, children))
+        self.out.currently_syncing(None)
+        self.out.checkpoint()
+
+    def sync_family(self, family):
+        names = ", ".join(s.name for s in family.selected)
+        LOGGER.info("Starting %s", names)
+        requests_before, started = self.client.request_count, time.monotonic()
+        self.out.currently_syncing(family.selected[0].name)
+        reader = READERS[family.root.reader](self, family)
+        try:
+            reader.run()
+        except PermissionDenied as exc:
+            if not family.root.plan_gated:
+                raise
+            LOGGER.warning("Skipping %s: %s (the account's Help Scout plan does not include it)", names, exc)
+        requests = self.client.request_count - requests_before
+        for stream in family.selected:
+            LOGGER.info("Finished %s: %d records", stream.name, family.counts[stream.name])
+            with metrics.record_counter(stream.name) as counter:
+                counter.increment(family.counts[stream.name])
+        LOGGER.info("Finished %s: %d requests in %.1f s", names, requests, time.monotonic() - started)
+        self.out.checkpoint()
+
+    # --- listings -----------------------------------------------------------------------
+
+    def get_page(self, stream, path, params, page):
+        body = self.client.get(path, {**params, "page": str(page)}, endpoint=stream.name)
+        data = body.json
+        if not isinstance(data, dict):
+            raise ApiError(f"{stream.name}: the API answered {path} with a body that is not a JSON object",
+                           endpoint=path)
+        return body, data
+
+    def fetch_all(self, stream, path, params=None, parallel=False):
+        """Every item of a small HAL listing: page 1 tells how many pages there are."""
+        params = params or {}
+        _, first = self.get_page(stream, path, params, 1)
+        items = list((first.get("_embedded") or {}).get(stream.records_key) or [])
+        total_pages = int((first.get("page") or {}).get("totalPages") or 1)
+        rest = range(2, total_pages + 1)
+        if parallel:
+            futures = [self.pool.submit(self.get_page, stream, path, params, n) for n in rest]
+            pages = (f.result()[1] for f in futures)
+        else:
+            pages = (self.get_page(stream, path, params, n)[1] for n in rest)
+        for data in pages:
+            items.extend((data.get("_embedded") or {}).get(stream.records_key) or [])
+        return items
+
+
+class ModifiedSinceListing:
+    """A large listing (conversations, customers) filtered by `modifiedSince` on the server.
+
+    Help Scout pages by offset. Rows are listed in `createdAt` ascending order, which a
+    modification does not change, and the pages are read from the last to the first. Then:
+    - a row modified during the sync keeps its place (and its change is in the next run, whose
+      bookmark is the server's clock when this listing began);
+    - a row created during the sync is appended after every page read so far: it shifts nothing;
+    - a row deleted during the sync shifts the rows above it down, towards pages not yet read:
+      a row may be read twice, never skipped;
+    - a row that starts to match (modified after the bookmark, in an incremental run) shifts the
+      rows above it up, into pages already read. `page.totalElements` changes when that happens,
+      so whenever it differs between the fetches of two neighbouring pages, both are read again.
+    The first page is read first (it says how many pages there are); its boundary with page 2 is
+    checked like any other at the end.
+    """
+
+    def __init__(self, engine, family):
+        self.engine = engine
+        self.family = family
+        self.stream = family.root
+        self.embedded = [c for c in family.children if c.reader == EMBEDDED and family.is_selected(c)]
+        self.totals = []            # page.totalElements of every fetch, in arrival order
+        self.lock = threading.Lock()
+        self.max_total_pages = 0
+
+    def bookmark_value(self, stream):
+        value = self.engine.out.bookmark(stream.name).get(stream.replication_key)
+        return max(parse_date_time(value), self.engine.start_date) if value else self.engine.start_date
+
+    def run(self):
+        family, engine = self.family, self.engine
+        members = family.selected
+        since = min(self.bookmark_value(s) for s in members)
+        listings = [engine.out.bookmark(s.name).get("listing") for s in members]
+        resume = listings[0] if all(listing == listings[0] for listing in listings) else None
+        if resume and resume.get("since") != api_time(since):
+            resume = None
+        self.params = {**self.stream.params, "sortField": "createdAt", "sortOrder": "asc",
+                       "modifiedSince": api_time(since)}
+        if self.embedded:
+            self.params["embed"] = ",".join(c.embed for c in self.embedded)
+        LOGGER.info("%s: listing rows modified since %s%s", self.stream.name, self.params["modifiedSince"],
+                    f", resuming at page {resume['next_page']}" if resume else "")
+
+        if resume:
+            self.totals.append(resume["total"])      # the last page read before the interruption
+            upper = Page(resume["next_page"] + 1, [], resume["total"], 0, 0, None)
+        first = self.fetch(1)
+        started_at = parse_date_time(resume["started_at"]) if resume else (first.server_time or utc_now())
+        self.listing = {"since": api_time(since), "started_at": api_time(started_at)}
+        pages = first.total_pages
+        self.emit(first)
+        if pages <= 1:
+            return self.finish(started_at)
+        top = min(resume["next_page"], pages) if resume else pages
+        if not resume:
+            upper = None
+        self.checkpoint(top, first.total_elements)
+
+        order = list(range(top, 1, -1))
+        ahead = {}
+        window = engine.parallel
+        for index, number in enumerate(order):
+            for upcoming in order[index:index + window]:
+                if upcoming not in ahead:
+                    ahead[upcoming] = engine.pool.submit(self.fetch, upcoming)
+            page = ahead.pop(number).result()
+            if upper is not None and self.changed(upper, page):
+                page = self.reread(number)
+            self.emit(page)
+            upper = page
+            self.checkpoint(number - 1, page.total_elements)
+        if self.changed(first, upper):
+            self.emit(self.reread(1))
+        # Pages that appeared during the listing hold rows created (or pushed up) meanwhile.
+        for number in range(pages + 1, self.max_total_pages + 1):
+            self.emit(self.fetch(number))
+        return self.finish(started_at)
+
+    def fetch(self, number):
+        response, data = self.engine.get_page(self.stream, self.stream.path, self.params, number)
+        fetched_at = datetime.now(timezone.utc)
+        block = data.get("page") or {}
+        items = (data.get("_embedded") or {}).get(self.stream.records_key) or []
+        total_pages = int(block.get("totalPages") or (1 if items else 0))
+        total = int(block.get("totalElements", len(items)))
+        with self.lock:
+            seq = len(self.totals)
+            self.totals.append(total)
+            self.max_total_pages = max(self.max_total_pages, total_pages)
+        page = Page(number, items, total, total_pages, seq, fetched_at, response.server_time)
+        for child in self.embedded:
+            for item in items:
+                embedded = (item.get("_embedded") or {}).get(child.embed) or []
+                if child.incomplete(item, embedded):
+                    page.children[item["id"]] = self.engine.fetch_all(
+                        child, child.path.format(parent_id=item["id"]))
+        return page
+
+    def changed(self, a, b):
+        """Did the listing's size change between (or while) two pages were fetched?"""
+        low, high = sorted((a.seq, b.seq))
+        return len(set(self.totals[low:high + 1])) > 1
+
+    def reread(self, number):
+        """Read page `number` and the page above it again, now, and emit the upper one; the
+        caller emits the returned lower one. Rows seen before are emitted again, which is
+        harmless; a row that slid across the boundary is emitted for the first time."""
+        for _ in range(REREAD_ROUNDS):
+            upper_future = self.engine.pool.submit(self.fetch, number + 1)
+            lower = self.fetch(number)
+            upper = upper_future.result()
+            self.emit(upper)
+            if not self.changed(lower, upper):
+                break
+        return lower
+
+    def emit(self, page):
+        family = self.family
+        for item in page.items:
+            if family.is_selected(self.stream):
+                family.emit(self.stream, family.shape(self.stream, item), page.fetched_at)
+            for child in self.embedded:
+                children = page.children.get(item["id"])
+                if children is None:
+                    children = (item.get("_embedded") or {}).get(child.embed) or []
+                # The API lists threads newest first; emit them in the order they happened.
+                for child_item in reversed(children):
+                    family.emit(child, family.shape(child, child_item, item["id"]), page.fetched_at)
+
+    def checkpoint(self, next_page, total):
+        for stream in self.family.selected:
+            self.engine.out.bookmark(stream.name)["listing"] = dict(self.listing, next_page=next_page, total=total)
+        self.engine.out.checkpoint()
+
+    def finish(self, started_at):
+        bookmark = api_time(started_at - self.engine.margin)
+        for stream in self.family.selected:
+            self.engine.out.set_bookmark(stream.name, {stream.replication_key: bookmark})
+        self.engine.out.checkpoint()
+
+
+class WholeListing:
+    """A small listing read in full on every run (mailboxes, users, teams, workflows), with its
+    per-parent children (fields and folders of every mailbox, members of every team)."""
+
+    def __init__(self, engine, family):
+        self.engine = engine
+        self.family = family
+
+    def run(self):
+        engine, family, root = self.engine, self.family, self.family.root
+        fetched_at = datetime.now(timezone.utc)
+        items = engine.fetch_all(root, root.path, root.params, parallel=True)
+        if family.is_selected(root):
+            rows = [family.shape(root, item) for item in items]
+            bookmark = engine.out.bookmark(root.name)
+            new_value = self.emit_since(root, rows, bookmark.get(root.replication_key), fetched_at)
+            if new_value:
+                bookmark[root.replication_key] = new_value
+            engine.out.checkpoint()
+
+        children = [c for c in family.children if c.reader == PER_PARENT and family.is_selected(c)]
+        futures = {(child.name, item["id"]): engine.pool.submit(self.fetch_children, child, item["id"])
+                   for child in children for item in items}
+        for child in children:
+            fetched_at = datetime.now(timezone.utc)
+            bookmark = engine.out.bookmark(child.name) if child.replication_key else None
+            by_parent = bookmark.setdefault("parents", {}) if bookmark is not None else None
+            for item in items:
+                parent_id = item["id"]
+                rows = [family.shape(child, c, parent_id) for c in futures[(child.name, parent_id)].result()]
+                if by_parent is None:
+                    for row in rows:
+                        family.emit(child, row, fetched_at)
+                    continue
+                # Each parent keeps its own bookmark: a later row under one mailbox must not
+                # hide an earlier change under another.
+                new_value = self.emit_since(child, rows, by_parent.get(str(parent_id)), fetched_at)
+                if new_value:
+                    by_parent[str(parent_id)] = new_value
+            if by_parent:
+                bookmark[child.replication_key] = min(by_parent.values(), key=parse_date_time)
+            engine.out.checkpoint()
+
+    def fetch_children(self, child, parent_id):
+        try:
+            return self.engine.fetch_all(child, child.path.format(parent_id=parent_id))
+        except ApiError as exc:
+            if exc.status != 404:
+                raise
+            LOGGER.warning("%s: parent %s disappeared during the sync; skipped", child.name, parent_id)
+            return []
+
+    def emit_since(self, stream, rows, bookmark, fetched_at):
+        """Emit rows whose replication key is at or after the bookmark, oldest first; return
+        the new bookmark (never later than the sync's start)."""
+        key = stream.replication_key
+        since = parse_date_time(bookmark) if bookmark else self.engine.start_date
+        dated = []
+        for row in rows:
+            value = row.get(key)
+            moment = parse_date_time(value) if value else None
+            if moment is None or moment >= since:
+                dated.append((moment or since, row))
+        dated.sort(key=lambda pair: (pair[0], pair[1].get("id") or 0))
+        for _, row in dated:
+            self.family.emit(stream, row, fetched_at)
+        if not dated:
+            return None
+        latest = max(moment for moment, _ in dated)
+        return format_date_time(min(latest, self.engine.sync_started))
+
+
+class DateWindowReport:
+    """A report queried window by window from start_date to now, so that no single query grows
+    without bound. Neighbouring windows overlap by one second, which is right whether the API
+    treats `start`/`end` as inclusive or exclusive; rows seen twice there are emitted once."""
+
+    OVERLAP = timedelta(seconds=1)
+
+    def __init__(self, engine, family):
+        self.engine = engine
+        self.family = family
+        self.stream = family.root
+
+    def run(self):
+        engine, stream = self.engine, self.stream
+        bookmark = engine.out.bookmark(stream.name)
+        start = parse_date_time(bookmark["window_start"]) if bookmark.get("window_start") else engine.start_date
+        end_of_all = utc_now()
+        window = timedelta(days=engine.window_days)
+        seen_at_edge = set()
+        while start < end_of_all:
+            end = min(start + window, end_of_all)
+            fetched_at = datetime.now(timezone.utc)
+            keys_in_window = set()
+            for item in self.fetch_window(start, end):
+                row = self.family.shape(stream, item)
+                key = tuple(row.get(k) for k in stream.key_properties)
+                if key in seen_at_edge or key in keys_in_window:
+                    continue
+                keys_in_window.add(key)
+                self.family.emit(stream, row, fetched_at)
+            if end >= end_of_all:
+                break
+            start = end - self.OVERLAP
+            seen_at_edge = keys_in_window
+            bookmark["window_start"] = api_time(start)
+            engine.out.checkpoint()
+        engine.out.clear_bookmark(stream.name)
+        engine.out.checkpoint()
+
+    def fetch_window(self, start, end):
+        params = {"start": api_time(start), "end": api_time(end)}
+
+        def page(number):
+            data = self.engine.get_page(self.stream, self.stream.path, params, number)[1]
+            return data.get(self.stream.records_key) or [], int(data.get("pages") or 0)
+
+        results, pages = page(1)
+        yield from results
+        futures = [self.engine.pool.submit(page, n) for n in range(2, pages + 1)]
+        for future in futures:
+            yield from future.result()[0]
+
+
+READERS = {MODIFIED_SINCE: ModifiedSinceListing, WHOLE: WholeListing, DATE_WINDOWS: DateWindowReport}
