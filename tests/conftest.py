@@ -22,11 +22,6 @@ def make_emulator():
         emu.stop()
 
 
-@pytest.fixture
-def emulator(make_emulator):
-    """A default emulator (seed 1, 200 conversations, plus plan, no rate limiting)."""
-    return make_emulator()
-
 # ---------------------------------------------------------------------------------------------
 # (end of emulator fixtures)
 # ---------------------------------------------------------------------------------------------

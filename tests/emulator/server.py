@@ -159,8 +159,7 @@ class Emulator:
     # ------------------------------------------------------------------ lifecycle
     def start(self):
         handler = type("BoundHandler", (Handler,), {"emulator": self})
-        self._server = ThreadingHTTPServer((self.host, self.port), handler)
-        self._server.daemon_threads = True
+        self._server = Server((self.host, self.port), handler)
         self.port = self._server.server_address[1]
         self.base_url = f"http://{self.host}:{self.port}/v2"
         self.api = Api(self.data, self.base_url, self.plan)
@@ -392,6 +391,11 @@ def http_date():
 
 GATEWAY_PAGE = ("<html><head><title>{code} {reason}</title></head><body><center><h1>{code} {reason}</h1>"
                 "</center><hr><center>nginx</center></body></html>\n")
+
+
+class Server(ThreadingHTTPServer):
+    daemon_threads = True           # a stuck keep-alive connection never blocks shutdown
+    request_queue_size = 128        # parallel clients and benchmarks open many connections
 
 
 class Handler(BaseHTTPRequestHandler):
