@@ -97,3 +97,36 @@ def select(catalog, streams=None):
         for item in entry["metadata"]:
             item["metadata"]["selected"] = chosen
     return catalog
+
+
+def write_config(emu, directory, **extra):
+    """A config for the emulator `emu` in `directory`/config.json (refresh-token flow)."""
+    config = {"client_id": emu.client_id, "client_secret": emu.client_secret,
+              "refresh_token": emu.refresh_token, "start_date": "2019-01-01T00:00:00Z",
+              "base_url": emu.base_url, **extra}
+    return write_json(Path(directory) / "config.json", config)
+
+
+def run_until_killed(config_path, catalog, state, kill_after_lines, workdir, timeout=120):
+    """Start the tap, read `kill_after_lines` lines of its output, then kill -9 it. Returns the
+    messages a target would have committed: everything up to the last STATE it saw."""
+    workdir = Path(workdir)
+    argv = TAP + ["--config", str(config_path), "--catalog", str(write_json(workdir / "catalog.json", catalog))]
+    if state is not None:
+        argv += ["--state", str(write_json(workdir / "state.json", state))]
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                            cwd=Path(__file__).resolve().parent.parent)
+    lines = []
+    try:
+        for line in proc.stdout:
+            lines.append(line)
+            if len(lines) >= kill_after_lines:
+                break
+    finally:
+        proc.kill()
+        proc.wait(timeout=timeout)
+        proc.stdout.close()
+    messages = [json.loads(line) for line in lines if line.endswith("\n")]
+    last_state = max((i for i, m in enumerate(messages) if m["type"] == "STATE"), default=-1)
+    finished = len(lines) < kill_after_lines
+    return TapRun(0 if finished else -9, "".join(lines), "", messages if finished else messages[:last_state + 1])

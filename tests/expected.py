@@ -1,0 +1,92 @@
+"""What the tap must emit for an emulator's dataset: the contract of tables.md, computed here
+independently of the tap's own code.
+
+Rows are the API items with camelCase keys snake_cased (nested too), `_links` dropped and
+`_embedded` lists lifted to the top level; then each stream's own rules (derived or renamed
+columns, the parent's id) and only the columns its schema has.
+"""
+import json
+import re
+from pathlib import Path
+
+SCHEMAS = Path(__file__).resolve().parent.parent / "tap_helpscout" / "schemas"
+PRIMARY_KEYS = {
+    "conversations": ("id",), "conversation_threads": ("id",), "customers": ("id",),
+    "happiness_ratings_report": ("conversation_id", "rating_created_at", "rating_customer_id"),
+    "mailbox_fields": ("id",), "mailbox_folders": ("id",), "mailboxes": ("id",),
+    "team_members": ("team_id", "user_id"), "teams": ("id",), "users": ("id",), "workflows": ("id",),
+}
+
+
+def snake(name):
+    return re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", name).replace("-", "_").lower()
+
+
+def plain(value):
+    if isinstance(value, dict):
+        return {snake(k): plain(v) for k, v in value.items() if k != "_links"}
+    if isinstance(value, list):
+        return [plain(v) for v in value]
+    return value
+
+
+def as_row(item, skip_embedded=()):
+    row = {}
+    for key, value in item.items():
+        if key == "_links":
+            continue
+        if key == "_embedded":
+            row.update({snake(k): plain(v) for k, v in value.items() if k not in skip_embedded})
+        else:
+            row[snake(key)] = plain(value)
+    return row
+
+
+def columns(stream):
+    return set(json.loads((SCHEMAS / f"{stream}.json").read_text())["properties"])
+
+
+def key_of(stream, row):
+    return tuple(row.get(k) for k in PRIMARY_KEYS[stream])
+
+
+def expected_rows(data, start_date="2000-01-01T00:00:00Z"):
+    """{stream: {primary key: row}} for the whole dataset."""
+    out = {name: [] for name in PRIMARY_KEYS}
+    for conv in data.conversations:
+        row = as_row(conv, skip_embedded=("threads",))
+        times = [row.get("user_updated_at"), (row.get("customer_waiting_since") or {}).get("time"), row.get("created_at")]
+        row["updated_at"] = max(t for t in times if t)
+        out["conversations"].append(row)
+        for thread in data.threads.get(conv["id"], []):
+            out["conversation_threads"].append(dict(as_row(thread), conversation_id=conv["id"]))
+    out["customers"] = [as_row(c) for c in data.customers]
+    for rating in data.ratings:
+        row = as_row(rating)
+        row["conversation_id"] = row.pop("id")
+        row["thread_id"] = row.pop("threadid")
+        if row["rating_created_at"] >= start_date:
+            out["happiness_ratings_report"].append(row)
+    for mailbox in data.mailboxes:
+        out["mailboxes"].append(as_row(mailbox))
+        out["mailbox_fields"] += [dict(as_row(f), mailbox_id=mailbox["id"]) for f in data.fields.get(mailbox["id"], [])]
+        out["mailbox_folders"] += [dict(as_row(f), mailbox_id=mailbox["id"]) for f in data.folders.get(mailbox["id"], [])]
+    for team in data.teams:
+        out["teams"].append(as_row(team))
+        out["team_members"] += [{"team_id": team["id"], "user_id": user} for user in data.members.get(team["id"], [])]
+    out["users"] = [as_row(u) for u in data.users]
+    out["workflows"] = [as_row(w) for w in data.workflows]
+    result = {}
+    for stream, rows in out.items():
+        keep = columns(stream)
+        result[stream] = {key_of(stream, r): {k: v for k, v in r.items() if k in keep} for r in rows}
+    return result
+
+
+def latest_by_key(runs, stream):
+    """The last version of every row of `stream` emitted across `runs` (in order)."""
+    latest = {}
+    for run in runs:
+        for record in run.records(stream) if hasattr(run, "records") else run.get(stream, []):
+            latest[key_of(stream, record)] = record
+    return latest
