@@ -112,6 +112,16 @@ class Api:
         self._orders = {}               # (kind, sortField, sortOrder) -> (revision, [records])
         data.on_change = self.forget
 
+    def prerender(self):
+        """Render every conversation (with and without embedded threads) and customer once, so
+        that even the first sync is served from cached fragments (~0.1 s per 500 conversations)."""
+        with self.data.lock:
+            for conv in self.data.conversations:
+                self.conversation_json(conv, False)
+                self.conversation_json(conv, True)
+            for cust in self.data.customers:
+                self.customer_json(cust)
+
     def forget(self, kind, record_id):
         if kind == "conversation":
             self._conv.pop(record_id, None)

@@ -80,11 +80,13 @@ ATTACHMENTS = [("logo.png", "image/png", 344, 65), ("invoice-2024.pdf", "applica
 
 def iso(dt):
     """The API's date-time format: UTC, seconds precision, literal Z."""
-    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    dt = dt.astimezone(UTC)
+    return f"{dt.year:04d}-{dt.month:02d}-{dt.day:02d}T{dt.hour:02d}:{dt.minute:02d}:{dt.second:02d}Z"
 
 
 def parse_iso(text):
-    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    """Inverse of `iso` (input already in that exact format)."""
+    return datetime.fromisoformat(text[:-1] + "+00:00")
 
 
 def utc_now():
@@ -505,7 +507,7 @@ class Dataset:
                                          [30, 35, 12, 15, 3, 3, 2])[0])
         times = sorted(start + timedelta(seconds=rng.randint(0, span_seconds)) for _ in range(count - 1))
         when = start
-        threads = []
+        threads, moments = [], []
         # the first thread is written by whoever created the conversation
         creator = conv["createdBy"]["id"] if conv["createdBy"]["type"] == "user" else None
         for thread_type, t in zip(types, [start] + times):
@@ -514,10 +516,11 @@ class Dataset:
             when = max(when, t)
             thread = self._make_thread(conv, thread_type, when, author_id=None if threads else creator)
             threads.append(thread)
+            moments.append(when)
         self.threads[conv["id"]] = threads
         conv["threads"] = len(threads)
-        for thread in threads:
-            self._after_thread(conv, thread, parse_iso(thread["createdAt"]))
+        for thread, moment in zip(threads, moments):
+            self._after_thread(conv, thread, moment)
         first_body = next((t["body"] for t in threads if t.get("body")), "")
         conv["preview"] = _strip_html(first_body)[:100]
 

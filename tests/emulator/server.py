@@ -20,6 +20,7 @@ import secrets
 import socket
 import threading
 import time
+import traceback
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl
@@ -89,28 +90,26 @@ class Fault:
 
 
 class RateLimiter:
-    """A fixed window of `window` seconds from the emulator's start (the real window type is
-    UNCONFIRMED). Writes cost 2 [D-RATE]; the token endpoint is a POST and costs 2 as well
-    (whether it is rate limited at all is UNCONFIRMED: counting it is the stricter choice)."""
+    """A fixed window of `window` seconds that opens with the first request after the previous
+    window ended (the real window type is UNCONFIRMED; this one makes tests deterministic).
+    Writes cost 2 [D-RATE]; the token endpoint is a POST and costs 2 as well (whether it is rate
+    limited at all is UNCONFIRMED: counting it is the stricter choice)."""
 
     def __init__(self, limit, window):
         self.limit, self.window = limit, window
         self.lock = threading.Lock()
-        self.origin = time.monotonic()
-        self.index = 0
+        self.window_start = None
         self.used = 0
 
     def take(self, cost):
         """Returns (allowed, limit, remaining, retry_after_seconds)."""
         with self.lock:
             now = time.monotonic()
-            index = int((now - self.origin) // self.window)
-            if index != self.index:
-                self.index, self.used = index, 0
+            if self.window_start is None or now - self.window_start >= self.window:
+                self.window_start, self.used = now, 0
             limit = self.limit if self.limit is not None else UNLIMITED
             if self.limit is not None and self.used + cost > self.limit:
-                window_end = self.origin + (index + 1) * self.window
-                return False, limit, 0, max(1, math.ceil(window_end - now))
+                return False, limit, 0, max(1, math.ceil(self.window_start + self.window - now))
             self.used += cost
             return True, limit, max(0, limit - self.used), 0
 
@@ -121,11 +120,12 @@ class Emulator:
     def __init__(self, seed=1, conversations=200, customers=100, mailboxes=3, users=8, teams=3, workflows=6,
                  ratings=50, chat_fraction=0.2, plan="plus", rate_limit=None, time_scale=1.0, latency=0.0,
                  token_lifetime=172800, drift=None, host="127.0.0.1", port=0,
-                 client_id=None, client_secret=None, refresh_token=None):
+                 client_id=None, client_secret=None, refresh_token=None, prerender=True):
         if plan not in PLANS:
             raise ValueError(f"plan must be one of {PLANS}")
         self.seed = seed
         self.plan = plan
+        self.prerender = prerender
         self.time_scale = time_scale
         self.latency = latency
         self.token_lifetime = token_lifetime
@@ -144,6 +144,7 @@ class Emulator:
         self.throttled = 0                # 429 answers sent (rate limit and injected)
         self.drifts = 0                   # drift rounds applied
         self.requests = []
+        self.errors = []                  # tracebacks of emulator bugs (answered as 500)
         self._faults = []
         self._fault_lock = threading.Lock()
         self._latency_rng = random.Random(f"latency/{seed}")
@@ -163,7 +164,11 @@ class Emulator:
         self.port = self._server.server_address[1]
         self.base_url = f"http://{self.host}:{self.port}/v2"
         self.api = Api(self.data, self.base_url, self.plan)
-        self._thread = threading.Thread(target=self._server.serve_forever, name=f"emulator:{self.port}", daemon=True)
+        if self.prerender:
+            self.api.prerender()
+        # a short poll interval keeps stop() (and so every test teardown) fast
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
+                                        name=f"emulator:{self.port}", daemon=True)
         self._thread.start()
         return self
 
@@ -456,6 +461,10 @@ class Handler(BaseHTTPRequestHandler):
                 if self.apply_fault(entry, fault):
                     return
             self.answer(entry, self.route(method, path, raw_query, headers, body))
+        except Exception:                  # an emulator bug: answer 500 and keep the traceback
+            emu.errors.append(traceback.format_exc())
+            self.rate_headers = getattr(self, "rate_headers", {})
+            self.answer(entry, error_reply(500, "Emulator error (see Emulator.errors)"))
         finally:
             entry.duration = time.time() - arrived
 
