@@ -450,3 +450,29 @@ def test_serves_at_least_300_conversation_pages_per_second_with_embedded_threads
         rates.append(20 / (time.perf_counter() - started))
     print(f"conversation pages/s with embed=threads: {max(rates):.0f} (rounds: {[round(r) for r in rates]})")
     assert max(rates) >= 300
+
+
+def test_folder_and_tag_counters_follow_changes(make_emulator):
+    emu = make_emulator(**SMALL)
+    data = emu.data
+    for conv in list(data.conversations[:12]):
+        emu.modify_conversation(conv["id"])
+    emu.create_conversation()
+    emu.delete_conversation(data.conversations[20]["id"])
+    for folders in data.folders.values():
+        for folder in folders:
+            inside = [c for c in data.conversations if c["folderId"] == folder["id"]]
+            assert folder["totalCount"] == len(inside)
+            assert folder["activeCount"] == sum(1 for c in inside if c["status"] == "active")
+    for tag in data.tags:
+        assert tag["ticketCount"] == sum(1 for c in data.conversations if any(t["id"] == tag["id"] for t in c["tags"]))
+
+
+def test_hand_edits_of_the_dataset_are_served_after_invalidate(make_emulator):
+    emu = make_emulator(**SMALL)
+    session = authorized(emu)
+    conv = emu.data.conversations[0]
+    session.get(f"{emu.base_url}/conversations/{conv['id']}")
+    conv["subject"] = "Edited by hand ✍"
+    emu.invalidate()
+    assert session.get(f"{emu.base_url}/conversations/{conv['id']}").json()["subject"] == "Edited by hand ✍"

@@ -110,6 +110,7 @@ class Api:
         self._thread = {}               # thread id -> bytes
         self._customer = {}             # id -> bytes
         self._orders = {}               # (kind, sortField, sortOrder) -> (revision, [records])
+        self._selections = {}           # (kind, filter params) -> (revision, [records])
         data.on_change = self.forget
 
     def prerender(self):
@@ -121,6 +122,10 @@ class Api:
                 self.conversation_json(conv, True)
             for cust in self.data.customers:
                 self.customer_json(cust)
+
+    def forget_all(self):
+        for cache in (self._conv, self._conv_embed, self._thread, self._customer, self._orders, self._selections):
+            cache.clear()
 
     def forget(self, kind, record_id):
         if kind == "conversation":
@@ -368,6 +373,9 @@ class Api:
                     "all": {"active", "pending", "closed", "spam"}}[status]
         modified = self.data.conversation_modified_at
         with self.data.lock:
+            selected = self.cached_selection("conversations", query)
+            if selected is not None:
+                return self.conversations_page(selected, number, embed, raw_query)
             ordered = self.sorted_records("conversations", self.data.conversations,
                                           self.conversation_sort_key(sort_field), sort_order == "desc", sort_field)
             # modifiedSince is strict ">" on the hidden modification time: "modified after this
@@ -382,10 +390,30 @@ class Api:
                         and (conv_number is None or c["number"] == conv_number)
                         and (tags is None or any(t["tag"] in tags for t in c["tags"]))      # OR, as v1
                         and (custom is None or self.custom_fields_match(c, custom))]
-            chunk = selected[(number - 1) * CONVERSATIONS_PAGE_SIZE: number * CONVERSATIONS_PAGE_SIZE]
-            fragments = [self.conversation_json(c, embed == "threads") for c in chunk]
+            self.remember_selection("conversations", query, selected)
+            return self.conversations_page(selected, number, embed, raw_query)
+
+    def conversations_page(self, selected, number, embed, raw_query):
+        chunk = selected[(number - 1) * CONVERSATIONS_PAGE_SIZE: number * CONVERSATIONS_PAGE_SIZE]
+        fragments = [self.conversation_json(c, embed == "threads") for c in chunk]
         return self.page("conversations", raw_query, "conversations", fragments, number,
                          CONVERSATIONS_PAGE_SIZE, len(selected))
+
+    def cached_selection(self, kind, query):
+        """The filtered, sorted records of an earlier request with the same parameters (page
+        and embed aside), valid until the dataset changes: paging through a big listing then
+        costs a slice per page, not a scan."""
+        hit = self._selections.get((kind, self.selection_key(query)))
+        return hit[1] if hit is not None and hit[0] == self.data.revision else None
+
+    def remember_selection(self, kind, query, selected):
+        if len(self._selections) > 64:
+            self._selections.clear()
+        self._selections[(kind, self.selection_key(query))] = (self.data.revision, selected)
+
+    @staticmethod
+    def selection_key(query):
+        return tuple(sorted((k, v) for k, v in query.items() if k not in ("page", "embed")))
 
     @staticmethod
     def parse_custom_fields(value):
@@ -444,6 +472,9 @@ class Api:
                 "firstName": lambda c: (c.get("firstName") or "", c["id"]),
                 "lastName": lambda c: (c.get("lastName") or "", c["id"])}
         with self.data.lock:
+            selected = self.cached_selection("customers", query)
+            if selected is not None:
+                return self.customers_page(selected, number, raw_query)
             ordered = self.sorted_records("customers", self.data.customers, keys[sort_field],
                                           sort_order == "desc", sort_field)
             in_mailbox = ({c["primaryCustomer"]["id"] for c in self.data.conversations if c["mailboxId"] == mailbox}
@@ -453,8 +484,12 @@ class Api:
                         and (first is None or c.get("firstName") == first)
                         and (last is None or c.get("lastName") == last)
                         and (in_mailbox is None or c["id"] in in_mailbox)]
-            chunk = selected[(number - 1) * PAGE_SIZE: number * PAGE_SIZE]
-            fragments = [self.customer_json(c) for c in chunk]
+            self.remember_selection("customers", query, selected)
+            return self.customers_page(selected, number, raw_query)
+
+    def customers_page(self, selected, number, raw_query):
+        chunk = selected[(number - 1) * PAGE_SIZE: number * PAGE_SIZE]
+        fragments = [self.customer_json(c) for c in chunk]
         return self.page("customers", raw_query, "customers", fragments, number, PAGE_SIZE, len(selected))
 
     def get_customer(self, customer_id):

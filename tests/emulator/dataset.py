@@ -126,6 +126,7 @@ class Dataset:
         self._customer_by_id = {}
         self._user_by_id = {}
         self._tag_by_name = {}
+        self._folder_by_id = {}
         self._next_ids = {}
         self._rng = random.Random()
 
@@ -158,6 +159,7 @@ class Dataset:
             now = now or utc_now()
             rng = self._rng
             change = rng.choice(["status", "tags", "assignee", "subject"])
+            old_folder = conv["folderId"]
             if change == "status":
                 new_status = rng.choice([s for s in ("active", "pending", "closed", "spam") if s != conv["status"]])
                 self._set_status(conv, new_status, now)
@@ -174,6 +176,7 @@ class Dataset:
                 conv["subject"] = rng.choice(SUBJECTS).format(n=conv["number"]) + " (updated)"
             conv["userUpdatedAt"] = iso(now)
             self.conversation_modified_at[conversation_id] = now
+            self._recount_folders({old_folder, conv["folderId"]}, now)
             self._changed("conversation", conversation_id)
             return conv
 
@@ -199,6 +202,7 @@ class Dataset:
             self._make_threads(conv, now, count=self._rng.randint(1, 3), span_seconds=0)
             self._finish_conversation(conv, status="active", now=now)
             self.conversation_modified_at[conv["id"]] = now
+            self._recount_folders({conv["folderId"]}, now)
             self._changed("conversation", conv["id"])
             return conv["id"]
 
@@ -211,6 +215,7 @@ class Dataset:
             self._set_tags(conv, [])
             self.ratings[:] = [r for r in self.ratings if r["id"] != conversation_id]
             self.deleted_conversation_ids.add(conversation_id)
+            self._recount_folders({conv["folderId"]}, utc_now())
             self._changed("conversation", conversation_id)
 
     def modify_customer(self, customer_id, now=None):
@@ -251,6 +256,17 @@ class Dataset:
                 self.delete_conversation(conv["id"])
             self.deleted_customer_ids.add(customer_id)
             self._changed("customer", customer_id)
+
+    def _recount_folders(self, folder_ids, now):
+        """Folder counters follow the conversations; a folder whose counters change gets a new
+        updatedAt (the tap bookmarks folders on it)."""
+        for folder_id in folder_ids:
+            folder = self._folder_by_id[folder_id]
+            inside = [c for c in self.conversations if c["folderId"] == folder_id]
+            counts = (len(inside), sum(1 for c in inside if c["status"] == "active"))
+            if counts != (folder["totalCount"], folder["activeCount"]):
+                folder["totalCount"], folder["activeCount"] = counts
+                folder["updatedAt"] = iso(now)
 
     def customers_without_conversations(self):
         used = {c["primaryCustomer"]["id"] for c in self.conversations}
@@ -642,6 +658,7 @@ def generate(seed=1, conversations=200, customers=100, mailboxes=3, users=8, tea
                             "userId": owner["id"] if ftype == "mytickets" else 0,
                             "totalCount": 0, "activeCount": 0, "updatedAt": ""})
         data.folders[mailbox["id"]] = folders
+        data._folder_by_id.update((f["id"], f) for f in folders)
 
     # Tags.
     for name, color in TAG_NAMES:

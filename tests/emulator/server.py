@@ -305,9 +305,14 @@ class Emulator:
         with self._fault_lock:
             chosen = None
             for fault in self._faults:
-                # every fault sees every request (its own count), the first firing one wins
-                if fault.fires(path) and chosen is None:
-                    chosen = fault
+                # every fault counts every request it matches; when two would fire on the same
+                # request, the first added wins and the other one moves to the next request
+                if fault.fires(path):
+                    if chosen is None:
+                        chosen = fault
+                    elif fault.fraction is None:
+                        fault.spent = False
+                        fault.nth += 1
             self._faults = [f for f in self._faults if not f.spent]
             return chosen
 
@@ -332,6 +337,14 @@ class Emulator:
 
     def delete_customer(self, customer_id):
         self.data.delete_customer(customer_id)
+
+    def invalidate(self):
+        """Call after editing `emu.data` records by hand (the `modify_*`/`create_*`/`delete_*`
+        methods do this themselves): drops every cached JSON fragment and sorted view."""
+        with self.data.lock:
+            self.data.revision += 1
+            if self.api is not None:
+                self.api.forget_all()
 
     def apply_drift_round(self):
         """One round of drift (see `Drift`), also callable directly from a test."""
