@@ -8,7 +8,8 @@
         emu.requests        # the request log (LoggedRequest)
 
 Behaviour follows /work/shared/reference/helpscout-api.md; where it says UNCONFIRMED the
-emulator takes the stricter reading and says so in a comment next to the code.
+emulator takes the stricter reading and says so in a comment next to the code. The full
+interface, options, fault kinds, drift and the list of choices are in README.md beside this file.
 Standard library only.
 """
 from .dataset import Dataset, generate

@@ -383,6 +383,10 @@ class Emulator:
     def throttled_requests(self):
         return [r for r in self.requests if r.status == 429]
 
+    def _count_throttled(self):
+        with self._fault_lock:
+            self.throttled += 1
+
     def _delay(self):
         latency = self.latency
         if isinstance(latency, (tuple, list)):
@@ -465,7 +469,7 @@ class Handler(BaseHTTPRequestHandler):
             allowed, limit, remaining, retry_after = emu.rate_limiter.take(1 if method == "GET" else 2)
             self.rate_headers = {"X-RateLimit-Limit-Minute": str(limit), "X-RateLimit-Remaining-Minute": str(remaining)}
             if not allowed:
-                emu.throttled += 1
+                emu._count_throttled()
                 self.answer(entry, self.too_many(retry_after))
                 return
             fault = emu._next_fault(path)
@@ -515,7 +519,7 @@ class Handler(BaseHTTPRequestHandler):
             page = GATEWAY_PAGE.format(code=code, reason=REASONS[code]).encode()
             self.answer(entry, Reply(code, page, "text/html"))
         elif kind == "429":
-            emu.throttled += 1
+            emu._count_throttled()
             self.rate_headers["X-RateLimit-Remaining-Minute"] = "0"
             self.answer(entry, self.too_many(fault.retry_after))
         elif kind == "401":
