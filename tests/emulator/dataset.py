@@ -568,6 +568,8 @@ def _random_time(rng, start=HISTORY_START, end=HISTORY_END):
 def generate(seed=1, conversations=200, customers=100, mailboxes=3, users=8, teams=3, workflows=6,
              ratings=50, chat_fraction=0.2):
     """Build the account. Deterministic: the same arguments give the same records."""
+    if conversations > 0 and customers < 1:
+        raise ValueError("conversations need at least one customer")
     data = Dataset()
     rng = data._rng = random.Random(f"helpscout-emulator/{seed}")
     data._chat_fraction = chat_fraction

@@ -130,6 +130,8 @@ class Emulator:
         self.latency = latency
         self.token_lifetime = token_lifetime
         self.drift = Drift(**drift) if isinstance(drift, dict) else drift
+        if self.drift is not None and self.drift.every < 1:
+            raise ValueError("drift.every must be at least 1")
         self.host, self.port = host, port
         self.data = generate(seed=seed, conversations=conversations, customers=customers, mailboxes=mailboxes,
                              users=users, teams=teams, workflows=workflows, ratings=ratings,
