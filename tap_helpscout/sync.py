@@ -6,8 +6,8 @@ from the main thread, in order; HTTP requests run on a small pool so that severa
 (`max_parallel_requests`). A STATE message follows every page of records, and a bookmark never
 moves past a record that has not been emitted.
 """
-import threading
 import time
+from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -23,7 +23,8 @@ from .streams import DATE_WINDOWS, EMBEDDED, MODIFIED_SINCE, PER_PARENT, STREAMS
 from .transform import RecordShaper, format_date_time, parse_date_time
 
 LOGGER = singer.get_logger()
-REREAD_ROUNDS = 3
+GAP_PROBES = 8
+CLOCK_RESOLUTION = timedelta(seconds=1)
 
 
 def sync(config, config_path, catalog, state):
@@ -70,7 +71,8 @@ class Page:
     seq: int                       # arrival order among this listing's pages
     fetched_at: datetime
     server_time: datetime = None
-    children: dict = field(default_factory=dict)   # parent id -> complete child items
+    children: dict = field(default_factory=dict)   # (child stream, parent id) -> future of child items
+    next_page: int = 0                              # the resume point once this page is emitted
 
 
 class Family:
@@ -110,7 +112,7 @@ class Engine:
         self.client = client
         self.start_date = parse_date_time(config["start_date"])
         self.margin = timedelta(seconds=int(config.get("bookmark_margin_seconds") or 0))
-        self.window_days = int(config.get("report_window_days") or 90)
+        self.window_days = int(config.get("report_window_days") or 365)
         self.parallel = int(config.get("max_parallel_requests") or 4)
         self.pool = ThreadPoolExecutor(max_workers=self.parallel, thread_name_prefix="helpscout")
         self.entries = {e.tap_stream_id: e for e in catalog.streams
@@ -188,31 +190,49 @@ class Engine:
         return items
 
 
+    def fetch_children(self, child, parent_id):
+        """Every child item of one parent; none if the parent was deleted since it was listed."""
+        try:
+            return self.fetch_all(child, child.path.format(parent_id=parent_id))
+        except ApiError as exc:
+            if exc.status != 404:
+                raise
+            LOGGER.info("%s: parent %s was deleted during the sync; no rows", child.name, parent_id)
+            return []
+
+
 class ModifiedSinceListing:
     """A large listing (conversations, customers) filtered by `modifiedSince` on the server.
 
     Help Scout pages by offset. Rows are listed in `createdAt` ascending order, which a
-    modification does not change, and the pages are read from the last to the first. Then:
+    modification does not change, and the pages are read one after the other from the last to
+    the first, each requested only when the one above it has arrived. Then:
     - a row modified during the sync keeps its place (and its change is in the next run, whose
       bookmark is the server's clock when this listing began);
-    - a row created during the sync is appended after every page read so far: it shifts nothing;
+    - a row created during the sync is appended above every page read so far: it shifts nothing;
     - a row deleted during the sync shifts the rows above it down, towards pages not yet read:
       a row may be read twice, never skipped;
     - a row that starts to match (modified after the bookmark, in an incremental run) shifts the
       rows above it up, into pages already read. `page.totalElements` changes when that happens,
-      so whenever it differs between the fetches of two neighbouring pages, both are read again.
-    The first page is read first (it says how many pages there are); its boundary with page 2 is
-    checked like any other at the end.
+      and then the stretch of rows around that page boundary is read again (`cover_gap`).
+    Page 1 is requested first because it says how many pages there are; when there are more,
+    it is read again last, as the lowest page of the pass (rows deleted meanwhile may have pushed
+    others down into it). Child rows that must be fetched separately (truncated
+    embedded threads) are fetched on the pool while the listing goes on; pages are emitted in
+    order as their children arrive.
     """
+
+    SORT_FIELD = "createdAt"        # a row's place in the listing; no modification changes it
 
     def __init__(self, engine, family):
         self.engine = engine
         self.family = family
         self.stream = family.root
         self.embedded = [c for c in family.children if c.reader == EMBEDDED and family.is_selected(c)]
-        self.totals = []            # page.totalElements of every fetch, in arrival order
-        self.lock = threading.Lock()
+        self.totals = []            # page.totalElements of every fetch, in the order fetched
         self.max_total_pages = 0
+        self.pending = deque()      # fetched pages waiting for their children, in emit order
+        self.unconfirmed = False    # a boundary could not be confirmed: keep the old bookmark
 
     def bookmark_value(self, stream):
         value = self.engine.out.bookmark(stream.name).get(stream.replication_key)
@@ -226,85 +246,120 @@ class ModifiedSinceListing:
         resume = listings[0] if all(listing == listings[0] for listing in listings) else None
         if resume and resume.get("since") != api_time(since):
             resume = None
-        self.params = {**self.stream.params, "sortField": "createdAt", "sortOrder": "asc",
+        self.params = {**self.stream.params, "sortField": self.SORT_FIELD, "sortOrder": "asc",
                        "modifiedSince": api_time(since)}
         if self.embedded:
             self.params["embed"] = ",".join(c.embed for c in self.embedded)
         LOGGER.info("%s: listing rows modified since %s%s", self.stream.name, self.params["modifiedSince"],
                     f", resuming at page {resume['next_page']}" if resume else "")
 
+        upper = None
         if resume:
             self.totals.append(resume["total"])      # the last page read before the interruption
             upper = Page(resume["next_page"] + 1, [], resume["total"], 0, 0, None)
-        first = self.fetch(1)
-        started_at = parse_date_time(resume["started_at"]) if resume else (first.server_time or utc_now())
+        requested_at = utc_now()
+        first = self.fetch(1, with_children=False)
+        if resume:
+            started_at = parse_date_time(resume["started_at"])
+        else:
+            # The next run lists rows modified after this instant. Both clocks count whole
+            # seconds, and a row modified later in the same second as the listing began carries
+            # that same second: start one second earlier (re-reading a row beats losing it).
+            # The earlier of the server's clock and ours is the safer one.
+            started_at = min(first.server_time or requested_at, requested_at) - CLOCK_RESOLUTION
         self.listing = {"since": api_time(since), "started_at": api_time(started_at)}
         pages = first.total_pages
-        self.emit(first)
         if pages <= 1:
-            return self.finish(started_at)
+            self.fetch_children(first)
+            self.queue(first, next_page=0)
         top = min(resume["next_page"], pages) if resume else pages
-        if not resume:
-            upper = None
-        self.checkpoint(top, first.total_elements)
-
-        order = list(range(top, 1, -1))
-        ahead = {}
-        window = engine.parallel
-        for index, number in enumerate(order):
-            for upcoming in order[index:index + window]:
-                if upcoming not in ahead:
-                    ahead[upcoming] = engine.pool.submit(self.fetch, upcoming)
-            page = ahead.pop(number).result()
+        for number in range(top, 0, -1) if pages > 1 else ():
+            page = self.fetch(number)
             if upper is not None and self.changed(upper, page):
-                page = self.reread(number)
-            self.emit(page)
+                self.cover_gap(page, upper)
+            self.queue(page, next_page=number - 1)
             upper = page
-            self.checkpoint(number - 1, page.total_elements)
-        if self.changed(first, upper):
-            self.emit(self.reread(1))
-        # Pages that appeared during the listing hold rows created (or pushed up) meanwhile.
-        for number in range(pages + 1, self.max_total_pages + 1):
-            self.emit(self.fetch(number))
-        return self.finish(started_at)
+        # Pages that appeared meanwhile hold rows created (or pushed up) during the listing.
+        number, last = pages + 1, self.max_total_pages
+        while number <= last:
+            page = self.fetch(number)
+            self.queue(page, next_page=0)
+            number, last = number + 1, page.total_pages
+        self.drain(0)
+        if self.unconfirmed:
+            # Losing nothing comes first: the next run lists the same range again.
+            LOGGER.warning("%s: the listing kept shifting while it was read; the bookmark stays at %s so that "
+                           "the next run reads these rows again", self.stream.name, self.listing["since"])
+            started_at = since + self.engine.margin
+        self.finish(started_at)
 
-    def fetch(self, number):
+    def fetch(self, number, with_children=True):
         response, data = self.engine.get_page(self.stream, self.stream.path, self.params, number)
-        fetched_at = datetime.now(timezone.utc)
         block = data.get("page") or {}
         items = (data.get("_embedded") or {}).get(self.stream.records_key) or []
         total_pages = int(block.get("totalPages") or (1 if items else 0))
         total = int(block.get("totalElements", len(items)))
-        with self.lock:
-            seq = len(self.totals)
-            self.totals.append(total)
-            self.max_total_pages = max(self.max_total_pages, total_pages)
-        page = Page(number, items, total, total_pages, seq, fetched_at, response.server_time)
+        self.totals.append(total)
+        self.max_total_pages = max(self.max_total_pages, total_pages)
+        page = Page(number, items, total, total_pages, len(self.totals) - 1,
+                    datetime.now(timezone.utc), response.server_time)
+        if with_children:
+            self.fetch_children(page)
+        return page
+
+    def fetch_children(self, page):
         for child in self.embedded:
-            for item in items:
+            for item in page.items:
                 embedded = (item.get("_embedded") or {}).get(child.embed) or []
                 if child.incomplete(item, embedded):
-                    page.children[item["id"]] = self.engine.fetch_all(
-                        child, child.path.format(parent_id=item["id"]))
-        return page
+                    page.children[(child.name, item["id"])] = self.engine.pool.submit(
+                        self.engine.fetch_children, child, item["id"])
 
     def changed(self, a, b):
         """Did the listing's size change between (or while) two pages were fetched?"""
         low, high = sorted((a.seq, b.seq))
         return len(set(self.totals[low:high + 1])) > 1
 
-    def reread(self, number):
-        """Read page `number` and the page above it again, now, and emit the upper one; the
-        caller emits the returned lower one. Rows seen before are emitted again, which is
-        harmless; a row that slid across the boundary is emitted for the first time."""
-        for _ in range(REREAD_ROUNDS):
-            upper_future = self.engine.pool.submit(self.fetch, number + 1)
-            lower = self.fetch(number)
-            upper = upper_future.result()
-            self.emit(upper)
-            if not self.changed(lower, upper):
-                break
-        return lower
+    def cover_gap(self, lower, upper):
+        """The listing changed between the reads of `upper` (page n+1) and `lower` (page n):
+        rows may have been pushed up from n into n+1 after n+1 was read. Such rows were created
+        between the last row of `lower` and the first row of `upper`, and `createdAt` never
+        changes; so read pages around the boundary until a single page (one consistent view)
+        holds the whole stretch, from before its start to past its end, and emit it.
+        Rows read twice are harmless. If no page does after a few tries, the listing is marked
+        unconfirmed and the bookmark does not move."""
+        if not lower.items or not upper.items:
+            low, high = None, None
+        else:
+            low, high = self.created(lower.items[-1]), self.created(upper.items[0])
+        number = upper.number
+        for _ in range(GAP_PROBES):
+            probe = self.fetch(number)
+            self.queue(probe, next_page=lower.number)
+            if low is None:         # an empty side: nothing to locate, one fresh read will do
+                return
+            starts_before = probe.number == 1 or (probe.items and self.created(probe.items[0]) < low)
+            ends_after = probe.number >= probe.total_pages or (probe.items and self.created(probe.items[-1]) > high)
+            if starts_before and ends_after:
+                return
+            number = max(1, number - 1) if not starts_before else number + 1
+        self.unconfirmed = True
+
+    def created(self, item):
+        return parse_date_time(item[self.SORT_FIELD])
+
+    def queue(self, page, next_page):
+        page.next_page = next_page
+        self.pending.append(page)
+        self.drain(self.engine.parallel)
+
+    def drain(self, keep):
+        """Emit queued pages in order while more than `keep` wait or the oldest one is complete."""
+        while self.pending and (len(self.pending) > keep
+                                or all(f.done() for f in self.pending[0].children.values())):
+            page = self.pending.popleft()
+            self.emit(page)
+            self.checkpoint(page.next_page, page.total_elements)
 
     def emit(self, page):
         family = self.family
@@ -312,8 +367,10 @@ class ModifiedSinceListing:
             if family.is_selected(self.stream):
                 family.emit(self.stream, family.shape(self.stream, item), page.fetched_at)
             for child in self.embedded:
-                children = page.children.get(item["id"])
-                if children is None:
+                fetched = page.children.get((child.name, item["id"]))
+                if fetched is not None:
+                    children = fetched.result()
+                else:
                     children = (item.get("_embedded") or {}).get(child.embed) or []
                 # The API lists threads newest first; emit them in the order they happened.
                 for child_item in reversed(children):
@@ -352,7 +409,7 @@ class WholeListing:
             engine.out.checkpoint()
 
         children = [c for c in family.children if c.reader == PER_PARENT and family.is_selected(c)]
-        futures = {(child.name, item["id"]): engine.pool.submit(self.fetch_children, child, item["id"])
+        futures = {(child.name, item["id"]): engine.pool.submit(engine.fetch_children, child, item["id"])
                    for child in children for item in items}
         for child in children:
             fetched_at = datetime.now(timezone.utc)
@@ -373,15 +430,6 @@ class WholeListing:
             if by_parent:
                 bookmark[child.replication_key] = min(by_parent.values(), key=parse_date_time)
             engine.out.checkpoint()
-
-    def fetch_children(self, child, parent_id):
-        try:
-            return self.engine.fetch_all(child, child.path.format(parent_id=parent_id))
-        except ApiError as exc:
-            if exc.status != 404:
-                raise
-            LOGGER.warning("%s: parent %s disappeared during the sync; skipped", child.name, parent_id)
-            return []
 
     def emit_since(self, stream, rows, bookmark, fetched_at):
         """Emit rows whose replication key is at or after the bookmark, oldest first; return
