@@ -5,7 +5,9 @@ Besides its replication key, a stream's entry may hold the progress of an unfini
 (`listing`), per-parent bookmarks (`parents`) or a report's next window (`window_start`).
 """
 import copy
+import json
 import sys
+from datetime import timezone
 
 import singer
 
@@ -40,19 +42,30 @@ def migrate(state, streams):
 
 
 class Output:
-    """Singer messages on stdout: records are buffered and flushed with each STATE, so a
-    reader of the stream never sees a STATE before the records it covers."""
+    """Singer messages on stdout. Lines are collected and written with each STATE (one write per
+    page, whatever the buffering of stdout), so a reader never sees a STATE before the records
+    it covers, and a STATE is never written before them either.
+
+    RECORD lines are built here rather than by singer.RecordMessage: it formats time_extracted
+    and runs simplejson for every record, which measured at about half the tap's CPU per record;
+    the line has exactly the shape singer-python writes."""
 
     def __init__(self, state, stream=None):
         self.state = state
         self.stream = stream or sys.stdout
+        self.lines = []
+        self._extracted = (None, None)
 
     def schema(self, name, schema, key_properties, bookmark_properties):
-        self._write(singer.SchemaMessage(stream=name, schema=schema, key_properties=list(key_properties),
-                                         bookmark_properties=list(bookmark_properties)))
+        self.lines.append(singer.format_message(singer.SchemaMessage(
+            stream=name, schema=schema, key_properties=list(key_properties),
+            bookmark_properties=list(bookmark_properties))))
 
     def record(self, name, record, time_extracted):
-        self._write(singer.RecordMessage(stream=name, record=record, time_extracted=time_extracted))
+        if self._extracted[0] is not time_extracted:
+            self._extracted = (time_extracted, singer.utils.strftime(time_extracted.astimezone(timezone.utc)))
+        self.lines.append(json.dumps({"type": "RECORD", "stream": name, "record": record,
+                                      "time_extracted": self._extracted[1]}))
 
     def bookmark(self, name):
         return self.state["bookmarks"].setdefault(name, {})
@@ -67,8 +80,8 @@ class Output:
         self.state["currently_syncing"] = name
 
     def checkpoint(self):
-        self._write(singer.StateMessage(value=copy.deepcopy(self.state)))
+        self.lines.append(singer.format_message(singer.StateMessage(value=copy.deepcopy(self.state))))
+        self.lines.append("")
+        self.stream.write("\n".join(self.lines))
         self.stream.flush()
-
-    def _write(self, message):
-        self.stream.write(singer.format_message(message) + "\n")
+        self.lines = []

@@ -106,20 +106,42 @@ def _types(schema):
     return [kinds] if isinstance(kinds, str) else list(kinds)
 
 
+def _already_conform(schema):
+    """The Python types that need no work for `schema` (checked with `type(v) in ...`, so
+    bool never passes for integer)."""
+    kinds = set(_types(schema)) - {"null"}
+    if len(kinds) != 1 or schema.get("format") == "date-time":
+        return frozenset()
+    return {"string": frozenset({str}), "integer": frozenset({int}), "boolean": frozenset({bool}),
+            "number": frozenset({int, float})}.get(kinds.pop(), frozenset())
+
+
 def compile_value(schema):
     """A function conforming one value to `schema`; None passes through (every column is
     nullable). Keys of nested objects are snake_cased; keys the schema does not know are kept."""
     kinds = set(_types(schema)) - {"null"}
     if "object" in kinds and "properties" in schema:
-        return _object_conformer(schema["properties"])
+        fields = Fields(schema["properties"])
+
+        def conform_object(value):
+            if value is None:
+                return None
+            if not isinstance(value, dict):
+                raise Unconformable(f"not an object: {value!r}")
+            return fields.conform(value, keep_unknown=True)
+        return conform_object
     if "array" in kinds:
-        item = compile_value(schema.get("items", {}))
+        item_schema = schema.get("items", {})
+        item = compile_value(item_schema)
+        ready = _already_conform(item_schema)
 
         def conform_array(value):
             if value is None:
                 return None
             if not isinstance(value, list):
                 raise Unconformable(f"not an array: {value!r}")
+            if ready and all(type(v) in ready for v in value):
+                return value
             return [item(v) for v in value]
         return conform_array
     if "string" in kinds and schema.get("format") == "date-time":
@@ -133,15 +155,11 @@ def compile_value(schema):
     elif "string" in kinds:
         leaf = _string
     else:
-        return _untyped
+        return _snake_keys
 
     def conform_leaf(value):
         return None if value is None else leaf(value)
     return conform_leaf
-
-
-def _untyped(value):
-    return _snake_keys(value)
 
 
 def _snake_keys(value):
@@ -152,23 +170,49 @@ def _snake_keys(value):
     return value
 
 
-def _object_conformer(properties):
-    fields = {name: compile_value(sub) for name, sub in properties.items()}
+class Fields:
+    """How to conform the members of one JSON object, compiled from its schema's properties.
+    The plan for each API key (column name, types that pass as they are, conformer) is worked
+    out the first time the key is seen."""
 
-    def conform_object(value):
-        if value is None:
-            return None
-        if not isinstance(value, dict):
-            raise Unconformable(f"not an object: {value!r}")
-        out = {}
-        for key, sub in value.items():
+    def __init__(self, properties, rename=None):
+        self.conformers = {name: compile_value(sub) for name, sub in properties.items()}
+        self.ready = {name: _already_conform(sub) for name, sub in properties.items()}
+        self.rename = rename or {}
+        self.plans = {}
+
+    def plan(self, key):
+        try:
+            return self.plans[key]
+        except KeyError:
+            name = snake(key)
+            name = self.rename.get(name, name)
+            plan = self.plans[key] = (name, self.ready.get(name, frozenset()), self.conformers.get(name))
+            return plan
+
+    def conform(self, value, keep_unknown, out=None, skip_embedded=()):
+        out = {} if out is None else out
+        for key, member in value.items():
             if key == "_links":
                 continue
-            name = snake(key)
-            conform = fields.get(name)
-            out[name] = conform(sub) if conform else _snake_keys(sub)
+            if key == "_embedded" and not keep_unknown:
+                # HAL's embedded lists are columns of their own (a customer's emails, ...).
+                for embedded_key, embedded in member.items():
+                    if embedded_key not in skip_embedded:
+                        self.put(out, embedded_key, embedded, keep_unknown)
+                continue
+            self.put(out, key, member, keep_unknown)
         return out
-    return conform_object
+
+    def put(self, out, key, value, keep_unknown):
+        name, ready, conform = self.plan(key)
+        if conform is None:
+            if keep_unknown:
+                out[name] = _snake_keys(value)
+        elif value is None or type(value) in ready:
+            out[name] = value
+        else:
+            out[name] = conform(value)
 
 
 class RecordShaper:
@@ -179,44 +223,42 @@ class RecordShaper:
 
     def __init__(self, stream, schema, selected=None, skip_embedded=()):
         self.stream = stream
-        self.columns = {name: compile_value(sub) for name, sub in schema["properties"].items()}
-        self.rename = dict(stream.rename)
+        self.fields = Fields(schema["properties"], stream.rename)
         self.skip_embedded = frozenset(skip_embedded)
-        self.drop = tuple(c for c in self.columns if selected is not None and c not in selected)
+        self.drop = tuple(c for c in schema["properties"] if selected is not None and c not in selected)
         self.warned = set()
 
-    def _put(self, out, key, value):
-        name = snake(key)
-        name = self.rename.get(name, name)
-        conform = self.columns.get(name)
-        if conform is None:
-            return
-        try:
-            out[name] = conform(value)
-        except Unconformable as exc:
-            # Emitting a row that breaks its own SCHEMA would stop most targets; a null with a
-            # warning keeps the row and says what happened.
-            if name not in self.warned:
-                self.warned.add(name)
-                LOGGER.warning("%s.%s: %s; written as null (further cases not logged)",
-                               self.stream.name, name, exc)
-            out[name] = None
-
     def __call__(self, item, parent_id=None):
-        out = {}
-        for key, value in item.items():
-            if key == "_links":
-                continue
-            if key == "_embedded":
-                for embedded_key, embedded in value.items():
-                    if embedded_key not in self.skip_embedded:
-                        self._put(out, embedded_key, embedded)
-                continue
-            self._put(out, key, value)
+        try:
+            out = self.fields.conform(item, keep_unknown=False, skip_embedded=self.skip_embedded)
+        except Unconformable:
+            out = self._conform_column_by_column(item)
         if self.stream.parent_id_column:
             out[self.stream.parent_id_column] = parent_id
         if self.stream.derive:
             self.stream.derive(out)
         for name in self.drop:
             out.pop(name, None)
+        return out
+
+    def _conform_column_by_column(self, item):
+        """The slow path, for an item with a value that does not fit its schema: emitting a row
+        that breaks its own SCHEMA would stop most targets, so that column is written as null,
+        with a warning, and the rest of the row is kept."""
+        out = {}
+        flat = dict(item)
+        embedded = flat.pop("_embedded", None) or {}
+        flat.update({k: v for k, v in embedded.items() if k not in self.skip_embedded})
+        for key, value in flat.items():
+            if key == "_links":
+                continue
+            try:
+                self.fields.put(out, key, value, keep_unknown=False)
+            except Unconformable as exc:
+                name = self.fields.plan(key)[0]
+                out[name] = None
+                if name not in self.warned:
+                    self.warned.add(name)
+                    LOGGER.warning("%s.%s: %s; written as null (further cases not logged)",
+                                   self.stream.name, name, exc)
         return out
