@@ -16,6 +16,8 @@ Readers (how the engine lists a stream):
 from dataclasses import dataclass, field
 from typing import Callable, Mapping, Optional, Tuple
 
+from .transform import format_date_time, parse_date_time
+
 INCREMENTAL = "INCREMENTAL"
 FULL_TABLE = "FULL_TABLE"
 
@@ -53,9 +55,13 @@ def latest_activity(conversation):
     waiting = conversation.get("customer_waiting_since") or {}
     times = [t for t in (conversation.get("user_updated_at"), waiting.get("time"),
                          conversation.get("created_at")) if t]
-    # The API writes every date-time as YYYY-MM-DDTHH:MM:SSZ, so text order is time order;
-    # values in other shapes are normalised by the conformer before this runs.
-    conversation["updated_at"] = max(times) if times else None
+    if not times:
+        conversation["updated_at"] = None
+    elif all(len(t) == 20 for t in times):
+        # The conformer has written them as YYYY-MM-DDTHH:MM:SSZ: text order is time order.
+        conversation["updated_at"] = max(times)
+    else:
+        conversation["updated_at"] = format_date_time(max(parse_date_time(t) for t in times))
 
 
 def threads_truncated(conversation, embedded_threads):
