@@ -1,0 +1,330 @@
+"""`make bench`: our tap against the original tap-helpscout 1.2.2 on the same emulated account.
+
+    python -m tests.bench [--conversations 2000] [--big 20000] [--output BENCHMARKS.md]
+
+Measures, in one run, and prints as tables (also written to BENCHMARKS.md):
+1. requests for a full backfill, ours vs the original vs the floor, with and without chats;
+2. wall time with latency and a rate limit (time-scaled), for several max_parallel_requests;
+3. CPU seconds per 1,000 records of the tap process, vs the original and a json floor;
+4. peak RSS of the tap process at two account sizes;
+5. an incremental run with no changes.
+Scratch files (venv of the original, configs, outputs) go to .bench/ (git-ignored).
+"""
+import argparse
+import json
+import math
+import os
+import platform
+import sys
+import time
+from collections import Counter
+from datetime import datetime, timezone
+from pathlib import Path
+
+from tests.bench_harness import (REPO, START_DATE, categorize, json_floor_seconds, our_catalog, read_records,
+                                 request_floor, response_bodies, run_tap, write_json)
+from tests.bench_original import ORIGINAL_REQUIREMENT, OriginalTap
+from tests.emulator import Emulator
+from tests.tap_runner import select
+
+SEED = 1
+CUSTOMERS = 1000
+CHAT_FRACTION = 0.2
+# The rate-limited run: 400 requests a minute and 300 ms per request, both scaled by TIME_SCALE
+# (the window lasts 60 * TIME_SCALE seconds) so that the bench stays short.
+RATE_LIMIT = 400
+TIME_SCALE = 0.05
+LATENCY = 0.300 * TIME_SCALE
+PARALLEL_VALUES = (1, 2, 4, 8)
+CATEGORIES = ("conversation pages", "thread listings", "customer pages", "small streams", "report pages")
+
+
+def log(message):
+    print(f"bench: {message}", file=sys.stderr, flush=True)
+
+
+def table(headers, rows):
+    """A Markdown table, aligned for reading in a terminal too."""
+    cells = [[str(c) for c in headers]] + [[str(c) for c in row] for row in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
+    lines = ["| " + " | ".join(c.ljust(w) for c, w in zip(cells[0], widths)) + " |",
+             "|" + "|".join("-" * (w + 2) for w in widths) + "|"]
+    lines += ["| " + " | ".join(c.ljust(w) for c, w in zip(row, widths)) + " |" for row in cells[1:]]
+    return "\n".join(lines)
+
+
+def verdict(ok):
+    return "met" if ok else "MISSED"
+
+
+class Bench:
+    def __init__(self, args):
+        self.args = args
+        self.scratch = REPO / ".bench"
+        self.scratch.mkdir(exist_ok=True)
+        self.original = OriginalTap(self.scratch).install()
+        runs = self.scratch / "runs"
+        runs.mkdir(exist_ok=True)
+        self.runs_dir = runs
+        self.our_catalog = write_json(runs / "our-catalog.json", our_catalog(runs))
+        self.original_catalog = write_json(runs / "original-catalog.json", select(self.original.catalog()))
+        self.sections = []          # (title, text) for the report
+        self.targets = []           # (target, measured, met)
+
+    # -- running the two taps ----------------------------------------------------------------
+
+    def ours(self, label, emu, config=None, state=None):
+        def argv(config_path, state_path):
+            argv = [sys.executable, "-m", "tap_helpscout", "--config", str(config_path),
+                    "--catalog", str(self.our_catalog)]
+            return argv + (["--state", str(state_path)] if state_path else [])
+        log(f"running our tap: {label}")
+        run = run_tap(label, emu, self.runs_dir / slug(label), argv, dict(os.environ), config, state)
+        self.check(run)
+        return run
+
+    def theirs(self, label, emu, state=None):
+        def argv(config_path, state_path):
+            return self.original.argv(config_path, self.original_catalog, state_path)
+        log(f"running the original tap: {label}")
+        run = run_tap(label, emu, self.runs_dir / slug(label), argv, self.original.env(emu.base_url),
+                      state=state, original=True)
+        self.check(run)
+        return run
+
+    @staticmethod
+    def check(run):
+        log(f"  exit {run.returncode}, {len(run.requests)} requests (+{run.token_requests} token), "
+            f"{run.record_total} records, {run.wall:.2f} s wall, {run.cpu:.2f} s CPU, "
+            f"{run.maxrss_kib / 1024:.0f} MiB peak, {run.throttled} x 429")
+        if run.returncode != 0:
+            log("  the tap failed:\n" + run.stderr_tail)
+
+    def account(self, conversations, chat_fraction=CHAT_FRACTION, **options):
+        log(f"starting the emulator: {conversations} conversations, {CUSTOMERS} customers, "
+            f"chat fraction {chat_fraction} {options or ''}")
+        return Emulator(seed=SEED, conversations=conversations, customers=CUSTOMERS,
+                        chat_fraction=chat_fraction, **options).start()
+
+    def add(self, title, text):
+        self.sections.append((title, text))
+        print(f"\n## {title}\n\n{text}\n", flush=True)
+
+    # -- the measurements ----------------------------------------------------------------------
+
+    def requests_and_cpu(self):
+        """Sections 1, 3, 5 and the small half of 4, on unthrottled accounts without latency."""
+        n = self.args.conversations
+        rows, notes = [], []
+        self.default_runs = {}
+        for name, chat in (("default", CHAT_FRACTION), ("no chat", 0.0)):
+            emu = self.account(n, chat)
+            try:
+                floor = request_floor(emu)
+                ours = self.ours(f"backfill {name}", emu)
+                theirs = self.theirs(f"original backfill {name}", emu)
+                if name == "default":
+                    self.default_runs = {"emu_stats": self.account_stats(emu), "ours": ours, "theirs": theirs}
+                    self.cpu(emu, ours, theirs)
+                    self.incremental(emu, ours, theirs)
+            finally:
+                emu.stop()
+            ours_n, theirs_n = len(ours.requests), len(theirs.requests)
+            mine = categorize(ours)
+            rows.append([f"{name} (chat {chat:.0%})", floor["total"], ours_n, f"{ours_n / floor['total']:.3f}",
+                         theirs_n if theirs.returncode == 0 else f"{theirs_n} (crashed)",
+                         f"{theirs_n / ours_n:.1f}x", f"{ours.token_requests} / {theirs.token_requests}"])
+            notes.append(f"- {name}: floor " + ", ".join(f"{c} {floor[c]}" for c in CATEGORIES)
+                         + "; ours " + ", ".join(f"{c} {mine[c]}" for c in CATEGORIES)
+                         + f"; original " + ", ".join(f"{c} {categorize(theirs)[c]}" for c in CATEGORIES))
+            if ours.records != theirs.records:
+                notes.append(f"- {name}: records per stream differ: ours {dict(sorted(ours.records.items()))}, "
+                             f"original {dict(sorted(theirs.records.items()))}")
+            self.targets.append((f"requests ≤ 1.1 × floor ({name})", f"{ours_n / floor['total']:.3f} × floor",
+                                 ours_n <= 1.1 * floor["total"]))
+            if chat == 0:
+                self.targets.append(("≥ 10× fewer requests than the original (no chat)",
+                                     f"{theirs_n / ours_n:.1f}× fewer", theirs_n >= 10 * ours_n))
+        text = table(["account", "floor", "ours", "ours / floor", "original", "original / ours",
+                      "token requests (ours / original)"], rows)
+        self.add("1. Requests for a full backfill", text + "\n\nBy category (API requests, token endpoint excluded):\n"
+                 + "\n".join(notes))
+
+    @staticmethod
+    def account_stats(emu):
+        data = emu.data
+        threads = [len(data.threads.get(c["id"], [])) for c in data.conversations]
+        return {"conversations": len(data.conversations), "customers": len(data.customers),
+                "threads": sum(threads), "chats": sum(1 for c in data.conversations if c["type"] == "chat"),
+                "over_25_threads": sum(1 for t in threads if t > 25), "ratings": len(data.ratings),
+                "mailboxes": len(data.mailboxes), "users": len(data.users), "teams": len(data.teams),
+                "workflows": len(data.workflows)}
+
+    def cpu(self, emu, ours, theirs):
+        log("measuring the json floor (loads of our run's response bodies, dumps of its records)")
+        bodies = response_bodies(emu, ours)
+        records = read_records(ours.stdout_path)
+        floor = json_floor_seconds(bodies, records)
+        per_k = lambda seconds, run: 1000 * seconds / max(1, run.record_total)
+        rows = [["ours", ours.record_total, f"{ours.cpu:.2f}", f"{per_k(ours.cpu, ours):.4f}",
+                 f"{ours.cpu / floor:.2f}"],
+                ["original", theirs.record_total, f"{theirs.cpu:.2f}", f"{per_k(theirs.cpu, theirs):.4f}",
+                 f"{theirs.cpu / floor:.2f}"],
+                ["floor: json.loads of the bodies + json.dumps of the records", len(records), f"{floor:.2f}",
+                 f"{per_k(floor, ours):.4f}", "1.00"]]
+        ratio = per_k(ours.cpu, ours) / per_k(theirs.cpu, theirs)
+        text = table(["process", "records", "CPU s", "CPU s / 1,000 records", "× floor"], rows)
+        text += (f"\n\nours / original per record: {ratio:.3f}; {len(bodies)} response bodies, "
+                 f"{sum(map(len, bodies)) / 2**20:.1f} MiB. CPU is user + system time of the tap process "
+                 f"(os.wait4), interpreter start-up included.")
+        self.cpu_text = text
+        self.targets.append(("CPU per record ≤ 1/5 of the original's", f"{ratio:.3f} of the original's", ratio <= 0.2))
+        self.targets.append(("CPU within 4× of the floor", f"{ours.cpu / floor:.2f}× floor", ours.cpu <= 4 * floor))
+
+    def incremental(self, emu, ours, theirs):
+        ours_again = self.ours("incremental default", emu, state=ours.last_state)
+        theirs_again = self.theirs("original incremental default", emu, state=theirs.last_state)
+        rows = []
+        for label, run in (("ours", ours_again), ("original", theirs_again)):
+            by_path = run.requests_by_path()
+            over = {p: c for p, c in by_path.items() if c > 1}
+            rows.append([label, len(run.requests), len(by_path), max(by_path.values(), default=0),
+                         ", ".join(f"{p} ×{c}" for p, c in sorted(over.items())) or "none",
+                         run.record_total, f"{run.wall:.2f}"])
+        text = table(["tap", "requests", "endpoints listed", "most requests on one endpoint",
+                      "endpoints with more than one request", "records", "wall s"], rows)
+        self.incremental_text = text
+        worst = max(ours_again.requests_by_path().values(), default=0)
+        self.targets.append(("incremental, no changes: ≤ 1 request per listed endpoint",
+                             f"at most {worst} on one endpoint", worst <= 1))
+
+    def wall_time(self):
+        n = self.args.conversations
+        emu = self.account(n, CHAT_FRACTION, rate_limit=RATE_LIMIT, time_scale=TIME_SCALE, latency=LATENCY)
+        window = 60 * TIME_SCALE
+        rows = []
+        try:
+            runs = []
+            for parallel in PARALLEL_VALUES:
+                time.sleep(window + 0.2)       # start each run in a fresh rate-limit window
+                runs.append((f"ours, max_parallel_requests={parallel}",
+                             self.ours(f"rate-limited p{parallel}", emu, {"max_parallel_requests": parallel})))
+            if not self.args.skip_original_wall:
+                time.sleep(window + 0.2)
+                runs.append(("original (one request at a time)", self.theirs("original rate-limited", emu)))
+        finally:
+            emu.stop()
+        for label, run in runs:
+            # The token endpoint is a POST and costs 2 of the budget.
+            budget = len(run.requests) + 2 * run.token_requests
+            floor = budget / RATE_LIMIT * window
+            rows.append([label, len(run.requests), f"{floor:.2f}", f"{run.wall:.2f}", f"{run.wall / floor:.2f}",
+                         f"{run.request_span:.2f}", run.throttled, f"{run.wall / TIME_SCALE / 60:.1f}"])
+        text = table(["run", "requests", "rate-limit floor s", "wall s", "wall / floor", "first to last request s",
+                      "429s", "real-time equivalent, min"], rows)
+        text += (f"\n\nThe emulator allows {RATE_LIMIT} requests per window of {window:g} s (a minute × {TIME_SCALE}) "
+                 f"and adds {LATENCY * 1000:g} ms (300 ms × {TIME_SCALE}) to every request. Floor = (requests + 2 × "
+                 f"token requests) ÷ {RATE_LIMIT} × {window:g} s. Wall time is the tap process from start to exit "
+                 f"(start-up included); real-time equivalent = wall ÷ {TIME_SCALE}.")
+        self.add("2. Wall time with latency and a rate limit", text)
+        best = min((run for label, run in runs if label.startswith("ours")), key=lambda r: r.wall)
+        default = dict(runs)["ours, max_parallel_requests=4"]
+        for label, run in (("default max_parallel_requests=4", default), ("best max_parallel_requests", best)):
+            budget = len(run.requests) + 2 * run.token_requests
+            ratio = run.wall / (budget / RATE_LIMIT * window)
+            self.targets.append((f"wall time within 15% of the rate-limit floor ({label})",
+                                 f"{ratio:.2f}× floor, {run.throttled} x 429", ratio <= 1.15 and run.throttled == 0))
+
+    def memory(self):
+        small = self.default_runs["ours"]
+        emu = self.account(self.args.big, CHAT_FRACTION)
+        try:
+            big = self.ours(f"backfill {self.args.big}", emu)
+            big_stats = self.account_stats(emu)
+        finally:
+            emu.stop()
+        growth = big.maxrss_kib / small.maxrss_kib - 1
+        rows = [[f"{self.args.conversations:,}", small.record_total, f"{small.maxrss_kib / 1024:.1f}",
+                 f"{1000 * small.cpu / small.record_total:.4f}"],
+                [f"{self.args.big:,}", big.record_total, f"{big.maxrss_kib / 1024:.1f}",
+                 f"{1000 * big.cpu / big.record_total:.4f}"]]
+        text = table(["conversations", "records", "our peak RSS MiB", "our CPU s / 1,000 records"], rows)
+        text += (f"\n\nGrowth: {growth:+.1%}. The original's peak RSS at {self.args.conversations:,} conversations: "
+                 f"{self.default_runs['theirs'].maxrss_kib / 1024:.1f} MiB. The {self.args.big:,}-conversation "
+                 f"account: {big_stats['threads']:,} threads, {big_stats['chats']:,} chats; {len(big.requests):,} requests.")
+        self.memory_text = text
+        self.targets.append(("peak memory grows < 10% from 2,000 to 20,000 conversations", f"{growth:+.1%}",
+                             growth < 0.10))
+
+    # -- the report ------------------------------------------------------------------------------
+
+    def report(self):
+        stats = self.default_runs["emu_stats"]
+        self.add("3. CPU per 1,000 records (default account, no latency)", self.cpu_text)
+        self.add("4. Peak memory (max RSS of the tap process)", self.memory_text)
+        self.add("5. Incremental run with no changes (default account, right after the backfill)",
+                 self.incremental_text)
+        self.add("Targets", table(["target", "measured", "verdict"],
+                                  [[t, m, verdict(ok)] for t, m, ok in self.targets]))
+        header = [
+            "# Benchmarks",
+            "",
+            "Written by `make bench` (`python -m tests.bench`) from a real run; every ratio below comes from the "
+            "same run. Both taps run as separate processes against the project's Help Scout API emulator "
+            "(`tests/emulator`), in-process with the bench; requests are counted from the emulator's request log.",
+            "",
+            f"- date: {datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}",
+            f"- machine: {os.cpu_count()} CPUs (nproc), {platform.platform()}, Python {platform.python_version()}",
+            f"- ours: tap-helpscout from this repository (`{REPO.name}`, git {git_revision()}); "
+            f"original: `{ORIGINAL_REQUIREMENT}` from PyPI in its own venv, its two hardcoded "
+            f"`https://api.helpscout.net/v2` URLs redirected to the emulator by a `sitecustomize.py` shim "
+            f"that rewrites the URL in `requests.Session.request` (its code is unchanged)",
+            f"- account (emulator seed {SEED}): {stats['conversations']:,} conversations "
+            f"({stats['threads'] / stats['conversations']:.1f} threads each on average, {stats['chats']} chats, "
+            f"{stats['over_25_threads']} with more than 25 threads), {stats['customers']:,} customers, "
+            f"{stats['mailboxes']} mailboxes, {stats['users']} users, {stats['teams']} teams, "
+            f"{stats['workflows']} workflows, {stats['ratings']} ratings; the no-chat account is the same with "
+            f"`chat_fraction=0`; start_date {START_DATE}; every stream selected in both taps",
+            "",
+        ]
+        body = "\n".join(f"## {title}\n\n{text}\n" for title, text in self.sections)
+        Path(self.args.output).write_text("\n".join(header) + "\n" + body)
+        log(f"wrote {self.args.output}")
+
+
+def slug(label):
+    return "".join(c if c.isalnum() else "-" for c in label.lower()).strip("-")
+
+
+def git_revision():
+    head = REPO / ".git" / "HEAD"
+    try:
+        ref = head.read_text().strip()
+        if ref.startswith("ref: "):
+            return (REPO / ".git" / ref[5:]).read_text().strip()[:10]
+        return ref[:10]
+    except OSError:
+        return "unknown"
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m tests.bench", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--conversations", type=int, default=2000)
+    parser.add_argument("--big", type=int, default=20000, help="conversations of the memory run")
+    parser.add_argument("--output", default=str(REPO / "BENCHMARKS.md"))
+    parser.add_argument("--skip-original-wall", action="store_true",
+                        help="do not time the original under the rate limit (it takes the longest)")
+    args = parser.parse_args(argv)
+    started = time.monotonic()
+    bench = Bench(args)
+    bench.requests_and_cpu()
+    bench.wall_time()
+    bench.memory()
+    bench.report()
+    log(f"done in {time.monotonic() - started:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

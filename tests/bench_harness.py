@@ -1,0 +1,236 @@
+"""Running a tap (ours or the original) against an in-process emulator, and measuring it.
+
+Each run is one fresh child process, reaped with os.wait4 so that its CPU time and peak RSS are
+its own (RUSAGE_CHILDREN would mix every earlier child into ru_maxrss). Its stdout goes to a
+file, not through a pipe into this process: the emulator shares this process's GIL, and the
+bench must not slow it down while the tap runs.
+"""
+import json
+import math
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+from tests.emulator.server import TOKEN_PATH
+from tests.tap_runner import select
+
+REPO = Path(__file__).resolve().parent.parent
+START_DATE = "2019-01-01T00:00:00Z"
+USER_AGENT = "tap-helpscout-bench (bench@example.com)"
+
+
+@dataclass
+class Run:
+    label: str
+    returncode: int
+    wall: float                 # seconds, process start to exit
+    cpu: float                  # user + system seconds of the tap process
+    maxrss_kib: int
+    records: Counter
+    requests: list              # the emulator's LoggedRequest entries, token endpoint excluded
+    token_requests: int
+    throttled: int
+    last_state: dict
+    stdout_path: Path
+    stderr_tail: str = ""
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def record_total(self):
+        return sum(self.records.values())
+
+    @property
+    def request_span(self):
+        """First request's arrival to the last request's end, in seconds."""
+        if not self.requests:
+            return 0.0
+        return max(r.time + r.duration for r in self.requests) - min(r.time for r in self.requests)
+
+    def requests_by_path(self):
+        return Counter(r.path for r in self.requests)
+
+
+def write_json(path, value):
+    Path(path).write_text(json.dumps(value, indent=2))
+    return Path(path)
+
+
+def our_catalog(workdir):
+    """Our tap's offline discovery, every stream selected."""
+    config = write_json(Path(workdir) / "discover-config.json",
+                        {"client_id": "x", "client_secret": "x", "refresh_token": "x", "start_date": START_DATE})
+    out = subprocess.run([sys.executable, "-m", "tap_helpscout", "--config", str(config), "--discover"],
+                         check=True, capture_output=True, text=True, cwd=REPO)
+    return select(json.loads(out.stdout))
+
+
+def run_process(argv, env, stdout_path, stderr_path, cwd):
+    """Start `argv`, wait for it with wait4; (returncode, wall, cpu, maxrss_kib)."""
+    with open(stdout_path, "wb") as out, open(stderr_path, "wb") as err:
+        started = time.perf_counter()
+        proc = subprocess.Popen(argv, stdout=out, stderr=err, env=env, cwd=cwd)
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - started
+        proc.returncode = os.waitstatus_to_exitcode(status)
+    return proc.returncode, wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss
+
+
+def read_output(stdout_path):
+    """Record counts per stream and the last STATE value, without keeping the records."""
+    counts, last_state = Counter(), None
+    with open(stdout_path, "rb") as handle:
+        for line in handle:
+            if line.startswith(b'{"type": "RECORD"') or line.startswith(b'{"type":"RECORD"'):
+                # Both taps write `{"type": "RECORD", "stream": "<name>", ...`: read the name only.
+                start = line.index(b'"stream"') + 8
+                start = line.index(b'"', start) + 1
+                counts[line[start:line.index(b'"', start)].decode()] += 1
+            elif b'"STATE"' in line[:20]:
+                last_state = json.loads(line)["value"]
+    return counts, last_state
+
+
+def read_records(stdout_path):
+    """Every record dict a run emitted (for the CPU floor)."""
+    records = []
+    with open(stdout_path, "rb") as handle:
+        for line in handle:
+            if b'"RECORD"' in line[:20]:
+                records.append(json.loads(line)["record"])
+    return records
+
+
+def run_tap(label, emu, workdir, argv_for, env, config_extra=None, state=None, original=False):
+    """Run one tap against `emu` with a fresh config (the emulator's current refresh token)."""
+    workdir = Path(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    config = {"client_id": emu.client_id, "client_secret": emu.client_secret,
+              "refresh_token": emu.refresh_token, "start_date": START_DATE, "user_agent": USER_AGENT}
+    if not original:
+        config["base_url"] = emu.base_url
+    config.update(config_extra or {})
+    config_path = write_json(workdir / "config.json", config)
+    state_path = write_json(workdir / "state.json", state) if state is not None else None
+    argv = argv_for(config_path, state_path)
+    emu.clear_requests()
+    throttled_before = emu.throttled
+    returncode, wall, cpu, maxrss = run_process(argv, env, workdir / "stdout.jsonl", workdir / "stderr.log", REPO)
+    log = list(emu.requests)
+    records, last_state = read_output(workdir / "stdout.jsonl")
+    stderr_tail = ""
+    if returncode != 0:
+        lines = (workdir / "stderr.log").read_text(errors="replace").splitlines()
+        stderr_tail = "\n".join(lines[-6:])
+    return Run(label=label, returncode=returncode, wall=wall, cpu=cpu, maxrss_kib=maxrss, records=records,
+               requests=[r for r in log if r.path != TOKEN_PATH],
+               token_requests=sum(1 for r in log if r.path == TOKEN_PATH),
+               throttled=emu.throttled - throttled_before, last_state=last_state,
+               stdout_path=workdir / "stdout.jsonl", stderr_tail=stderr_tail)
+
+
+class ApiReader:
+    """The bench's own reads from the emulator (floors, response bodies); never logged in a
+    measured run because every run clears the log first."""
+
+    def __init__(self, emu):
+        self.emu = emu
+        self.token = emu.issue_access_token()
+        self.root = emu.base_url.rsplit("/v2", 1)[0]
+
+    def raw(self, path_and_query):
+        request = urllib.request.Request(self.root + path_and_query,
+                                         headers={"Authorization": f"Bearer {self.token}"})
+        with urllib.request.urlopen(request) as answer:
+            return answer.read()
+
+    def get(self, path, **params):
+        query = "&".join(f"{k}={v}" for k, v in params.items())
+        return json.loads(self.raw(f"/v2{path}" + (f"?{query}" if query else "")))
+
+
+def pages_of(answer):
+    """Requests a HAL listing needs: its page count, and one request even when it is empty."""
+    return max(1, int((answer.get("page") or {}).get("totalPages") or 0))
+
+
+def request_floor(emu):
+    """The fewest requests a full backfill of every stream can make, by category.
+
+    Conversations come 25 a page with their threads embedded; a conversation whose embedded
+    threads are incomplete (chats are truncated, and at most 25 are embedded) needs its own
+    thread listing, 50 a page. Small listings need their pages; the report needs its pages over
+    the whole range from start_date to now in one query."""
+    api = ApiReader(emu)
+    floor = {}
+    first = api.get("/conversations", status="all", embed="threads", page=1)
+    conversation_pages = pages_of(first)
+    floor["conversation pages"] = conversation_pages
+    thread_listings = 0
+    for number in range(1, conversation_pages + 1):
+        page = first if number == 1 else api.get("/conversations", status="all", embed="threads", page=number)
+        for item in (page.get("_embedded") or {}).get("conversations", []):
+            embedded = (item.get("_embedded") or {}).get("threads") or []
+            if item.get("type") == "chat" or len(embedded) < (item.get("threads") or 0):
+                thread_listings += max(1, math.ceil((item.get("threads") or 0) / 50))
+    floor["thread listings"] = thread_listings
+    floor["customer pages"] = pages_of(api.get("/customers", page=1))
+    small = 0
+    for path, key in (("/mailboxes", "mailboxes"), ("/users", "users"), ("/teams", "teams"),
+                      ("/workflows", "workflows")):
+        answer = api.get(path, page=1)
+        small += pages_of(answer)
+        ids = [item["id"] for item in (answer.get("_embedded") or {}).get(key, [])]
+        for number in range(2, pages_of(answer) + 1):
+            ids += [item["id"] for item in (api.get(path, page=number).get("_embedded") or {}).get(key, [])]
+        children = {"/mailboxes": ("fields", "folders"), "/teams": ("members",)}.get(path, ())
+        for parent_id in ids:
+            for child in children:
+                small += pages_of(api.get(f"{path}/{parent_id}/{child}", page=1))
+    floor["small streams"] = small
+    now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    report = api.get("/reports/happiness/ratings", start=START_DATE, end=now, page=1)
+    floor["report pages"] = max(1, int(report.get("pages") or 0))
+    floor["total"] = sum(floor.values())
+    return floor
+
+
+def categorize(run):
+    """A run's requests in the floor's categories."""
+    categories = Counter()
+    for request in run.requests:
+        parts = request.path.split("/")          # ['', 'v2', 'conversations', id, 'threads']
+        if parts[2] == "conversations":
+            categories["thread listings" if len(parts) > 3 else "conversation pages"] += 1
+        elif parts[2] == "customers":
+            categories["customer pages"] += 1
+        elif parts[2] == "reports":
+            categories["report pages"] += 1
+        else:
+            categories["small streams"] += 1
+    return categories
+
+
+def response_bodies(emu, run):
+    """The bodies of the requests `run` made, fetched again from the (unchanged) emulator."""
+    api = ApiReader(emu)
+    return [api.raw(r.path + (f"?{r.raw_query}" if r.raw_query else "")) for r in run.requests]
+
+
+def json_floor_seconds(bodies, records, repeats=3):
+    """CPU seconds to json.loads the bodies and json.dumps the records: the least any tap
+    must spend to read these answers and write these rows. Best of `repeats`."""
+    best = float("inf")
+    for _ in range(repeats):
+        started = time.process_time()
+        for body in bodies:
+            json.loads(body)
+        for record in records:
+            json.dumps(record)
+        best = min(best, time.process_time() - started)
+    return best
