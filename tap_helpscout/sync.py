@@ -6,8 +6,9 @@ from the main thread, in order; HTTP requests run on a small pool so that severa
 (`max_parallel_requests`). A STATE message follows every page of records, and a bookmark never
 moves past a record that has not been emitted.
 """
+import threading
 import time
-from collections import deque
+from collections import Counter, deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -119,6 +120,8 @@ class Engine:
                         if e.tap_stream_id in STREAMS and e.is_selected()}
         self.out = Output(migrate(state, STREAMS))
         self.sync_started = utc_now()
+        self.pages_requested = Counter()     # per stream, for the logs
+        self.lock = threading.Lock()
 
     def close(self):
         self.pool.shutdown(wait=False, cancel_futures=True)
@@ -145,8 +148,10 @@ class Engine:
 
     def sync_family(self, family):
         names = ", ".join(s.name for s in family.selected)
-        LOGGER.info("Starting %s", names)
+        for stream in family.selected:
+            LOGGER.info("Starting %s", stream.name)
         requests_before, started = self.client.request_count, time.monotonic()
+        pages_before = Counter(self.pages_requested)
         self.out.currently_syncing(family.selected[0].name)
         reader = READERS[family.root.reader](self, family)
         try:
@@ -155,17 +160,23 @@ class Engine:
             if not family.root.plan_gated:
                 raise
             LOGGER.warning("Skipping %s: %s (the account's Help Scout plan does not include it)", names, exc)
+        seconds = time.monotonic() - started
         requests = self.client.request_count - requests_before
+        pages = self.pages_requested - pages_before
         for stream in family.selected:
-            LOGGER.info("Finished %s: %d records", stream.name, family.counts[stream.name])
+            LOGGER.info("Finished %s: %d records, %d pages requested", stream.name, family.counts[stream.name],
+                        pages[stream.name])
             with metrics.record_counter(stream.name) as counter:
                 counter.increment(family.counts[stream.name])
-        LOGGER.info("Finished %s: %d requests in %.1f s", names, requests, time.monotonic() - started)
+        # Requests include retries and the parent listings read for child streams.
+        LOGGER.info("Finished %s: %d requests in %.1f s", names, requests, seconds)
         self.out.checkpoint()
 
     # --- listings -----------------------------------------------------------------------
 
     def get_page(self, stream, path, params, page):
+        with self.lock:
+            self.pages_requested[stream.name] += 1
         body = self.client.get(path, {**params, "page": str(page)}, endpoint=stream.name)
         data = body.json
         if not isinstance(data, dict):

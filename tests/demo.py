@@ -20,6 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent
 OUTPUT = ROOT / "demo-output"
 TAP = [sys.executable, "-m", "tap_helpscout"]
 FINISHED = re.compile(r"Finished (?P<names>[a-z_, ]+): (?P<requests>\d+) requests in (?P<seconds>[\d.]+) s")
+STREAM_PAGES = re.compile(r"Finished (?P<name>[a-z_]+): \d+ records, (?P<pages>\d+) pages requested")
 
 
 def tap(*args):
@@ -50,6 +51,8 @@ def sync(name, config, catalog, state):
         (folder / f"{stream}.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
     (folder / "state.json").write_text(json.dumps(last_state, indent=2))
     families = [m.groupdict() for m in FINISHED.finditer(run.stderr)]
+    for family in families:
+        family["pages"] = {m["name"]: m["pages"] for m in STREAM_PAGES.finditer(run.stderr)}
     return {stream: len(lines) for stream, lines in records.items()}, families, last_state, seconds
 
 
@@ -59,9 +62,9 @@ def report(title, counts, families, seconds, streams):
     for family in families:
         names = [n.strip() for n in family["names"].split(",")]
         for position, name in enumerate(names):
-            requests = family["requests"] if position == 0 else '"'
+            # A family (a stream and its children) is read together: its time is shared.
             secs = family["seconds"] if position == 0 else '"'
-            print(f"  {name:<26} {counts.get(name, 0):>8} {requests:>9} {secs:>8}")
+            print(f"  {name:<26} {counts.get(name, 0):>8} {family['pages'].get(name, '?'):>9} {secs:>8}")
     skipped = [s for s in streams if s not in {n.strip() for f in families for n in f["names"].split(",")}]
     if skipped:
         print("  (not synced: " + ", ".join(skipped) + ")")
