@@ -15,6 +15,7 @@ One `HelpScoutClient` serves a whole run and is shared by the sync engine's work
 import email.utils
 import http.cookiejar
 import json
+import math
 import random
 import threading
 import time
@@ -344,9 +345,10 @@ class HelpScoutClient:
 
     def _judge(self, response, endpoint, accept_statuses):
         status = response.status_code
-        text = response.text
         try:
-            body = json.loads(text) if text.strip() else None
+            # From the bytes: JSON is UTF-8, and letting requests guess a charset for a
+            # hal+json body is slow on large pages.
+            body = json.loads(response.content) if response.content.strip() else None
         except ValueError:
             body = None
         response.parsed_body = body
@@ -359,14 +361,18 @@ class HelpScoutClient:
         if status == 401 or status in accept_statuses:
             return response
         if status in RETRY_STATUSES:
-            return _Failure(f"HTTP {status}", status=status, body=body, text=text,
+            return _Failure(f"HTTP {status}", status=status, body=body, text=_text(response),
                             retry_after=retry_after_seconds(response.headers))
-        message = api_message(body, text) or response.reason or "no message"
+        message = api_message(body, _text(response)) or response.reason or "no message"
         if status == 403:
             raise PermissionDenied(f"Help Scout API {endpoint}: HTTP 403 permission denied: "
                                    f"{message}", status=status, endpoint=endpoint)
         raise ApiError(f"Help Scout API {endpoint}: HTTP {status}: {message}", status=status,
                        endpoint=endpoint)
+
+
+def _text(response):
+    return response.content.decode("utf-8", errors="replace")
 
 
 def _describe_transport_error(exc, timeout):
@@ -403,26 +409,30 @@ class RateLimitPacer:
     """Decides when each request may start, so that the account's per-minute budget is never
     exhausted by the tap and no time is wasted.
 
-    The server tells, on every answer, the window's limit and what remains of it, but not when
-    the window resets, and emulators shrink the minute. So the pacer sends freely while the
-    remaining budget, less the requests in flight, stays above a small reserve; then it waits
-    for the window to reset. While it does not yet know the windows' rhythm it probes: single
-    (useful) requests at growing pauses, until an answer shows the budget refilled. Each
-    observed reset is bracketed in time (after the start of the last request answered from the
-    old window, before this answer arrived); two of them give the window length, and from then
-    on the pacer sleeps until the predicted reset and probes only to confirm it.
+    Every answer tells the window's limit and what remains of it, but not when the window
+    resets, and emulators shrink the minute. So the pacer sends freely while the remaining
+    budget, less the requests in flight, stays above a small reserve; then it waits for the
+    window to reset, and learns when that happens:
+    - each observed reset is bracketed in time: after the start of the last request answered
+      from the old window, before the answer showing the refilled budget arrived;
+    - until two resets are known it probes: single (useful) requests at growing pauses, until
+      an answer shows the refill;
+    - from two resets on it knows the window length within bounds, sleeps until the earliest
+      moment the next reset can come, and spreads a few probes over the span where it must
+      come. Each reset narrows the bounds, so the probes become few and the waits exact.
+    The reserve is what those probes need, plus a little for the account's other integrations.
 
     `max_requests_per_minute` caps the tap's own rate: starts are spaced evenly and no 60 s
     span holds more of them than the cap.
     """
 
-    DEFAULT_WINDOW_SECONDS = 60.0
-    FIRST_PROBE_PAUSE = 0.25
-    PROBE_PAUSE_GROWTH = 1.6
-    # Budget kept back, beyond the requests in flight whose cost the last answer may not show
-    # yet: room for probes (and for the account's other integrations) until the reset.
-    PROBE_RESERVE_LEARNING = 8
-    PROBE_RESERVE_KNOWN = 2
+    MAX_WINDOW_SECONDS = 60.0          # Help Scout's window; emulators only ever shorten it
+    FIRST_PROBE_PAUSE = 0.05
+    PROBE_PAUSE_GROWTH = 1.3
+    LEARNING_RESERVE = 16              # probes while the window length is unknown
+    MAX_PROBES_PER_WAIT = 8            # while it is known, within bounds
+    PROBE_PRECISION = 0.01             # of the window: finer brackets are not worth a probe
+    SPARE = 2                          # never planned for probes
 
     def __init__(self, parallelism=DEFAULT_PARALLEL_REQUESTS, max_requests_per_minute=None,
                  clock=time.monotonic):
@@ -440,9 +450,12 @@ class RateLimitPacer:
         self._window = None           # (shortest, longest) window length consistent so far
         self._hold_until = 0.0        # after a 429: nobody sends before this
         self._waiting = False         # the budget is spent: waiting for the next window
+        self._wait_started = 0.0
         self._probe_at = 0.0
         self._probe_pause = self.FIRST_PROBE_PAUSE
-        self.waits = 0                # how many times the budget ran low (for tests, logs)
+        self._probe_growth = self.PROBE_PAUSE_GROWTH
+        self._expected_by = None      # while waiting on a prediction: the latest reset moment
+        self.waits = 0                # how many times the budget ran low
 
     # -- what the client calls -------------------------------------------------------------
 
@@ -466,29 +479,30 @@ class RateLimitPacer:
             limit, remaining = parse_limit_headers(headers) if headers is not None else (None, None)
             if remaining is not None:
                 self._observe(ticket, limit, remaining, self._clock())
-            elif ticket.probe and self._waiting:
-                self._probe_at = self._clock()      # the probe told nothing: try again now
             self._cond.notify_all()
 
     def hold_off(self, seconds):
-        """A 429 arrived: nobody sends for `seconds` (the server's Retry-After), after which
-        the window has reset."""
+        """A 429 arrived: nobody sends for `seconds` (the server's Retry-After, after which
+        the window has reset)."""
         with self._cond:
             now = self._clock()
-            if seconds is None:
-                seconds = self.FIRST_PROBE_PAUSE
+            known = seconds is not None
+            seconds = seconds if known else self.FIRST_PROBE_PAUSE
             self._hold_until = max(self._hold_until, now + seconds)
             self._waiting = True
+            self._wait_started = now
+            self._remaining = 0
             self._probe_at = self._hold_until
-            self._probe_pause = self.FIRST_PROBE_PAUSE
-            LOGGER.info("rate limit hit (429): pausing all requests for %.2f s as the server "
-                        "asked", seconds)
+            self._probe_pause, self._probe_growth = self.FIRST_PROBE_PAUSE, self.PROBE_PAUSE_GROWTH
+            self._expected_by = self._hold_until if known else None
+            LOGGER.info("rate limit reached (429): pausing all requests for %.2f s%s", seconds,
+                        " as the server asked" if known else "")
             self._cond.notify_all()
 
     # -- decisions ---------------------------------------------------------------------------
 
     def _delay(self, now):
-        """(None, probe?) to start now; (seconds, _) to wait that long or until an answer
+        """(None, probe?) to start now; (seconds, _) to wait that long, or until an answer
         arrives (inf)."""
         if now < self._hold_until:
             return self._hold_until - now, False
@@ -499,26 +513,46 @@ class RateLimitPacer:
             # Nothing known about the budget yet: one request at a time until an answer tells.
             return (None if self._in_flight == 0 else float("inf")), False
         if not self._waiting:
-            if self._remaining - self._in_flight > self._reserve():
+            if self._remaining - self._in_flight > self._reserve(now):
                 return None, False
             if self._in_flight:
                 return float("inf"), False       # their answers may show that the window reset
             self._start_waiting(now)
         if self._in_flight:
             return float("inf"), False           # a probe is out
-        if self._remaining <= 0 and now < self._probe_at:
-            return self._probe_at - now, False
         if now >= self._probe_at:
             return None, True
         return self._probe_at - now, False
 
-    def _reserve(self):
-        spare = self.PROBE_RESERVE_KNOWN if self._window else self.PROBE_RESERVE_LEARNING
-        reserve = self._parallelism + spare
+    def _reserve(self, now):
+        if self._window is None:
+            reserve = self.LEARNING_RESERVE
+        else:
+            reserve = self._planned_probes(now) + self.SPARE
         if self._limit:
             # A tiny limit (tests) must still leave room to work in.
             reserve = min(reserve, max(1, self._limit // 4))
         return reserve
+
+    def _planned_probes(self, now):
+        """Probes worth spreading over the span where the next reset must come."""
+        span = self._expected_span(now)
+        if span is None:
+            return self.MAX_PROBES_PER_WAIT
+        precision = self.PROBE_PRECISION * self._window[0]
+        return max(1, min(self.MAX_PROBES_PER_WAIT, math.ceil((span[1] - span[0]) / precision)))
+
+    def _expected_span(self, now):
+        """(earliest, latest) moment of the next window start after `now`, from the last
+        observed reset and the window length; None while they are not known."""
+        if self._window is None or self._last_reset is None:
+            return None
+        earliest, latest = self._last_reset
+        shortest, longest = self._window
+        windows = max(1, math.ceil((now - latest) / longest))
+        while latest + windows * longest <= now:
+            windows += 1
+        return earliest + windows * shortest, latest + windows * longest
 
     def _cap_delay(self, now):
         if not self._cap or not self._cap_starts:
@@ -535,32 +569,25 @@ class RateLimitPacer:
 
     def _start_waiting(self, now):
         self._waiting = True
+        self._wait_started = now
         self.waits += 1
-        predicted = self._predicted_reset(now)
-        if predicted is not None:
-            self._probe_at = predicted
-            self._probe_pause = max(0.005, (self._window[1] - self._window[0]) / 2 + 0.01 *
-                                    self._window[0])
+        span = self._expected_span(now)
+        if span is not None:
+            earliest, latest = max(now, span[0]), span[1]
+            probes = min(self._planned_probes(now), max(1, self._remaining - 1))
+            self._probe_pause = max(0.001, (latest - earliest) / probes)
+            self._probe_growth = 1.0
+            self._probe_at = earliest + self._probe_pause
+            self._expected_by = latest
             LOGGER.info("rate limit: %s of %s requests left in this window; waiting %.2f s for "
-                        "the next one", self._remaining, self._limit, max(0.0, predicted - now))
+                        "the next one", self._remaining, self._limit, self._probe_at - now)
         else:
-            self._probe_pause = self.FIRST_PROBE_PAUSE
+            self._probe_pause, self._probe_growth = self.FIRST_PROBE_PAUSE, self.PROBE_PAUSE_GROWTH
             self._probe_at = now + self._probe_pause
+            self._expected_by = None
             LOGGER.info("rate limit: %s of %s requests left in this window; waiting for the "
-                        "next one (checking with single requests, first in %.2f s)",
-                        self._remaining, self._limit, self._probe_pause)
-
-    def _predicted_reset(self, now):
-        """Earliest moment the next window may start, from the last observed reset and the
-        learned window length; None when they are not known yet."""
-        if self._window is None or self._last_reset is None:
-            return None
-        earliest, latest = self._last_reset
-        shortest, longest = self._window
-        windows = 1
-        while latest + windows * longest <= now:
-            windows += 1
-        return max(now, earliest + windows * shortest)
+                        "next one (checking with single requests at growing pauses)",
+                        self._remaining, self._limit)
 
     def _observe(self, ticket, limit, remaining, now):
         if limit is not None:
@@ -569,21 +596,32 @@ class RateLimitPacer:
             self._remaining = remaining
             self._last_old_start = ticket.started
             return
-        # Answers overtake each other, so a budget up to one per parallel request higher than
-        # the least seen is still the same window; anything more means the window reset.
-        if remaining > self._remaining + self._parallelism:
+        # Answers overtake each other (a slow one can be passed by many), so a budget somewhat
+        # higher than the least seen is still the same window; a reset refills it by far more.
+        if remaining > self._remaining + max(2 * self._parallelism, (self._limit or 0) // 4):
             self._observe_reset(self._last_old_start, now)
             self._remaining = remaining
             self._last_old_start = ticket.started
             self._waiting = False
+            self._hold_until = 0.0
             return
         self._remaining = min(self._remaining, remaining)
         self._last_old_start = max(self._last_old_start, ticket.started)
         if ticket.probe and self._waiting:
-            self._probe_at = now + self._probe_pause
-            self._probe_pause *= self.PROBE_PAUSE_GROWTH
-            if self._window is None:
-                self._probe_pause = min(self._probe_pause, self.DEFAULT_WINDOW_SECONDS)
+            self._schedule_next_probe(now)
+
+    def _schedule_next_probe(self, now):
+        if self._expected_by is not None and now > self._expected_by:
+            # The reset did not come when predicted: what was learned is wrong. Start over.
+            self._window = None
+            self._expected_by = None
+            self._probe_pause, self._probe_growth = self.FIRST_PROBE_PAUSE, self.PROBE_PAUSE_GROWTH
+        self._probe_at = now + self._probe_pause
+        self._probe_pause *= self._probe_growth
+        if self._remaining <= 1:
+            # The last request of the window is kept for a probe that surely finds the reset.
+            self._probe_at = max(self._probe_at, self._expected_by or
+                                 self._wait_started + self.MAX_WINDOW_SECONDS)
 
     def _observe_reset(self, earliest, latest):
         """A window started somewhere in (earliest, latest): refine the window length from the
@@ -592,24 +630,19 @@ class RateLimitPacer:
         self._last_reset = (earliest, latest)
         if previous is None:
             return
-        low = (earliest - previous[1])
-        high = (latest - previous[0])
-        if high <= 0:
-            return
         if self._window is not None:
-            windows = max(1, round(((low + high) / 2) / ((self._window[0] + self._window[1]) / 2)))
-            shortest, longest = max(self._window[0], low / windows), min(self._window[1],
-                                                                           high / windows)
-            if shortest <= longest:
+            middle = (self._window[0] + self._window[1]) / 2
+            windows = max(1, round(((earliest + latest) - (previous[0] + previous[1])) / 2 / middle))
+            shortest = max(self._window[0], (earliest - previous[1]) / windows)
+            longest = min(self._window[1], (latest - previous[0]) / windows)
+            carried = (previous[0] + windows * shortest, previous[1] + windows * longest)
+            phase = (max(earliest, carried[0]), min(latest, carried[1]))
+            if shortest <= longest and phase[0] <= phase[1]:
                 self._window = (shortest, longest)
-                # The old phase, carried forward, may narrow the new one.
-                carried = (previous[0] + windows * shortest, previous[1] + windows * longest)
-                narrowed = (max(earliest, carried[0]), min(latest, carried[1]))
-                if narrowed[0] <= narrowed[1]:
-                    self._last_reset = narrowed
+                self._last_reset = phase
                 return
-        # First estimate, or the old one proved wrong: believe it only if it is sharp enough.
-        if high - low <= 0.5 * max(low, 1e-9):
-            self._window = (max(low, 1e-3), high)
-        else:
-            self._window = None
+        # The first estimate, or the old one proved wrong: the two last resets bound it,
+        # assuming no window passed unseen in between.
+        shortest, longest = earliest - previous[1], latest - previous[0]
+        self._window = (max(shortest, 1e-3), min(longest, self.MAX_WINDOW_SECONDS)) \
+            if longest > 0 and max(shortest, 1e-3) <= min(longest, self.MAX_WINDOW_SECONDS) else None
