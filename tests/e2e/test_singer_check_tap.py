@@ -21,11 +21,11 @@ from tests.tap_runner import run_tap, write_json
 pytestmark = pytest.mark.e2e
 
 
-def singer_check_tap(output):
+def singer_check_tap(output, workdir):
     """The records per stream that singer-check-tap counted in `output`; fails unless it says
-    the output is valid."""
+    the output is valid. (It creates a folder in its working directory: `workdir`.)"""
     check_tap = tool_venv("singer-check-tap", SINGER_TOOLS) / "singer-check-tap"
-    proc = subprocess.run([check_tap], input=output, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run([check_tap], input=output, capture_output=True, text=True, timeout=300, cwd=workdir)
     assert proc.returncode == 0, f"singer-check-tap refused the output:\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}"
     assert "The output is valid." in proc.stdout
     table = proc.stdout.split("Details by stream:")[1]
@@ -37,13 +37,13 @@ def test_full_sync_and_the_rerun_from_its_state_pass_singer_check_tap(small_acco
     emu, config, catalog = small_account()
 
     full = run_tap(config, "--catalog", catalog)
-    counted = singer_check_tap(full.stdout)
+    counted = singer_check_tap(full.stdout, tmp_path)
     expected = expected_rows(emu.data, "2019-01-01T00:00:00Z")
     assert counted == {stream: len(rows) for stream, rows in expected.items()}
 
     state = write_json(tmp_path / "state.json", full.last_state)
     rerun = run_tap(config, "--catalog", catalog, "--state", state)
-    counted = singer_check_tap(rerun.stdout)
+    counted = singer_check_tap(rerun.stdout, tmp_path)
     # Every stream still sends its SCHEMA; nothing changed, so no conversation, thread or
     # customer comes again.
     assert set(counted) == set(expected)
@@ -51,7 +51,7 @@ def test_full_sync_and_the_rerun_from_its_state_pass_singer_check_tap(small_acco
         assert counted[stream] == 0, stream
 
 
-def test_singer_check_tap_refuses_a_record_that_breaks_its_schema(small_account):
+def test_singer_check_tap_refuses_a_record_that_breaks_its_schema(small_account, tmp_path):
     """The check above has teeth: the same output with one conversation id turned into a string
     is refused."""
     emu, config, catalog = small_account()
@@ -60,6 +60,6 @@ def test_singer_check_tap_refuses_a_record_that_breaks_its_schema(small_account)
     first["record"]["id"] = str(first["record"]["id"])
     check_tap = tool_venv("singer-check-tap", SINGER_TOOLS) / "singer-check-tap"
     proc = subprocess.run([check_tap], input="".join(json.dumps(m) + "\n" for m in messages),
-                          capture_output=True, text=True, timeout=300)
+                          capture_output=True, text=True, timeout=300, cwd=tmp_path)
     assert proc.returncode != 0
     assert "ValidationError" in proc.stderr
