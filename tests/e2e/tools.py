@@ -43,8 +43,10 @@ def _locked(path):
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def _interpreter_version(python):
-    return subprocess.run([python, "-c", "import sys; print(sys.version.split()[0])"],
+def _interpreter_identity(python):
+    """Version and installation of `python`: the same interpreter may be reached by several
+    paths (python, python3, a venv's link to it), and all must reuse the same tool venvs."""
+    return subprocess.run([python, "-c", "import sys; print(sys.version.split()[0], sys.base_prefix)"],
                           capture_output=True, text=True, check=True).stdout.strip()
 
 
@@ -57,7 +59,7 @@ def tool_venv(name, *requirements, python=None, fingerprint=""):
     venv = VENVS / name
     bindir = venv / "bin"
     stamp = venv / ".tool-stamp"
-    wanted = "\n".join([f"python {_interpreter_version(python)} {python}", *requirements,
+    wanted = "\n".join([f"python {_interpreter_identity(python)}", *requirements,
                         f"fingerprint {fingerprint}"]) + "\n"
     with _locked(VENVS / f".{name}.lock"):
         if stamp.exists() and stamp.read_text() == wanted and (bindir / "python").exists():

@@ -1,0 +1,100 @@
+"""Meltano runs the tap from the project's own meltano.yml (the file the README shows): `meltano
+install` installs the tap from this repository and target-jsonl, `meltano run tap-helpscout
+target-jsonl` loads every stream, and the next runs start from the state Meltano stored: nothing
+new when nothing changed, only the changed conversation after one changed.
+
+Meltano runs in a temporary copy of the project, so the repository gets no .meltano folder and
+no output. The emulator runs in this process; its address and credentials reach the tap as
+Meltano settings in the environment (TAP_HELPSCOUT_*), the way a user gives secrets.
+"""
+import json
+import os
+import re
+import shutil
+import subprocess
+
+import pytest
+
+from tests.e2e.tools import MELTANO, REPO, tool_venv
+from tests.expected import expected_rows
+
+pytestmark = pytest.mark.e2e
+
+STATE_ID = "dev:tap-helpscout-to-target-jsonl"
+# Generated or local to a checkout, never part of a Meltano project.
+NOT_PROJECT_FILES = shutil.ignore_patterns(
+    ".git", ".venv", ".venvs", ".meltano", "output", "__pycache__", "*.egg-info", ".pytest_cache",
+    "build", "dist", "demo-output", ".bench", "singer-check-tap-data")
+
+
+@pytest.fixture
+def meltano_project(make_emulator, tmp_path):
+    """(emulator, run): `run(*args)` runs `meltano args` in a copy of the project whose tap
+    talks to the emulator; it returns the completed process, checked for exit 0."""
+    meltano = tool_venv("meltano", MELTANO) / "meltano"
+    emu = make_emulator(seed=9, conversations=60, customers=40, ratings=20)
+    project = tmp_path / "project"
+    shutil.copytree(REPO, project, ignore=NOT_PROJECT_FILES)
+    env = {key: value for key, value in os.environ.items()
+           if not key.startswith(("TAP_HELPSCOUT_", "TARGET_JSONL_", "MELTANO_")) and key != "VIRTUAL_ENV"}
+    env.update({
+        "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false",
+        # The client-credentials flow: nothing rotates, so Meltano's fresh config file of every
+        # run is no problem (see the README).
+        "TAP_HELPSCOUT_CLIENT_ID": emu.client_id,
+        "TAP_HELPSCOUT_CLIENT_SECRET": emu.client_secret,
+        "TAP_HELPSCOUT_BASE_URL": emu.base_url,
+        "TAP_HELPSCOUT_START_DATE": "2019-01-01T00:00:00Z",
+    })
+
+    def run(*args, timeout=900):
+        proc = subprocess.run([meltano, *args], cwd=project, env=env, capture_output=True, text=True,
+                              timeout=timeout)
+        assert proc.returncode == 0, f"meltano {' '.join(args)} exited {proc.returncode}:\n" \
+                                     f"{proc.stdout[-3000:]}\n{proc.stderr[-6000:]}"
+        assert emu.client_secret not in proc.stdout + proc.stderr, "the client secret reached Meltano's log"
+        return proc
+
+    run.project = project
+    return emu, run
+
+
+def landed(project, stream):
+    path = project / "output" / f"{stream}.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+def test_meltano_runs_the_tap_and_the_next_runs_are_incremental(meltano_project):
+    emu, meltano = meltano_project
+    meltano("install")
+
+    meltano("run", "tap-helpscout", "target-jsonl")
+    expected = expected_rows(emu.data, "2019-01-01T00:00:00Z")
+    for stream, rows in expected.items():
+        assert len(landed(meltano.project, stream)) == len(rows), stream
+    stored = json.loads(meltano("state", "get", STATE_ID).stdout)
+    assert {"conversations", "conversation_threads", "customers"} <= set(stored["singer_state"]["bookmarks"])
+
+    # Nothing changed: the second run starts from the stored bookmarks and appends no
+    # conversation, thread or customer.
+    before = {stream: len(landed(meltano.project, stream)) for stream in expected}
+    meltano("run", "tap-helpscout", "target-jsonl")
+    for stream in ("conversations", "conversation_threads", "customers"):
+        assert len(landed(meltano.project, stream)) == before[stream], stream
+
+    # One conversation changed: the third run appends it, in its new version, and no customer.
+    changed = emu.data.conversations[3]["id"]
+    emu.modify_conversation(changed)
+    meltano("run", "tap-helpscout", "target-jsonl")
+    new_rows = landed(meltano.project, "conversations")[before["conversations"]:]
+    assert [row["id"] for row in new_rows] == [changed]
+    assert new_rows[0] == expected_rows(emu.data)["conversations"][(changed,)]
+    assert len(landed(meltano.project, "customers")) == before["customers"]
+
+
+def test_the_readme_shows_the_projects_meltano_yml():
+    readme = (REPO / "README.md").read_text()
+    section = readme.split("## Running under Meltano", 1)[1].split("\n## ", 1)[0]
+    shown = re.search(r"```yaml\n(.*?)```", section, re.S)
+    assert shown, "the README's Meltano section has no yaml block"
+    assert shown.group(1) == (REPO / "meltano.yml").read_text()
