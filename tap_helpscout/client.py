@@ -222,14 +222,12 @@ class HelpScoutClient:
         url = self._url(path)
         endpoint = endpoint or path
         token = self._tokens.token()
-        response = self._send("GET", url, endpoint, params=params, auth=_BearerAuth(token),
-                              paced=True)
+        response = self._send("GET", url, endpoint, params=params, auth=_BearerAuth(token))
         if response.status_code == 401:
             LOGGER.info("%s: access token refused (401); renewing it and trying once more",
                         endpoint)
             token = self._tokens.replace_refused(token)
-            response = self._send("GET", url, endpoint, params=params, auth=_BearerAuth(token),
-                                  paced=True)
+            response = self._send("GET", url, endpoint, params=params, auth=_BearerAuth(token))
             if response.status_code == 401:
                 raise AuthError(
                     f"Help Scout refused a freshly renewed access token on {endpoint} (401): the "
@@ -267,11 +265,11 @@ class HelpScoutClient:
         """POST the grant `form` to the token endpoint, retrying transport failures, 429 and
         5xx; the final answer for TokenManager to interpret."""
         response = self._send("POST", self._base_url + TOKEN_PATH, TOKEN_ENDPOINT, data=form,
-                              auth=_NoAuth(), paced=False, accept_statuses=(400, 401, 403))
+                              auth=_NoAuth(), token_call=True, accept_statuses=(400, 401, 403))
         return TokenAnswer(response.status_code, response.parsed_body,
                            response.earlier_attempt_lost)
 
-    def _send(self, method, url, endpoint, params=None, data=None, auth=None, paced=True,
+    def _send(self, method, url, endpoint, params=None, data=None, auth=None, token_call=False,
               accept_statuses=()):
         """Send until the answer is final; return the requests.Response, with `api_response`
         (2xx), `parsed_body` and `earlier_attempt_lost` attached. 401 and `accept_statuses` are
@@ -283,23 +281,26 @@ class HelpScoutClient:
             if failure is not None:
                 earlier_attempt_lost = earlier_attempt_lost or failure.may_have_reached_server
                 self._wait_before_retry(endpoint, attempt, failure)
-            outcome = self._try_once(method, url, endpoint, params, data, headers, auth, paced)
+            outcome = self._try_once(method, url, endpoint, params, data, headers, auth,
+                                     token_call)
             if not isinstance(outcome, _Failure):
                 outcome = self._judge(outcome, endpoint, accept_statuses)
             if isinstance(outcome, _Failure):
                 failure = outcome
-                if failure.status == 429 and paced:
+                if failure.status == 429:
                     self._pacer.hold_off(failure.retry_after)
                 continue
             outcome.earlier_attempt_lost = earlier_attempt_lost
             return outcome
         raise self._final_error(endpoint, failure)
 
-    def _try_once(self, method, url, endpoint, params, data, headers, auth, paced):
+    def _try_once(self, method, url, endpoint, params, data, headers, auth, token_call):
         """One HTTP exchange: the requests.Response, or a _Failure when no complete answer
         arrived."""
-        ticket = self._pacer.acquire() if paced else None
-        self._count(token_call=not paced)
+        # Token requests are paced too: they count against the account's budget, a POST as
+        # two requests.
+        ticket = self._pacer.acquire(cost=1 if method == "GET" else 2)
+        self._count(token_call)
         answer_headers = None
         try:
             with metrics.http_request_timer(endpoint) as timer:
@@ -319,8 +320,7 @@ class HelpScoutClient:
                 answer_headers = response.headers
                 return response
         finally:
-            if ticket is not None:
-                self._pacer.release(ticket, answer_headers)
+            self._pacer.release(ticket, answer_headers)
 
     def _wait_before_retry(self, endpoint, attempt, failure):
         if failure.retry_after is not None:
@@ -398,11 +398,12 @@ def _describe_transport_error(exc, timeout):
 
 
 class _Ticket:
-    __slots__ = ("started", "probe")
+    __slots__ = ("started", "probe", "cost")
 
-    def __init__(self, started, probe):
+    def __init__(self, started, probe, cost):
         self.started = started
         self.probe = probe
+        self.cost = cost
 
 
 class RateLimitPacer:
@@ -410,16 +411,18 @@ class RateLimitPacer:
     exhausted by the tap and no time is wasted.
 
     Every answer tells the window's limit and what remains of it, but not when the window
-    resets, and emulators shrink the minute. So the pacer sends freely while the remaining
-    budget, less the requests in flight, stays above a small reserve; then it waits for the
-    window to reset, and learns when that happens:
-    - each observed reset is bracketed in time: after the start of the last request answered
-      from the old window, before the answer showing the refilled budget arrived;
-    - until two resets are known it probes: single (useful) requests at growing pauses, until
-      an answer shows the refill;
-    - from two resets on it knows the window length within bounds, sleeps until the earliest
-      moment the next reset can come, and spreads a few probes over the span where it must
-      come. Each reset narrows the bounds, so the probes become few and the waits exact.
+    resets; emulators shrink the minute, and a window may be a fixed slot of the clock or open
+    with the first request after the previous one ended. So the pacer sends freely while the
+    remaining budget, less the requests in flight, stays above a small reserve; then it waits
+    for the next window, and learns when that comes:
+    - each window start is bracketed in time: after the start of the last request answered from
+      the old window (or after the start of the window's very first request, when its answer
+      shows the full budget less one), before the first answer showing the refill arrived;
+    - until the window length is known it probes: single (useful) requests at growing pauses,
+      until an answer shows the refill;
+    - two consecutive window starts bound the window length, and every later pair narrows the
+      bounds. From then on the pacer sleeps until the earliest moment the current window can
+      end and spreads a few probes over the span where it must end.
     The reserve is what those probes need, plus a little for the account's other integrations.
 
     `max_requests_per_minute` caps the tap's own rate: starts are spaced evenly and no 60 s
@@ -430,9 +433,9 @@ class RateLimitPacer:
     FIRST_PROBE_PAUSE = 0.05
     PROBE_PAUSE_GROWTH = 1.3
     LEARNING_RESERVE = 16              # probes while the window length is unknown
-    MAX_PROBES_PER_WAIT = 8            # while it is known, within bounds
-    PROBE_PRECISION = 0.01             # of the window: finer brackets are not worth a probe
-    SPARE = 2                          # never planned for probes
+    MAX_PROBES_PER_WAIT = 8            # once it is known, within bounds
+    PROBE_PRECISION = 0.01             # of the window: a finer bracket is not worth a probe
+    SPARE = 2                          # kept for the account's other integrations
 
     def __init__(self, parallelism=DEFAULT_PARALLEL_REQUESTS, max_requests_per_minute=None,
                  clock=time.monotonic):
@@ -440,13 +443,14 @@ class RateLimitPacer:
         self._cap = int(max_requests_per_minute) if max_requests_per_minute else None
         self._clock = clock
         self._cond = threading.Condition()
-        self._in_flight = 0
+        self._in_flight = 0           # budget taken by requests sent and not answered yet
         self._cap_starts = deque(maxlen=self._cap or 1)
         self._cap_logged = False
         self._limit = None
         self._remaining = None        # least budget reported in the current window
         self._last_old_start = None   # latest start of a request answered from this window
-        self._last_reset = None       # (earliest, latest) moment of the last observed reset
+        self._window_start = None     # (earliest, latest) start of the current window
+        self._opened_by = None        # start of the request that may have opened it
         self._window = None           # (shortest, longest) window length consistent so far
         self._hold_until = 0.0        # after a 429: nobody sends before this
         self._waiting = False         # the budget is spent: waiting for the next window
@@ -454,28 +458,29 @@ class RateLimitPacer:
         self._probe_at = 0.0
         self._probe_pause = self.FIRST_PROBE_PAUSE
         self._probe_growth = self.PROBE_PAUSE_GROWTH
-        self._expected_by = None      # while waiting on a prediction: the latest reset moment
+        self._expected_by = None      # while waiting on a prediction: the latest window end
         self.waits = 0                # how many times the budget ran low
 
     # -- what the client calls -------------------------------------------------------------
 
-    def acquire(self):
-        """Block until a request may start; the ticket goes back to `release`."""
+    def acquire(self, cost=1):
+        """Block until a request of `cost` (a GET costs 1, a POST 2) may start; the ticket
+        goes back to `release`."""
         with self._cond:
             while True:
                 now = self._clock()
-                delay, probe = self._delay(now)
+                delay, probe = self._delay(now, cost)
                 if delay is None:
-                    self._in_flight += 1
+                    self._in_flight += cost
                     if self._cap:
                         self._cap_starts.append(now)
-                    return _Ticket(now, probe)
+                    return _Ticket(now, probe, cost)
                 self._cond.wait(None if delay == float("inf") else delay)
 
     def release(self, ticket, headers):
         """The request of `ticket` ended; `headers` are its answer's (None if none came)."""
         with self._cond:
-            self._in_flight -= 1
+            self._in_flight -= ticket.cost
             limit, remaining = parse_limit_headers(headers) if headers is not None else (None, None)
             if remaining is not None:
                 self._observe(ticket, limit, remaining, self._clock())
@@ -494,14 +499,14 @@ class RateLimitPacer:
             self._remaining = 0
             self._probe_at = self._hold_until
             self._probe_pause, self._probe_growth = self.FIRST_PROBE_PAUSE, self.PROBE_PAUSE_GROWTH
-            self._expected_by = self._hold_until if known else None
+            self._expected_by = None
             LOGGER.info("rate limit reached (429): pausing all requests for %.2f s%s", seconds,
                         " as the server asked" if known else "")
             self._cond.notify_all()
 
     # -- decisions ---------------------------------------------------------------------------
 
-    def _delay(self, now):
+    def _delay(self, now, cost):
         """(None, probe?) to start now; (seconds, _) to wait that long, or until an answer
         arrives (inf)."""
         if now < self._hold_until:
@@ -513,7 +518,7 @@ class RateLimitPacer:
             # Nothing known about the budget yet: one request at a time until an answer tells.
             return (None if self._in_flight == 0 else float("inf")), False
         if not self._waiting:
-            if self._remaining - self._in_flight > self._reserve(now):
+            if self._remaining - self._in_flight - cost >= self._reserve(now):
                 return None, False
             if self._in_flight:
                 return float("inf"), False       # their answers may show that the window reset
@@ -535,24 +540,21 @@ class RateLimitPacer:
         return reserve
 
     def _planned_probes(self, now):
-        """Probes worth spreading over the span where the next reset must come."""
-        span = self._expected_span(now)
+        """Probes worth spreading over the span where the current window must end."""
+        span = self._expected_end(now)
         if span is None:
             return self.MAX_PROBES_PER_WAIT
         precision = self.PROBE_PRECISION * self._window[0]
         return max(1, min(self.MAX_PROBES_PER_WAIT, math.ceil((span[1] - span[0]) / precision)))
 
-    def _expected_span(self, now):
-        """(earliest, latest) moment of the next window start after `now`, from the last
-        observed reset and the window length; None while they are not known."""
-        if self._window is None or self._last_reset is None:
+    def _expected_end(self, now):
+        """(earliest, latest) end of the current window; None while unknown, or when the
+        window should have ended already (a refill may have gone unnoticed)."""
+        if self._window is None or self._window_start is None:
             return None
-        earliest, latest = self._last_reset
-        shortest, longest = self._window
-        windows = max(1, math.ceil((now - latest) / longest))
-        while latest + windows * longest <= now:
-            windows += 1
-        return earliest + windows * shortest, latest + windows * longest
+        started = max(self._window_start[0], self._opened_by or self._window_start[0])
+        span = (started + self._window[0], self._window_start[1] + self._window[1])
+        return span if span[1] > now else None
 
     def _cap_delay(self, now):
         if not self._cap or not self._cap_starts:
@@ -571,10 +573,10 @@ class RateLimitPacer:
         self._waiting = True
         self._wait_started = now
         self.waits += 1
-        span = self._expected_span(now)
+        span = self._expected_end(now)
         if span is not None:
             earliest, latest = max(now, span[0]), span[1]
-            probes = min(self._planned_probes(now), max(1, self._remaining - 1))
+            probes = max(1, min(self._planned_probes(now), self._remaining - 1))
             self._probe_pause = max(0.001, (latest - earliest) / probes)
             self._probe_growth = 1.0
             self._probe_at = earliest + self._probe_pause
@@ -597,13 +599,9 @@ class RateLimitPacer:
             self._last_old_start = ticket.started
             return
         # Answers overtake each other (a slow one can be passed by many), so a budget somewhat
-        # higher than the least seen is still the same window; a reset refills it by far more.
+        # higher than the least seen is still the same window; a refill raises it by far more.
         if remaining > self._remaining + max(2 * self._parallelism, (self._limit or 0) // 4):
-            self._observe_reset(self._last_old_start, now)
-            self._remaining = remaining
-            self._last_old_start = ticket.started
-            self._waiting = False
-            self._hold_until = 0.0
+            self._observe_new_window(ticket, remaining, now)
             return
         self._remaining = min(self._remaining, remaining)
         self._last_old_start = max(self._last_old_start, ticket.started)
@@ -611,38 +609,46 @@ class RateLimitPacer:
             self._schedule_next_probe(now)
 
     def _schedule_next_probe(self, now):
-        if self._expected_by is not None and now > self._expected_by:
-            # The reset did not come when predicted: what was learned is wrong. Start over.
+        if self._expected_by is not None and now >= self._expected_by:
+            # The window did not end when predicted: what was learned is wrong. Start over.
             self._window = None
             self._expected_by = None
             self._probe_pause, self._probe_growth = self.FIRST_PROBE_PAUSE, self.PROBE_PAUSE_GROWTH
         self._probe_at = now + self._probe_pause
         self._probe_pause *= self._probe_growth
         if self._remaining <= 1:
-            # The last request of the window is kept for a probe that surely finds the reset.
+            # The last request of the window is kept for a probe that surely finds the refill.
             self._probe_at = max(self._probe_at, self._expected_by or
                                  self._wait_started + self.MAX_WINDOW_SECONDS)
 
-    def _observe_reset(self, earliest, latest):
-        """A window started somewhere in (earliest, latest): refine the window length from the
-        previous reset, and the phase from both."""
-        previous = self._last_reset
-        self._last_reset = (earliest, latest)
+    def _observe_new_window(self, ticket, remaining, now):
+        """The answer to `ticket`, arrived `now`, comes from a new window: bracket its start,
+        and narrow the window length with the previous start."""
+        ended_after = self._last_old_start      # the old window still ran when that one started
+        previous = self._window_start
+        self._window_start = (ended_after, now)
+        # The window's very first request (the budget is full but for it): if windows open
+        # with the first request after the previous one ended, this one opened it. That guess
+        # only moves the predicted end later, so a wrong guess (windows aligned to the clock)
+        # costs at most one probe's spacing; it is never used to bound the window length.
+        first_request = self._limit and remaining + ticket.cost >= self._limit
+        self._opened_by = ticket.started if first_request else None
+        self._remaining = remaining
+        self._last_old_start = ticket.started
+        self._waiting = False
+        self._hold_until = 0.0
         if previous is None:
             return
+        shortest, longest = ended_after - previous[1], now - previous[0]
         if self._window is not None:
+            # A window may pass unseen (when its budget was hardly touched).
             middle = (self._window[0] + self._window[1]) / 2
-            windows = max(1, round(((earliest + latest) - (previous[0] + previous[1])) / 2 / middle))
-            shortest = max(self._window[0], (earliest - previous[1]) / windows)
-            longest = min(self._window[1], (latest - previous[0]) / windows)
-            carried = (previous[0] + windows * shortest, previous[1] + windows * longest)
-            phase = (max(earliest, carried[0]), min(latest, carried[1]))
-            if shortest <= longest and phase[0] <= phase[1]:
-                self._window = (shortest, longest)
-                self._last_reset = phase
+            windows = max(1, round((now - previous[1]) / middle))
+            shortest, longest = shortest / windows, longest / windows
+            narrowed = (max(self._window[0], shortest), min(self._window[1], longest))
+            if narrowed[0] <= narrowed[1]:
+                self._window = narrowed
                 return
-        # The first estimate, or the old one proved wrong: the two last resets bound it,
-        # assuming no window passed unseen in between.
-        shortest, longest = earliest - previous[1], latest - previous[0]
-        self._window = (max(shortest, 1e-3), min(longest, self.MAX_WINDOW_SECONDS)) \
-            if longest > 0 and max(shortest, 1e-3) <= min(longest, self.MAX_WINDOW_SECONDS) else None
+        # The first estimate, or the old one proved wrong: the last two starts bound it.
+        shortest, longest = max(shortest, 1e-3), min(longest, self.MAX_WINDOW_SECONDS)
+        self._window = (shortest, longest) if shortest <= longest else None
