@@ -36,6 +36,7 @@ RATE_LIMIT = 400
 TIME_SCALE = 0.05
 LATENCY = 0.300 * TIME_SCALE
 PARALLEL_VALUES = (1, 2, 4, 8)
+MILD_TIME_SCALE = 0.25
 CATEGORIES = ("conversation pages", "thread listings", "customer pages", "small streams", "report pages")
 
 
@@ -198,42 +199,66 @@ class Bench:
         self.targets.append(("incremental, no changes: ≤ 1 request per listed endpoint",
                              f"at most {worst} on one endpoint", worst <= 1))
 
-    def wall_time(self):
+    def rate_limited_runs(self, time_scale, parallel_values, original):
+        """Full backfills of the default account under the scaled rate limit and latency."""
         n = self.args.conversations
-        emu = self.account(n, CHAT_FRACTION, rate_limit=RATE_LIMIT, time_scale=TIME_SCALE, latency=LATENCY)
-        window = 60 * TIME_SCALE
-        rows = []
+        emu = self.account(n, CHAT_FRACTION, rate_limit=RATE_LIMIT, time_scale=time_scale,
+                           latency=0.300 * time_scale)
+        window = 60 * time_scale
+        runs = []
         try:
-            runs = []
-            for parallel in PARALLEL_VALUES:
+            for parallel in parallel_values:
                 time.sleep(window + 0.2)       # start each run in a fresh rate-limit window
-                runs.append((f"ours, max_parallel_requests={parallel}",
-                             self.ours(f"rate-limited p{parallel}", emu, {"max_parallel_requests": parallel})))
-            if not self.args.skip_original_wall:
+                runs.append((f"ours, max_parallel_requests={parallel}, time_scale={time_scale}",
+                             self.ours(f"rate-limited p{parallel} scale {time_scale}", emu,
+                                       {"max_parallel_requests": parallel})))
+            if original:
                 time.sleep(window + 0.2)
-                runs.append(("original (one request at a time)", self.theirs("original rate-limited", emu)))
+                runs.append((f"original (one request at a time), time_scale={time_scale}",
+                             self.theirs(f"original rate-limited scale {time_scale}", emu)))
         finally:
             emu.stop()
+        rows = []
         for label, run in runs:
-            # The token endpoint is a POST and costs 2 of the budget.
-            budget = len(run.requests) + 2 * run.token_requests
-            floor = budget / RATE_LIMIT * window
+            floor = self.rate_floor(run, time_scale)
             rows.append([label, len(run.requests), f"{floor:.2f}", f"{run.wall:.2f}", f"{run.wall / floor:.2f}",
-                         f"{run.request_span:.2f}", run.throttled, f"{run.wall / TIME_SCALE / 60:.1f}"])
+                         f"{run.request_span:.2f}", f"{run.cpu:.2f}", run.throttled,
+                         f"{run.wall / time_scale / 60:.1f}"])
+        return runs, rows
+
+    @staticmethod
+    def rate_floor(run, time_scale):
+        # The token endpoint is a POST and costs 2 of the budget.
+        budget = len(run.requests) + 2 * run.token_requests
+        return budget / RATE_LIMIT * 60 * time_scale
+
+    def wall_time(self):
+        runs, rows = self.rate_limited_runs(TIME_SCALE, PARALLEL_VALUES, not self.args.skip_original_wall)
+        # The same at a milder compression: the tap's CPU time is not scaled, so at 0.05 it weighs
+        # 20 times more against the window than it would against Help Scout's real minute.
+        mild_runs, mild_rows = self.rate_limited_runs(MILD_TIME_SCALE, (4,), False)
         text = table(["run", "requests", "rate-limit floor s", "wall s", "wall / floor", "first to last request s",
-                      "429s", "real-time equivalent, min"], rows)
+                      "tap CPU s", "429s", "real-time equivalent, min"], rows + mild_rows)
+        window = 60 * TIME_SCALE
         text += (f"\n\nThe emulator allows {RATE_LIMIT} requests per window of {window:g} s (a minute × {TIME_SCALE}) "
-                 f"and adds {LATENCY * 1000:g} ms (300 ms × {TIME_SCALE}) to every request. Floor = (requests + 2 × "
-                 f"token requests) ÷ {RATE_LIMIT} × {window:g} s. Wall time is the tap process from start to exit "
-                 f"(start-up included); real-time equivalent = wall ÷ {TIME_SCALE}.")
+                 f"and adds {LATENCY * 1000:g} ms (300 ms × {TIME_SCALE}) to every request; the last row uses "
+                 f"time_scale={MILD_TIME_SCALE} ({60 * MILD_TIME_SCALE:g} s window, {300 * MILD_TIME_SCALE:g} ms). "
+                 f"Floor = (requests + 2 × token requests) ÷ {RATE_LIMIT} × window. Wall time is the tap process from "
+                 f"start to exit (start-up included); real-time equivalent = wall ÷ time_scale. The tap's CPU time "
+                 f"is not scaled by time_scale.")
         self.add("2. Wall time with latency and a rate limit", text)
-        best = min((run for label, run in runs if label.startswith("ours")), key=lambda r: r.wall)
-        default = dict(runs)["ours, max_parallel_requests=4"]
-        for label, run in (("default max_parallel_requests=4", default), ("best max_parallel_requests", best)):
-            budget = len(run.requests) + 2 * run.token_requests
-            ratio = run.wall / (budget / RATE_LIMIT * window)
-            self.targets.append((f"wall time within 15% of the rate-limit floor ({label})",
+        ours = [(label, run) for label, run in runs if label.startswith("ours")]
+        best = min(ours, key=lambda pair: pair[1].wall)
+        default = next(pair for pair in ours if "max_parallel_requests=4," in pair[0])
+        for name, (label, run) in (("default max_parallel_requests=4", default),
+                                   (f"best: {best[0].split(',')[1].strip()}", best)):
+            ratio = run.wall / self.rate_floor(run, TIME_SCALE)
+            self.targets.append((f"wall time within 15% of the rate-limit floor, time_scale={TIME_SCALE} ({name})",
                                  f"{ratio:.2f}× floor, {run.throttled} x 429", ratio <= 1.15 and run.throttled == 0))
+        label, run = mild_runs[0]
+        ratio = run.wall / self.rate_floor(run, MILD_TIME_SCALE)
+        self.targets.append((f"(supplementary) wall time within 15% of the floor, time_scale={MILD_TIME_SCALE}",
+                             f"{ratio:.2f}× floor, {run.throttled} x 429", ratio <= 1.15 and run.throttled == 0))
 
     def memory(self):
         small = self.default_runs["ours"]

@@ -1,7 +1,8 @@
 """Running a tap (ours or the original) against an in-process emulator, and measuring it.
 
-Each run is one fresh child process, reaped with os.wait4 so that its CPU time and peak RSS are
-its own (RUSAGE_CHILDREN would mix every earlier child into ru_maxrss). Its stdout goes to a
+Each run is one fresh child process of a small wrapper (bench_wrapper.py), reaped with os.wait4
+so that its CPU time and peak RSS are its own (RUSAGE_CHILDREN would mix every earlier child into
+ru_maxrss, and a child forked from the bench itself would inherit the bench's high-water mark). Its stdout goes to a
 file, not through a pipe into this process: the emulator shares this process's GIL, and the
 bench must not slow it down while the tap runs.
 """
@@ -71,14 +72,13 @@ def our_catalog(workdir):
 
 
 def run_process(argv, env, stdout_path, stderr_path, cwd):
-    """Start `argv`, wait for it with wait4; (returncode, wall, cpu, maxrss_kib)."""
+    """Run `argv` under bench_wrapper.py; (returncode, wall, cpu, maxrss_kib) of `argv` alone."""
+    usage_path = Path(stdout_path).with_suffix(".usage.json")
+    wrapper = [sys.executable, "-S", str(Path(__file__).with_name("bench_wrapper.py")), str(usage_path)]
     with open(stdout_path, "wb") as out, open(stderr_path, "wb") as err:
-        started = time.perf_counter()
-        proc = subprocess.Popen(argv, stdout=out, stderr=err, env=env, cwd=cwd)
-        _, status, usage = os.wait4(proc.pid, 0)
-        wall = time.perf_counter() - started
-        proc.returncode = os.waitstatus_to_exitcode(status)
-    return proc.returncode, wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss
+        subprocess.run(wrapper + [str(a) for a in argv], stdout=out, stderr=err, env=env, cwd=cwd)
+    usage = json.loads(usage_path.read_text())
+    return usage["returncode"], usage["wall"], usage["cpu"], usage["maxrss_kib"]
 
 
 def read_output(stdout_path):
