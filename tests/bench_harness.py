@@ -78,7 +78,7 @@ def run_process(argv, env, stdout_path, stderr_path, cwd):
     with open(stdout_path, "wb") as out, open(stderr_path, "wb") as err:
         subprocess.run(wrapper + [str(a) for a in argv], stdout=out, stderr=err, env=env, cwd=cwd)
     usage = json.loads(usage_path.read_text())
-    return usage["returncode"], usage["wall"], usage["cpu"], usage["maxrss_kib"]
+    return usage["returncode"], usage["wall"], usage["cpu"], usage["maxrss_kib"], usage["stime"]
 
 
 def read_output(stdout_path):
@@ -120,18 +120,19 @@ def run_tap(label, emu, workdir, argv_for, env, config_extra=None, state=None, o
     argv = argv_for(config_path, state_path)
     emu.clear_requests()
     throttled_before = emu.throttled
-    returncode, wall, cpu, maxrss = run_process(argv, env, workdir / "stdout.jsonl", workdir / "stderr.log", REPO)
+    returncode, wall, cpu, maxrss, system_cpu = run_process(argv, env, workdir / "stdout.jsonl", workdir / "stderr.log", REPO)
     log = list(emu.requests)
     records, last_state = read_output(workdir / "stdout.jsonl")
-    stderr_tail = ""
-    if returncode != 0:
-        lines = (workdir / "stderr.log").read_text(errors="replace").splitlines()
-        stderr_tail = "\n".join(lines[-6:])
+    lines = (workdir / "stderr.log").read_text(errors="replace").splitlines()
+    stderr_tail = "\n".join(lines[-6:]) if returncode != 0 else ""
+    # Our tap logs "rate limit: ... waiting" each time its pacer holds requests back.
+    pacer_waits = sum(1 for line in lines if "rate limit: " in line or "rate limit reached" in line)
     return Run(label=label, returncode=returncode, wall=wall, cpu=cpu, maxrss_kib=maxrss, records=records,
                requests=[r for r in log if r.path != TOKEN_PATH],
                token_requests=sum(1 for r in log if r.path == TOKEN_PATH),
                throttled=emu.throttled - throttled_before, last_state=last_state,
-               stdout_path=workdir / "stdout.jsonl", stderr_tail=stderr_tail)
+               stdout_path=workdir / "stdout.jsonl", stderr_tail=stderr_tail,
+               extra={"system_cpu": system_cpu, "pacer_waits": pacer_waits})
 
 
 class ApiReader:
