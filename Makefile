@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: test test-fast demo bench clean
+.PHONY: test test-fast deps demo bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -14,8 +14,19 @@ $(STAMP): setup.py | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
-test: $(STAMP)
+test: deps $(STAMP)
 	$(BIN)/pytest -q
+
+# System packages the end-to-end tests need and cannot pip-install: the PostgreSQL server
+# binaries (tests/e2e start a throwaway server). Debian's postgresql package puts initdb in
+# /usr/lib/postgresql/<version>/bin, off PATH; the tests look there too.
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+deps:
+	@if command -v initdb >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then :; else \
+	  echo "make deps: installing the PostgreSQL server (apt-get install postgresql)"; \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update -q && \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends postgresql; \
+	fi
 
 test-fast: $(STAMP)
 	$(BIN)/pytest -q -m "not e2e"
