@@ -128,7 +128,7 @@ def compile_value(schema):
                 return None
             if not isinstance(value, dict):
                 raise Unconformable(f"not an object: {value!r}")
-            return fields.conform(value, keep_unknown=True)
+            return fields.conform(value)
         return conform_object
     if "array" in kinds:
         item_schema = schema.get("items", {})
@@ -172,47 +172,75 @@ def _snake_keys(value):
 
 class Fields:
     """How to conform the members of one JSON object, compiled from its schema's properties.
-    The plan for each API key (column name, types that pass as they are, conformer) is worked
-    out the first time the key is seen."""
 
-    def __init__(self, properties, rename=None):
+    Records of one stream come in a handful of shapes (the same keys, some optional), so the
+    work for a shape — which column each key becomes, which values pass as they are — is done
+    the first time the shape is seen and then replayed for every object of that shape.
+    Nested objects keep keys their schema does not know (snake_cased); a record's top level
+    keeps only its columns and lifts HAL's `_embedded` lists to columns of their own."""
+
+    MAX_SHAPES = 512            # more distinct shapes than this: conform key by key
+
+    def __init__(self, properties, rename=None, top_level=False, skip_embedded=()):
         self.conformers = {name: compile_value(sub) for name, sub in properties.items()}
         self.ready = {name: _already_conform(sub) for name, sub in properties.items()}
         self.rename = rename or {}
-        self.plans = {}
+        self.top_level = top_level
+        self.skip_embedded = frozenset(skip_embedded)
+        self.shapes = {}
 
     def plan(self, key):
-        try:
-            return self.plans[key]
-        except KeyError:
-            name = snake(key)
-            name = self.rename.get(name, name)
-            plan = self.plans[key] = (name, self.ready.get(name, frozenset()), self.conformers.get(name))
-            return plan
+        """(column, types that pass as they are, conformer or None for an unknown key)."""
+        name = snake(key)
+        name = self.rename.get(name, name)
+        return name, self.ready.get(name, frozenset()), self.conformers.get(name)
 
-    def conform(self, value, keep_unknown, out=None, skip_embedded=()):
-        out = {} if out is None else out
-        for key, member in value.items():
+    def _shape(self, keys):
+        steps = []
+        for key in keys:
             if key == "_links":
                 continue
-            if key == "_embedded" and not keep_unknown:
+            if key == "_embedded" and self.top_level:
+                steps.append((key, None, None, None, EMBEDDED))
+                continue
+            name, ready, conform = self.plan(key)
+            if conform is None:
+                if not self.top_level:
+                    steps.append((key, name, None, None, UNKNOWN))
+            else:
+                steps.append((key, name, ready, conform, COLUMN))
+        return steps
+
+    def conform(self, value):
+        keys = tuple(value)
+        steps = self.shapes.get(keys)
+        if steps is None:
+            steps = self._shape(keys)
+            if len(self.shapes) < self.MAX_SHAPES:
+                self.shapes[keys] = steps
+        out = {}
+        for key, name, ready, conform, kind in steps:
+            member = value[key]
+            if kind is COLUMN:
+                out[name] = member if member is None or type(member) in ready else conform(member)
+            elif kind is UNKNOWN:
+                out[name] = _snake_keys(member)
+            else:
                 # HAL's embedded lists are columns of their own (a customer's emails, ...).
                 for embedded_key, embedded in member.items():
-                    if embedded_key not in skip_embedded:
-                        self.put(out, embedded_key, embedded, keep_unknown)
-                continue
-            self.put(out, key, member, keep_unknown)
+                    if embedded_key not in self.skip_embedded:
+                        self.put(out, embedded_key, embedded)
         return out
 
-    def put(self, out, key, value, keep_unknown):
+    def put(self, out, key, value):
         name, ready, conform = self.plan(key)
-        if conform is None:
-            if keep_unknown:
-                out[name] = _snake_keys(value)
-        elif value is None or type(value) in ready:
-            out[name] = value
-        else:
-            out[name] = conform(value)
+        if conform is not None:
+            out[name] = value if value is None or type(value) in ready else conform(value)
+        elif not self.top_level:
+            out[name] = _snake_keys(value)
+
+
+COLUMN, UNKNOWN, EMBEDDED = "column", "unknown", "embedded"
 
 
 class RecordShaper:
@@ -223,14 +251,14 @@ class RecordShaper:
 
     def __init__(self, stream, schema, selected=None, skip_embedded=()):
         self.stream = stream
-        self.fields = Fields(schema["properties"], stream.rename)
+        self.fields = Fields(schema["properties"], stream.rename, top_level=True, skip_embedded=skip_embedded)
         self.skip_embedded = frozenset(skip_embedded)
         self.drop = tuple(c for c in schema["properties"] if selected is not None and c not in selected)
         self.warned = set()
 
     def __call__(self, item, parent_id=None):
         try:
-            out = self.fields.conform(item, keep_unknown=False, skip_embedded=self.skip_embedded)
+            out = self.fields.conform(item)
         except Unconformable:
             out = self._conform_column_by_column(item)
         if self.stream.parent_id_column:
@@ -253,7 +281,7 @@ class RecordShaper:
             if key == "_links":
                 continue
             try:
-                self.fields.put(out, key, value, keep_unknown=False)
+                self.fields.put(out, key, value)
             except Unconformable as exc:
                 name = self.fields.plan(key)[0]
                 out[name] = None
