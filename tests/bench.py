@@ -204,33 +204,44 @@ class Bench:
         self.targets.append(("incremental, no changes: ≤ 1 request per listed endpoint",
                              f"at most {worst} on one endpoint", worst <= 1))
 
-    def rate_limited_runs(self, time_scale, parallel_values, original):
-        """Full backfills of the default account under the scaled rate limit and latency."""
+    def rate_limited_runs(self, time_scale, parallel_values, original, repeats=1):
+        """Full backfills of the default account under the scaled rate limit and latency. Each of
+        our configurations runs `repeats` times; its row shows the run with the median wall time
+        and the spread of all of them."""
         n = self.args.conversations
         emu = self.account(n, CHAT_FRACTION, rate_limit=RATE_LIMIT, time_scale=time_scale,
                            latency=0.300 * time_scale)
         window = 60 * time_scale
-        runs = []
+        runs = []           # (label, median run, every wall time)
         try:
             for parallel in parallel_values:
-                time.sleep(window + 0.2)       # start each run in a fresh rate-limit window
+                tries = []
+                for attempt in range(repeats):
+                    time.sleep(window + 0.2)       # start each run in a fresh rate-limit window
+                    tries.append(self.ours(f"rate-limited p{parallel} scale {time_scale} try {attempt + 1}", emu,
+                                           {"max_parallel_requests": parallel}))
+                tries.sort(key=lambda run: run.wall)
+                median = tries[len(tries) // 2]
+                # A 429 in any try counts against the configuration, not only in the median one.
+                median.extra["throttled_all_tries"] = sum(run.throttled for run in tries)
                 runs.append((f"ours, max_parallel_requests={parallel}, time_scale={time_scale}",
-                             self.ours(f"rate-limited p{parallel} scale {time_scale}", emu,
-                                       {"max_parallel_requests": parallel})))
+                             median, [run.wall for run in tries]))
             if original:
                 time.sleep(window + 0.2)
-                runs.append((f"original (one request at a time), time_scale={time_scale}",
-                             self.theirs(f"original rate-limited scale {time_scale}", emu)))
+                run = self.theirs(f"original rate-limited scale {time_scale}", emu)
+                runs.append((f"original (one request at a time), time_scale={time_scale}", run, [run.wall]))
         finally:
             emu.stop()
         rows = []
-        for label, run in runs:
+        for label, run, walls in runs:
             floor = self.rate_floor(run, time_scale)
-            rows.append([label, len(run.requests), f"{floor:.2f}", f"{run.wall:.2f}", f"{run.wall / floor:.2f}",
-                         f"{run.request_span:.2f}", f"{run.cpu:.2f}", run.throttled,
+            spread = f" ({min(walls):.2f}–{max(walls):.2f})" if len(walls) > 1 else ""
+            rows.append([label, len(run.requests), f"{floor:.2f}", f"{run.wall:.2f}{spread}",
+                         f"{run.wall / floor:.2f}", f"{run.request_span:.2f}", f"{run.cpu:.2f}",
+                         run.extra.get("throttled_all_tries", run.throttled),
                          run.extra["pacer_waits"] if label.startswith("ours") else "–",
                          f"{run.wall / time_scale / 60:.1f}"])
-        return runs, rows
+        return [(label, run) for label, run, _ in runs], rows
 
     @staticmethod
     def rate_floor(run, time_scale):
@@ -239,12 +250,14 @@ class Bench:
         return budget / RATE_LIMIT * 60 * time_scale
 
     def wall_time(self):
-        runs, rows = self.rate_limited_runs(TIME_SCALE, PARALLEL_VALUES, not self.args.skip_original_wall)
+        runs, rows = self.rate_limited_runs(TIME_SCALE, PARALLEL_VALUES, not self.args.skip_original_wall,
+                                            repeats=self.args.repeats)
         # The same at a milder compression: the tap's CPU time is not scaled, so at 0.05 it weighs
         # 20 times more against the window than it would against Help Scout's real minute.
         mild_runs, mild_rows = self.rate_limited_runs(MILD_TIME_SCALE, (4,), False)
-        text = table(["run", "requests", "rate-limit floor s", "wall s", "wall / floor", "first to last request s",
-                      "tap CPU s", "429s", "pacer waits", "real-time equivalent, min"], rows + mild_rows)
+        text = table(["run", "requests", "rate-limit floor s", f"wall s (ours at {TIME_SCALE}: median of {self.args.repeats}, min–max)",
+                      "wall / floor", "first to last request s",
+                      "tap CPU s", "429s (all tries)", "pacer waits", "real-time equivalent, min"], rows + mild_rows)
         window = 60 * TIME_SCALE
         text += (f"\n\nThe emulator allows {RATE_LIMIT} requests per window of {window:g} s (a minute × {TIME_SCALE}) "
                  f"and adds {LATENCY * 1000:g} ms (300 ms × {TIME_SCALE}) to every request; the last row uses "
@@ -260,8 +273,10 @@ class Bench:
         for name, (label, run) in (("default max_parallel_requests=4", default),
                                    (f"best: {best[0].split(',')[1].strip()}", best)):
             ratio = run.wall / self.rate_floor(run, TIME_SCALE)
-            self.targets.append((f"wall time within 15% of the rate-limit floor, time_scale={TIME_SCALE} ({name})",
-                                 f"{ratio:.2f}× floor, {run.throttled} x 429", ratio <= 1.15 and run.throttled == 0))
+            throttled = run.extra.get("throttled_all_tries", run.throttled)
+            self.targets.append((f"wall time within 15% of the rate-limit floor, time_scale={TIME_SCALE}, median "
+                                 f"({name})", f"{ratio:.2f}× floor, {throttled} x 429",
+                                 ratio <= 1.15 and throttled == 0))
         label, run = mild_runs[0]
         ratio = run.wall / self.rate_floor(run, MILD_TIME_SCALE)
         self.targets.append((f"(supplementary) wall time within 15% of the floor, time_scale={MILD_TIME_SCALE}",
@@ -345,6 +360,8 @@ def main(argv=None):
     parser.add_argument("--conversations", type=int, default=2000)
     parser.add_argument("--big", type=int, default=20000, help="conversations of the memory run")
     parser.add_argument("--output", default=str(REPO / "BENCHMARKS.md"))
+    parser.add_argument("--repeats", type=int, default=3,
+                        help="runs of each of our rate-limited configurations (the median is reported)")
     parser.add_argument("--skip-original-wall", action="store_true",
                         help="do not time the original under the rate limit (it takes the longest)")
     args = parser.parse_args(argv)
