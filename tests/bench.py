@@ -15,6 +15,7 @@ import json
 import math
 import os
 import platform
+import subprocess
 import sys
 import time
 from collections import Counter
@@ -344,14 +345,16 @@ def slug(label):
 
 
 def git_revision():
-    head = REPO / ".git" / "HEAD"
+    """The commit measured, and whether the tap's files differed from it (a shared work tree)."""
     try:
-        ref = head.read_text().strip()
-        if ref.startswith("ref: "):
-            return (REPO / ".git" / ref[5:]).read_text().strip()[:10]
-        return ref[:10]
-    except OSError:
+        revision = subprocess.run(["git", "rev-parse", "--short=10", "HEAD"], cwd=REPO, capture_output=True,
+                                  text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "tap_helpscout", "setup.py"], cwd=REPO,
+                               capture_output=True, text=True, check=True).stdout.split("\n")
+    except (OSError, subprocess.CalledProcessError):
         return "unknown"
+    changed = sorted(line[3:] for line in dirty if line.strip())
+    return revision + (f" plus uncommitted changes to {', '.join(changed)}" if changed else "")
 
 
 def main(argv=None):
