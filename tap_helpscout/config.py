@@ -26,7 +26,7 @@ DEFAULTS = {
     "request_timeout": 300.0,
     "max_requests_per_minute": None,     # None: follow the server's rate-limit headers only
     "max_parallel_requests": 4,
-    "report_window_days": 365,
+    "report_window_days": None,          # None: windows sized by the data alone
     "bookmark_margin_seconds": 0,
 }
 MAX_PARALLEL_REQUESTS = 16

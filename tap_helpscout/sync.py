@@ -113,7 +113,7 @@ class Engine:
         self.client = client
         self.start_date = parse_date_time(config["start_date"])
         self.margin = timedelta(seconds=int(config.get("bookmark_margin_seconds") or 0))
-        self.window_days = int(config.get("report_window_days") or 365)
+        self.window_days = config.get("report_window_days")
         self.parallel = int(config.get("max_parallel_requests") or 4)
         self.pool = ThreadPoolExecutor(max_workers=self.parallel, thread_name_prefix="helpscout")
         self.entries = {e.tap_stream_id: e for e in catalog.streams
@@ -464,10 +464,15 @@ class WholeListing:
 
 class DateWindowReport:
     """A report queried window by window from start_date to now, so that no single query grows
-    without bound. Neighbouring windows overlap by one second, which is right whether the API
-    treats `start`/`end` as inclusive or exclusive; rows seen twice there are emitted once."""
+    without bound: the first window is the whole range; a window whose first page says it holds
+    more than MAX_PAGES pages is split in two (that page is read again later, as part of the
+    first half). `report_window_days` caps the length of a window as well.
+    Neighbouring windows overlap by one second, which is right whether the API treats `start`
+    and `end` as inclusive or exclusive; rows seen in both are emitted once."""
 
+    MAX_PAGES = 50
     OVERLAP = timedelta(seconds=1)
+    SHORTEST = timedelta(days=1)
 
     def __init__(self, engine, family):
         self.engine = engine
@@ -479,40 +484,39 @@ class DateWindowReport:
         bookmark = engine.out.bookmark(stream.name)
         start = parse_date_time(bookmark["window_start"]) if bookmark.get("window_start") else engine.start_date
         end_of_all = utc_now()
-        window = timedelta(days=engine.window_days)
+        cap = timedelta(days=engine.window_days) if engine.window_days else None
+        windows = deque([(start, min(start + cap, end_of_all) if cap else end_of_all)])
         seen_at_edge = set()
-        while start < end_of_all:
-            end = min(start + window, end_of_all)
+        while windows:
+            start, end = windows.popleft()
+            results, pages = self.page(start, end, 1)
+            if pages > self.MAX_PAGES and end - start > self.SHORTEST:
+                middle = start + (end - start) / 2
+                windows.extendleft([(middle - self.OVERLAP, end), (start, middle)])
+                continue
             fetched_at = datetime.now(timezone.utc)
             keys_in_window = set()
-            for item in self.fetch_window(start, end):
-                row = self.family.shape(stream, item)
-                key = tuple(row.get(k) for k in stream.key_properties)
-                if key in seen_at_edge or key in keys_in_window:
-                    continue
-                keys_in_window.add(key)
-                self.family.emit(stream, row, fetched_at)
-            if end >= end_of_all:
-                break
-            start = end - self.OVERLAP
+            futures = [engine.pool.submit(self.page, start, end, n) for n in range(2, pages + 1)]
+            for items in [results] + [f.result()[0] for f in futures]:
+                for item in items:
+                    row = self.family.shape(stream, item)
+                    key = tuple(row.get(k) for k in stream.key_properties)
+                    if key not in seen_at_edge and key not in keys_in_window:
+                        keys_in_window.add(key)
+                        self.family.emit(stream, row, fetched_at)
             seen_at_edge = keys_in_window
-            bookmark["window_start"] = api_time(start)
-            engine.out.checkpoint()
+            if not windows and end < end_of_all:
+                windows.append((end - self.OVERLAP, min(end + cap, end_of_all)))
+            if windows:
+                bookmark["window_start"] = api_time(windows[0][0])
+                engine.out.checkpoint()
         engine.out.clear_bookmark(stream.name)
         engine.out.checkpoint()
 
-    def fetch_window(self, start, end):
+    def page(self, start, end, number):
         params = {"start": api_time(start), "end": api_time(end)}
-
-        def page(number):
-            data = self.engine.get_page(self.stream, self.stream.path, params, number)[1]
-            return data.get(self.stream.records_key) or [], int(data.get("pages") or 0)
-
-        results, pages = page(1)
-        yield from results
-        futures = [self.engine.pool.submit(page, n) for n in range(2, pages + 1)]
-        for future in futures:
-            yield from future.result()[0]
+        data = self.engine.get_page(self.stream, self.stream.path, params, number)[1]
+        return data.get(self.stream.records_key) or [], int(data.get("pages") or 0)
 
 
 READERS = {MODIFIED_SINCE: ModifiedSinceListing, WHOLE: WholeListing, DATE_WINDOWS: DateWindowReport}

@@ -104,7 +104,7 @@ def test_defaults_are_applied():
     assert config["request_timeout"] == 300.0
     assert config["max_requests_per_minute"] is None
     assert config["max_parallel_requests"] == 4
-    assert config["report_window_days"] == 365
+    assert config["report_window_days"] is None
     assert config["bookmark_margin_seconds"] == 0
     assert config["user_agent"] is None and config["access_token"] is None
 

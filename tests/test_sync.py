@@ -246,3 +246,21 @@ def test_rate_limited_sync_is_paced_by_the_headers_and_gets_no_429(account):
     run = run_tap(config, catalog=select(catalog, ["conversations", "conversation_threads", "customers"]))
     assert run.record_counts()["conversations"] == len(emu.data.conversations)
     assert emu.throttled == 0
+
+
+def test_report_is_read_in_windows_that_split_when_large_and_each_rating_arrives_once(account):
+    emu, config, catalog = account(conversations=400, ratings=700)
+    catalog = select(catalog, ["happiness_ratings_report"])
+    run = run_tap(config, catalog=catalog)
+    expected = expected_rows(emu.data, "2019-01-01T00:00:00Z")["happiness_ratings_report"]
+    keys = [key_of("happiness_ratings_report", r) for r in run.records("happiness_ratings_report")]
+    assert sorted(keys) == sorted(expected)
+    windows = {(r.query["start"], r.query["end"]) for r in emu.requests if "ratings" in r.path}
+    assert len(windows) > 1     # 70 pages of 10: more than one window holds
+    assert "happiness_ratings_report" not in run.last_state["bookmarks"]
+
+
+def test_small_report_costs_only_its_pages(account):
+    emu, config, catalog = account(ratings=35)
+    run_tap(config, catalog=select(catalog, ["happiness_ratings_report"]))
+    assert sum("ratings" in r.path for r in emu.requests) == math.ceil(len(emu.data.ratings) / 10)
