@@ -301,7 +301,8 @@ class Bench:
                  f"{self.default_runs['theirs'].maxrss_kib / 1024:.1f} MiB. The {self.args.big:,}-conversation "
                  f"account: {big_stats['threads']:,} threads, {big_stats['chats']:,} chats; {len(big.requests):,} requests.")
         self.memory_text = text
-        self.targets.append(("peak memory grows < 10% from 2,000 to 20,000 conversations", f"{growth:+.1%}",
+        self.targets.append((f"peak memory grows < 10% from {self.args.conversations:,} to {self.args.big:,} "
+                             f"conversations", f"{growth:+.1%}",
                              growth < 0.10))
 
     # -- the report ------------------------------------------------------------------------------
