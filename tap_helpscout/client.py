@@ -371,6 +371,21 @@ class HelpScoutClient:
                        endpoint=endpoint)
 
 
+def _growth_to_cover(first_pause, probes, span):
+    """The growth factor g for which `probes` pauses first_pause, first_pause * g, ... add up
+    to `span` (at least 1)."""
+    if probes <= 0 or first_pause * probes >= span:
+        return 1.0
+    low, high = 1.0, 64.0
+    for _ in range(50):
+        middle = (low + high) / 2
+        if first_pause * (middle ** probes - 1) / (middle - 1) >= span:
+            high = middle
+        else:
+            low = middle
+    return high
+
+
 def _text(response):
     return response.content.decode("utf-8", errors="replace")
 
@@ -451,6 +466,10 @@ class RateLimitPacer:
         self._last_old_start = None   # latest start of a request answered from this window
         self._window_start = None     # (earliest, latest) start of the current window
         self._opened_by = None        # start of the request that may have opened it
+        self._first_start = None      # of the run's first request
+        self._trust_opened_by = True  # until a prediction based on it fails
+        self._anchor = None           # the sharpest window start seen, once windows seem fixed
+        self._spent_before_first_answer = 0
         self._window = None           # (shortest, longest) window length consistent so far
         self._hold_until = 0.0        # after a 429: nobody sends before this
         self._waiting = False         # the budget is spent: waiting for the next window
@@ -472,6 +491,9 @@ class RateLimitPacer:
                 delay, probe = self._delay(now, cost)
                 if delay is None:
                     self._in_flight += cost
+                    if self._remaining is None:
+                        self._first_start = now if self._first_start is None else self._first_start
+                        self._spent_before_first_answer += cost
                     if self._cap:
                         self._cap_starts.append(now)
                     return _Ticket(now, probe, cost)
@@ -552,7 +574,9 @@ class RateLimitPacer:
         window should have ended already (a refill may have gone unnoticed)."""
         if self._window is None or self._window_start is None:
             return None
-        started = max(self._window_start[0], self._opened_by or self._window_start[0])
+        started = self._window_start[0]
+        if self._trust_opened_by and self._opened_by is not None:
+            started = max(started, self._opened_by)
         span = (started + self._window[0], self._window_start[1] + self._window[1])
         return span if span[1] > now else None
 
@@ -595,8 +619,13 @@ class RateLimitPacer:
         if limit is not None:
             self._limit = limit
         if self._remaining is None:
+            # The first answer of the run. When the budget is full but for the requests sent
+            # so far, the first of them may have opened the window.
             self._remaining = remaining
             self._last_old_start = ticket.started
+            self._window_start = (-math.inf, now)
+            if self._limit and remaining + self._spent_before_first_answer >= self._limit:
+                self._opened_by = self._first_start
             return
         # Answers overtake each other (a slow one can be passed by many), so a budget somewhat
         # higher than the least seen is still the same window; a refill raises it by far more.
@@ -610,27 +639,38 @@ class RateLimitPacer:
 
     def _schedule_next_probe(self, now):
         if self._expected_by is not None and now >= self._expected_by:
-            # The window did not end when predicted: what was learned is wrong. Start over.
+            # The window did not end when predicted: what was learned is wrong. Start over,
+            # and stop guessing that windows open with a request (they may follow the clock).
             self._window = None
+            self._trust_opened_by = False
             self._expected_by = None
             self._probe_pause, self._probe_growth = self.FIRST_PROBE_PAUSE, self.PROBE_PAUSE_GROWTH
+        if self._expected_by is None:
+            # Unknown window: grow the pauses fast enough that the probes left reach the
+            # latest moment the window can end; the last request is kept for that moment.
+            opened_before = self._window_start[1] if self._window_start else self._wait_started
+            horizon = opened_before + self.MAX_WINDOW_SECONDS
+            if self._remaining <= 1:
+                self._probe_at = max(now + self._probe_pause, horizon)
+                return
+            growth = _growth_to_cover(self._probe_pause, self._remaining - 1, horizon - now)
+            self._probe_growth = max(self.PROBE_PAUSE_GROWTH, growth)
+        elif self._remaining <= 1:
+            self._probe_at = max(now + self._probe_pause, self._expected_by)
+            return
         self._probe_at = now + self._probe_pause
         self._probe_pause *= self._probe_growth
-        if self._remaining <= 1:
-            # The last request of the window is kept for a probe that surely finds the refill.
-            self._probe_at = max(self._probe_at, self._expected_by or
-                                 self._wait_started + self.MAX_WINDOW_SECONDS)
 
     def _observe_new_window(self, ticket, remaining, now):
         """The answer to `ticket`, arrived `now`, comes from a new window: bracket its start,
         and narrow the window length with the previous start."""
         ended_after = self._last_old_start      # the old window still ran when that one started
-        previous = self._window_start
+        previous, previous_opened_by = self._window_start, self._opened_by
         self._window_start = (ended_after, now)
         # The window's very first request (the budget is full but for it): if windows open
-        # with the first request after the previous one ended, this one opened it. That guess
-        # only moves the predicted end later, so a wrong guess (windows aligned to the clock)
-        # costs at most one probe's spacing; it is never used to bound the window length.
+        # with the first request after the previous one ended, this one opened it. If windows
+        # are slots of the clock instead, the window began a little earlier; so the guess only
+        # ever moves a predicted end later, by at most a probe's spacing.
         first_request = self._limit and remaining + ticket.cost >= self._limit
         self._opened_by = ticket.started if first_request else None
         self._remaining = remaining
@@ -639,16 +679,52 @@ class RateLimitPacer:
         self._hold_until = 0.0
         if previous is None:
             return
-        shortest, longest = ended_after - previous[1], now - previous[0]
-        if self._window is not None:
-            # A window may pass unseen (when its budget was hardly touched).
-            middle = (self._window[0] + self._window[1]) / 2
-            windows = max(1, round((now - previous[1]) / middle))
-            shortest, longest = shortest / windows, longest / windows
-            narrowed = (max(self._window[0], shortest), min(self._window[1], longest))
-            if narrowed[0] <= narrowed[1]:
-                self._window = narrowed
+        shortest = ended_after - previous[1]
+        longest_for_sure = now - previous[0]
+        longest_if_opened = longest_for_sure
+        if self._trust_opened_by and previous_opened_by is not None:
+            longest_if_opened = now - max(previous[0], previous_opened_by)
+        for longest in (longest_if_opened, longest_for_sure):
+            if self._narrow_window(shortest, longest, now - previous[1]):
+                if not self._trust_opened_by:
+                    self._carry_anchor()
                 return
         # The first estimate, or the old one proved wrong: the last two starts bound it.
-        shortest, longest = max(shortest, 1e-3), min(longest, self.MAX_WINDOW_SECONDS)
-        self._window = (shortest, longest) if shortest <= longest else None
+        shortest = max(shortest, 1e-3)
+        for longest in (longest_if_opened, longest_for_sure):
+            longest = min(longest, self.MAX_WINDOW_SECONDS)
+            if shortest <= longest:
+                self._window = (shortest, longest)
+                return
+        self._window = None
+
+    def _carry_anchor(self):
+        """Windows that follow the clock start every window length exactly: the sharpest start
+        seen (the anchor), carried forward, sharpens both the current start and the length."""
+        current, anchor = self._window_start, self._anchor
+        if anchor is not None and self._window is not None:
+            windows = round((current[1] - anchor[1]) / ((self._window[0] + self._window[1]) / 2))
+            if windows >= 1:
+                self._narrow_window(current[0] - anchor[1], current[1] - anchor[0],
+                                    current[1] - anchor[1])
+                carried = (anchor[0] + windows * self._window[0],
+                           anchor[1] + windows * self._window[1])
+                sharper = (max(current[0], carried[0]), min(current[1], carried[1]))
+                if sharper[0] <= sharper[1]:
+                    self._window_start = current = sharper
+        if anchor is None or current[1] - current[0] <= anchor[1] - anchor[0]:
+            self._anchor = current
+
+    def _narrow_window(self, shortest, longest, elapsed):
+        """Intersect the known window length with (shortest, longest) measured over `elapsed`
+        seconds; False when nothing is known yet or the two disagree."""
+        if self._window is None:
+            return False
+        # A window may pass unseen (when its budget was hardly touched).
+        windows = max(1, round(elapsed / ((self._window[0] + self._window[1]) / 2)))
+        narrowed = (max(self._window[0], shortest / windows),
+                    min(self._window[1], longest / windows))
+        if narrowed[0] > narrowed[1]:
+            return False
+        self._window = narrowed
+        return True
