@@ -21,10 +21,9 @@ from tests.expected import expected_rows
 pytestmark = pytest.mark.e2e
 
 STATE_ID = "dev:tap-helpscout-to-target-jsonl"
-# Generated or local to a checkout, never part of a Meltano project.
-NOT_PROJECT_FILES = shutil.ignore_patterns(
-    ".git", ".venv", ".venvs", ".meltano", "output", "__pycache__", "*.egg-info", ".pytest_cache",
-    "build", "dist", "demo-output", ".bench", "singer-check-tap-data")
+# What the Meltano project is made of: its meltano.yml and the package that `pip_url: -e .`
+# installs. Copying only these keeps venvs, caches and outputs of the checkout out of it.
+PROJECT_FILES = ("meltano.yml", "setup.py", "README.md", "LICENSE", "tap_helpscout")
 
 
 @pytest.fixture
@@ -34,7 +33,12 @@ def meltano_project(make_emulator, tmp_path):
     meltano = tool_venv("meltano", MELTANO) / "meltano"
     emu = make_emulator(seed=9, conversations=60, customers=40, ratings=20)
     project = tmp_path / "project"
-    shutil.copytree(REPO, project, ignore=NOT_PROJECT_FILES)
+    project.mkdir()
+    for name in PROJECT_FILES:
+        if (REPO / name).is_dir():
+            shutil.copytree(REPO / name, project / name, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy2(REPO / name, project / name)
     env = {key: value for key, value in os.environ.items()
            if not key.startswith(("TAP_HELPSCOUT_", "TARGET_JSONL_", "MELTANO_")) and key != "VIRTUAL_ENV"}
     env.update({

@@ -25,6 +25,13 @@ REPO = Path(__file__).resolve().parents[2]
 VENVS = REPO / ".venvs"
 INSTALL_TIMEOUT = 1200   # seconds for one venv's pip install (Meltano is ~160 MB)
 
+# The tools under test, pinned: a new release must not change what a green suite means.
+SINGER_TOOLS = "singer-tools==0.4.1"
+TARGET_JSONL = "target-jsonl==0.1.4"
+MELTANOLABS_TARGET_POSTGRES = "meltanolabs-target-postgres==0.8.1"
+PIPELINEWISE_TARGET_POSTGRES = "pipelinewise-target-postgres==2.1.2"
+MELTANO = "meltano==4.4.1"
+
 
 # ---------------------------------------------------------------------------------------------
 # Tool virtual environments
@@ -86,19 +93,13 @@ def file_digest(*paths):
 
 
 def tap_bin_dir():
-    """The directory holding the `tap-helpscout` console script of the venv running the tests:
-    tools that start the tap themselves find it on PATH."""
+    """The directory holding the `tap-helpscout` console script of the venv running the tests,
+    the executable a user pipes into a target."""
     bindir = Path(sys.executable).parent
     if not (bindir / "tap-helpscout").exists():
         raise RuntimeError(f"no tap-helpscout executable beside {sys.executable}: install the package "
                            "(make test does: pip install -e '.[test]')")
     return bindir
-
-
-def env_with_path(*dirs, **extra):
-    """os.environ with `dirs` in front of PATH, plus `extra` variables."""
-    path = os.pathsep.join([*(str(d) for d in dirs), os.environ.get("PATH", "")])
-    return {**os.environ, "PATH": path, **extra}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -238,15 +239,8 @@ class PostgresServer:
 
 
 # ---------------------------------------------------------------------------------------------
-# The tools under test, pinned: a new release must not change what a green suite means.
+# tap | target
 # ---------------------------------------------------------------------------------------------
-
-SINGER_TOOLS = "singer-tools==0.4.1"
-TARGET_JSONL = "target-jsonl==0.1.4"
-MELTANOLABS_TARGET_POSTGRES = "meltanolabs-target-postgres==0.8.1"
-PIPELINEWISE_TARGET_POSTGRES = "pipelinewise-target-postgres==2.1.2"
-MELTANO = "meltano==4.4.1"
-
 
 @dataclass
 class PipelineRun:
