@@ -19,6 +19,7 @@ from singer import metrics
 
 from .client import HelpScoutClient
 from .errors import ApiError, PermissionDenied
+from .memory import HEAP
 from .state import Output, migrate
 from .streams import DATE_WINDOWS, EMBEDDED, MODIFIED_SINCE, PER_PARENT, STREAMS, WHOLE
 from .transform import RecordShaper, format_date_time, parse_date_time
@@ -115,6 +116,7 @@ class Engine:
         self.margin = timedelta(seconds=int(config.get("bookmark_margin_seconds") or 0))
         self.window_days = config.get("report_window_days")
         self.parallel = int(config.get("max_parallel_requests") or 4)
+        HEAP.limit_arenas()
         self.pool = ThreadPoolExecutor(max_workers=self.parallel, thread_name_prefix="helpscout")
         self.entries = {e.tap_stream_id: e for e in catalog.streams
                         if e.tap_stream_id in STREAMS and e.is_selected()}
@@ -362,7 +364,8 @@ class ModifiedSinceListing:
     def queue(self, page, next_page):
         page.next_page = next_page
         self.pending.append(page)
-        self.drain(self.engine.parallel)
+        # Two pages waiting for their threads keep the pool busy; more only hold memory.
+        self.drain(2)
 
     def drain(self, keep):
         """Emit queued pages in order while more than `keep` wait or the oldest one is complete."""
@@ -371,6 +374,7 @@ class ModifiedSinceListing:
             page = self.pending.popleft()
             self.emit(page)
             self.checkpoint(page.next_page, page.total_elements)
+            HEAP.tidy()
 
     def emit(self, page):
         family = self.family
