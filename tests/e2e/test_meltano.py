@@ -95,6 +95,12 @@ def test_meltano_runs_the_tap_and_the_next_runs_are_incremental(meltano_project)
     assert new_rows[0] == expected_rows(emu.data)["conversations"][(changed,)]
     assert len(landed(meltano.project, "customers")) == before["customers"]
 
+    # Every run got its access token by client credentials: no refresh token to lose between
+    # runs, though Meltano writes the tap a new config file each time.
+    token_requests = [r for r in emu.requests if r.path.endswith("/oauth2/token")]
+    assert len(token_requests) >= 3
+    assert all("client_credentials" in r.body and r.status == 200 for r in token_requests)
+
 
 def test_the_readme_shows_the_projects_meltano_yml():
     readme = (REPO / "README.md").read_text()
