@@ -431,13 +431,16 @@ class RateLimitPacer:
     remaining budget, less the requests in flight, stays above a small reserve; then it waits
     for the next window, and learns when that comes:
     - each window start is bracketed in time: after the start of the last request answered from
-      the old window (or after the start of the window's very first request, when its answer
-      shows the full budget less one), before the first answer showing the refill arrived;
-    - until the window length is known it probes: single (useful) requests at growing pauses,
-      until an answer shows the refill;
-    - two consecutive window starts bound the window length, and every later pair narrows the
-      bounds. From then on the pacer sleeps until the earliest moment the current window can
-      end and spreads a few probes over the span where it must end.
+      the old window, before the first answer showing the refill arrived;
+    - two brackets bound the window length; every later one narrows the bounds;
+    - a sharper guess is kept beside those sure bounds: that the window opened with the request
+      whose answer showed the full budget less its own cost. It holds for windows that open on
+      request; for windows that follow the clock it is dropped the first time it misleads;
+    - for windows that follow the clock, the sharpest start seen, carried forward by whole
+      windows, sharpens the later starts and the length;
+    - while the length is unknown, the pacer probes with single (useful) requests at growing
+      pauses until an answer shows the refill; once it is known, it sleeps until the earliest
+      moment the window can end and spreads a few probes over the span where it must end.
     The reserve is what those probes need, plus a little for the account's other integrations.
 
     `max_requests_per_minute` caps the tap's own rate: starts are spaced evenly and no 60 s
@@ -461,16 +464,17 @@ class RateLimitPacer:
         self._in_flight = 0           # budget taken by requests sent and not answered yet
         self._cap_starts = deque(maxlen=self._cap or 1)
         self._cap_logged = False
+        self._first_start = None      # of the run's first request
+        self._spent_before_first_answer = 0
         self._limit = None
         self._remaining = None        # least budget reported in the current window
         self._last_old_start = None   # latest start of a request answered from this window
-        self._window_start = None     # (earliest, latest) start of the current window
+        self._window_start = None     # (earliest, latest) start of the current window, sure
         self._opened_by = None        # start of the request that may have opened it
-        self._first_start = None      # of the run's first request
         self._trust_opened_by = True  # until a prediction based on it fails
-        self._anchor = None           # the sharpest window start seen, once windows seem fixed
-        self._spent_before_first_answer = 0
-        self._window = None           # (shortest, longest) window length consistent so far
+        self._anchor = None           # the sharpest start seen, once windows seem clock slots
+        self._sure_window = None      # (shortest, longest) window length, sure bounds
+        self._window = None           # the same, sharpened by the opened-by guess
         self._hold_until = 0.0        # after a 429: nobody sends before this
         self._waiting = False         # the budget is spent: waiting for the next window
         self._wait_started = 0.0
@@ -526,7 +530,7 @@ class RateLimitPacer:
                         " as the server asked" if known else "")
             self._cond.notify_all()
 
-    # -- decisions ---------------------------------------------------------------------------
+    # -- when to send --------------------------------------------------------------------------
 
     def _delay(self, now, cost):
         """(None, probe?) to start now; (seconds, _) to wait that long, or until an answer
@@ -597,6 +601,18 @@ class RateLimitPacer:
         self._waiting = True
         self._wait_started = now
         self.waits += 1
+        self._plan_probes(now)
+        if self._expected_by is not None:
+            LOGGER.info("rate limit: %s of %s requests left in this window; waiting %.2f s for "
+                        "the next one", self._remaining, self._limit, self._probe_at - now)
+        else:
+            LOGGER.info("rate limit: %s of %s requests left in this window; waiting for the "
+                        "next one (checking with single requests at growing pauses)",
+                        self._remaining, self._limit)
+
+    def _plan_probes(self, now):
+        """Spread the probes left over the span where the window must end, when it is known;
+        otherwise start probing at growing pauses."""
         span = self._expected_end(now)
         if span is not None:
             earliest, latest = max(now, span[0]), span[1]
@@ -605,15 +621,38 @@ class RateLimitPacer:
             self._probe_growth = 1.0
             self._probe_at = earliest + self._probe_pause
             self._expected_by = latest
-            LOGGER.info("rate limit: %s of %s requests left in this window; waiting %.2f s for "
-                        "the next one", self._remaining, self._limit, self._probe_at - now)
         else:
             self._probe_pause, self._probe_growth = self.FIRST_PROBE_PAUSE, self.PROBE_PAUSE_GROWTH
             self._probe_at = now + self._probe_pause
             self._expected_by = None
-            LOGGER.info("rate limit: %s of %s requests left in this window; waiting for the "
-                        "next one (checking with single requests at growing pauses)",
-                        self._remaining, self._limit)
+
+    def _schedule_next_probe(self, now):
+        """A probe came back from the old window."""
+        if self._expected_by is not None and now >= self._expected_by:
+            # The window did not end when predicted: the guess that windows open on request
+            # misled (they follow the clock); fall back on what is sure.
+            self._trust_opened_by = False
+            self._window = self._sure_window
+            self._plan_probes(now)
+            if self._expected_by is not None:
+                return
+        if self._expected_by is None:
+            # Unknown window: grow the pauses fast enough that the probes left reach the
+            # latest moment the window can end; the last request is kept for that moment.
+            opened_before = self._window_start[1] if self._window_start else self._wait_started
+            horizon = opened_before + self.MAX_WINDOW_SECONDS
+            if self._remaining <= 1:
+                self._probe_at = max(now + self._probe_pause, horizon)
+                return
+            growth = _growth_to_cover(self._probe_pause, self._remaining - 1, horizon - now)
+            self._probe_growth = max(self.PROBE_PAUSE_GROWTH, growth)
+        elif self._remaining <= 1:
+            self._probe_at = max(now + self._probe_pause, self._expected_by)
+            return
+        self._probe_at = now + self._probe_pause
+        self._probe_pause *= self._probe_growth
+
+    # -- what the answers tell -------------------------------------------------------------------
 
     def _observe(self, ticket, limit, remaining, now):
         if limit is not None:
@@ -637,40 +676,12 @@ class RateLimitPacer:
         if ticket.probe and self._waiting:
             self._schedule_next_probe(now)
 
-    def _schedule_next_probe(self, now):
-        if self._expected_by is not None and now >= self._expected_by:
-            # The window did not end when predicted: what was learned is wrong. Start over,
-            # and stop guessing that windows open with a request (they may follow the clock).
-            self._window = None
-            self._trust_opened_by = False
-            self._expected_by = None
-            self._probe_pause, self._probe_growth = self.FIRST_PROBE_PAUSE, self.PROBE_PAUSE_GROWTH
-        if self._expected_by is None:
-            # Unknown window: grow the pauses fast enough that the probes left reach the
-            # latest moment the window can end; the last request is kept for that moment.
-            opened_before = self._window_start[1] if self._window_start else self._wait_started
-            horizon = opened_before + self.MAX_WINDOW_SECONDS
-            if self._remaining <= 1:
-                self._probe_at = max(now + self._probe_pause, horizon)
-                return
-            growth = _growth_to_cover(self._probe_pause, self._remaining - 1, horizon - now)
-            self._probe_growth = max(self.PROBE_PAUSE_GROWTH, growth)
-        elif self._remaining <= 1:
-            self._probe_at = max(now + self._probe_pause, self._expected_by)
-            return
-        self._probe_at = now + self._probe_pause
-        self._probe_pause *= self._probe_growth
-
     def _observe_new_window(self, ticket, remaining, now):
         """The answer to `ticket`, arrived `now`, comes from a new window: bracket its start,
         and narrow the window length with the previous start."""
         ended_after = self._last_old_start      # the old window still ran when that one started
         previous, previous_opened_by = self._window_start, self._opened_by
         self._window_start = (ended_after, now)
-        # The window's very first request (the budget is full but for it): if windows open
-        # with the first request after the previous one ended, this one opened it. If windows
-        # are slots of the clock instead, the window began a little earlier; so the guess only
-        # ever moves a predicted end later, by at most a probe's spacing.
         first_request = self._limit and remaining + ticket.cost >= self._limit
         self._opened_by = ticket.started if first_request else None
         self._remaining = remaining
@@ -680,51 +691,41 @@ class RateLimitPacer:
         if previous is None:
             return
         shortest = ended_after - previous[1]
-        longest_for_sure = now - previous[0]
-        longest_if_opened = longest_for_sure
-        if self._trust_opened_by and previous_opened_by is not None:
-            longest_if_opened = now - max(previous[0], previous_opened_by)
-        for longest in (longest_if_opened, longest_for_sure):
-            if self._narrow_window(shortest, longest, now - previous[1]):
-                if not self._trust_opened_by:
-                    self._carry_anchor()
-                return
-        # The first estimate, or the old one proved wrong: the last two starts bound it.
-        shortest = max(shortest, 1e-3)
-        for longest in (longest_if_opened, longest_for_sure):
-            longest = min(longest, self.MAX_WINDOW_SECONDS)
-            if shortest <= longest:
-                self._window = (shortest, longest)
-                return
-        self._window = None
+        longest = now - previous[0]
+        self._sure_window = self._narrowed(self._sure_window, shortest, longest, now - previous[1])
+        if not self._trust_opened_by:
+            self._carry_anchor()
+            self._window = self._sure_window
+            return
+        if previous_opened_by is not None:
+            longest = min(longest, now - previous_opened_by)
+        self._window = self._narrowed(self._window, shortest, longest, now - previous[1])
+
+    def _narrowed(self, known, shortest, longest, elapsed):
+        """`known` (shortest, longest) intersected with the bounds measured over `elapsed`
+        seconds; the new bounds alone when nothing is known or the two disagree."""
+        if known is not None:
+            # A window may pass unseen (when its budget was hardly touched).
+            windows = max(1, round(elapsed / ((known[0] + known[1]) / 2)))
+            narrowed = (max(known[0], shortest / windows), min(known[1], longest / windows))
+            if narrowed[0] <= narrowed[1]:
+                return narrowed
+        shortest, longest = max(shortest, 1e-3), min(longest, self.MAX_WINDOW_SECONDS)
+        return (shortest, longest) if shortest <= longest else None
 
     def _carry_anchor(self):
         """Windows that follow the clock start every window length exactly: the sharpest start
         seen (the anchor), carried forward, sharpens both the current start and the length."""
-        current, anchor = self._window_start, self._anchor
-        if anchor is not None and self._window is not None:
-            windows = round((current[1] - anchor[1]) / ((self._window[0] + self._window[1]) / 2))
+        current, anchor, window = self._window_start, self._anchor, self._sure_window
+        if anchor is not None and window is not None:
+            windows = round((current[1] - anchor[1]) / ((window[0] + window[1]) / 2))
             if windows >= 1:
-                self._narrow_window(current[0] - anchor[1], current[1] - anchor[0],
-                                    current[1] - anchor[1])
-                carried = (anchor[0] + windows * self._window[0],
-                           anchor[1] + windows * self._window[1])
+                window = self._narrowed(window, current[0] - anchor[1], current[1] - anchor[0],
+                                        current[1] - anchor[1])
+                self._sure_window = window
+                carried = (anchor[0] + windows * window[0], anchor[1] + windows * window[1])
                 sharper = (max(current[0], carried[0]), min(current[1], carried[1]))
                 if sharper[0] <= sharper[1]:
                     self._window_start = current = sharper
         if anchor is None or current[1] - current[0] <= anchor[1] - anchor[0]:
             self._anchor = current
-
-    def _narrow_window(self, shortest, longest, elapsed):
-        """Intersect the known window length with (shortest, longest) measured over `elapsed`
-        seconds; False when nothing is known yet or the two disagree."""
-        if self._window is None:
-            return False
-        # A window may pass unseen (when its budget was hardly touched).
-        windows = max(1, round(elapsed / ((self._window[0] + self._window[1]) / 2)))
-        narrowed = (max(self._window[0], shortest / windows),
-                    min(self._window[1], longest / windows))
-        if narrowed[0] > narrowed[1]:
-            return False
-        self._window = narrowed
-        return True
