@@ -1,0 +1,142 @@
+"""The config file survives token rotation: atomic replacement, other keys and mode kept, and a
+kill at any instant leaves valid JSON holding a refresh token that was written."""
+import json
+import os
+import random
+import signal
+import stat
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tap_helpscout.config_file import update_config_file
+from tap_helpscout.errors import ConfigError
+
+pytestmark = pytest.mark.timeout(60)
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# Rotates forever: writes refresh tokens rotation-1, rotation-2, ... with a large padding key so
+# that each write takes long enough to be interrupted in the middle. Prints each token after
+# its write returned, so the test knows which ones were completely stored.
+ROTATOR = r"""
+import sys
+from tap_helpscout.config_file import update_config_file
+path = sys.argv[1]
+n = 0
+while True:
+    n += 1
+    update_config_file(path, {"refresh_token": f"rotation-{n}", "access_token": f"access-{n}"})
+    print(n, flush=True)
+"""
+
+
+def write_config(path, mode=0o600, **extra):
+    config = {"client_id": "app", "client_secret": "s3cret", "refresh_token": "rotation-0",
+              "start_date": "2024-01-01T00:00:00Z", "padding": "x" * 200_000, **extra}
+    path.write_text(json.dumps(config))
+    os.chmod(path, mode)
+    return config
+
+
+def test_update_sets_the_tokens_and_keeps_every_other_key(tmp_path):
+    path = tmp_path / "config.json"
+    before = write_config(path, user_agent="acme/1", max_parallel_requests=4)
+    update_config_file(str(path), {"refresh_token": "new", "access_token": "a"})
+    after = json.loads(path.read_text())
+    assert after == {**before, "refresh_token": "new", "access_token": "a"}
+    assert list(after)[:4] == list(before)[:4], "key order kept"
+
+
+@pytest.mark.parametrize("mode", [0o600, 0o640, 0o644])
+def test_update_keeps_the_permission_bits(tmp_path, mode):
+    path = tmp_path / "config.json"
+    write_config(path, mode=mode)
+    update_config_file(str(path), {"refresh_token": "new"})
+    assert stat.S_IMODE(os.stat(path).st_mode) == mode
+
+
+def test_update_keeps_the_owner(tmp_path):
+    path = tmp_path / "config.json"
+    write_config(path)
+    before = os.stat(path)
+    update_config_file(str(path), {"refresh_token": "new"})
+    after = os.stat(path)
+    assert (after.st_uid, after.st_gid) == (before.st_uid, before.st_gid)
+
+
+def test_update_replaces_the_file_instead_of_rewriting_it(tmp_path):
+    path = tmp_path / "config.json"
+    write_config(path)
+    inode = os.stat(path).st_ino
+    update_config_file(str(path), {"refresh_token": "new"})
+    assert os.stat(path).st_ino != inode
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["config.json"], "no temporary file left"
+
+
+def test_update_through_a_symlink_writes_the_real_file(tmp_path):
+    real = tmp_path / "secrets" / "config.json"
+    real.parent.mkdir()
+    write_config(real)
+    link = tmp_path / "config.json"
+    link.symlink_to(real)
+    update_config_file(str(link), {"refresh_token": "new"})
+    assert link.is_symlink()
+    assert json.loads(real.read_text())["refresh_token"] == "new"
+
+
+def test_a_config_that_is_not_json_is_refused_without_showing_its_content(tmp_path):
+    path = tmp_path / "config.json"
+    path.write_text('{"client_secret": "s3cret", oops')
+    with pytest.raises(ConfigError) as raised:
+        update_config_file(str(path), {"refresh_token": "new"})
+    assert "not valid JSON" in str(raised.value) and "s3cret" not in str(raised.value)
+    assert path.read_text() == '{"client_secret": "s3cret", oops'
+
+
+def test_a_failed_write_leaves_the_original_and_no_temporary_file(tmp_path, monkeypatch):
+    path = tmp_path / "config.json"
+    write_config(path)
+    original = path.read_bytes()
+
+    def disk_full(descriptor):
+        raise OSError(28, "No space left on device")
+    monkeypatch.setattr(os, "fsync", disk_full)
+    with pytest.raises(OSError):
+        update_config_file(str(path), {"refresh_token": "new"})
+    assert path.read_bytes() == original
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["config.json"]
+
+
+def test_a_kill_at_any_instant_leaves_a_valid_config_with_a_written_token(tmp_path):
+    path = tmp_path / "config.json"
+    write_config(path, mode=0o600)
+    rng = random.Random(4)
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    kills = 0
+    while kills < 50:
+        rotator = subprocess.Popen([sys.executable, "-c", ROTATOR, str(path)], cwd=ROOT, env=env,
+                                   stdout=subprocess.PIPE, text=True)
+        first = rotator.stdout.readline()          # interpreter started, a rotation done
+        assert first.strip().isdigit()
+        time.sleep(rng.uniform(0, 0.03))
+        rotator.send_signal(signal.SIGKILL)
+        completed = [first] + rotator.stdout.readlines()
+        rotator.wait()
+        kills += 1
+        last_complete = int(completed[-1])
+        config = json.loads(path.read_text())       # valid JSON, every time
+        stored = int(config["refresh_token"].removeprefix("rotation-"))
+        # The kill may land after a write but before its line was printed: then the file
+        # holds the next token, whose write had completed.
+        assert stored in (last_complete, last_complete + 1)
+        assert config["client_secret"] == "s3cret" and len(config["padding"]) == 200_000
+        assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    # Kills in the middle of a write leave their temporary file behind, never a broken config:
+    # proof that the kills did land mid-write.
+    leftovers = [p.name for p in tmp_path.iterdir() if p.name != "config.json"]
+    assert all(name.startswith(".config.json.") and name.endswith(".tmp") for name in leftovers)
+    assert leftovers, "no kill landed during a write; the test lost its point"
