@@ -1,0 +1,226 @@
+"""HelpScoutClient against the project's Help Scout emulator (tests/emulator): every fault kind
+is survived with the same answer as without it, tokens rotate and persist across runs, rate
+limits are paced without a single 429, and errors carry the API's own words."""
+import json
+import os
+import stat
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+import tap_helpscout.client as client_module
+from tap_helpscout.client import HelpScoutClient
+from tap_helpscout.errors import ApiError, AuthError, PermissionDenied
+
+pytestmark = pytest.mark.timeout(60)
+
+SMALL = dict(seed=3, conversations=30, customers=20)
+
+
+@pytest.fixture(autouse=True)
+def quick_backoff(monkeypatch):
+    monkeypatch.setattr(client_module, "BACKOFF_BASE_SECONDS", 0.001)
+
+
+def write_config(tmp_path, emu, **keys):
+    config = {"client_id": emu.client_id, "client_secret": emu.client_secret,
+              "refresh_token": emu.refresh_token, "base_url": emu.base_url,
+              "start_date": "2024-01-01T00:00:00Z", **keys}
+    config = {key: value for key, value in config.items() if value is not None}
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(config, indent=2))
+    os.chmod(path, 0o600)
+    return path
+
+
+def client_for(path, **overrides):
+    return HelpScoutClient({**json.loads(path.read_text()), **overrides}, str(path))
+
+
+def api_requests(emu):
+    return [r for r in emu.requests if not r.path.endswith("/oauth2/token")]
+
+
+# ------------------------------------------------------------------------------- faults
+
+@pytest.mark.parametrize("kind", ["500", "502", "503", "504", "429", "drop", "cut"])
+def test_each_fault_is_survived_with_the_same_answer(make_emulator, tmp_path, kind):
+    emu = make_emulator(**SMALL)
+    api_client = client_for(write_config(tmp_path, emu))
+    params = {"status": "all", "sortField": "createdAt", "sortOrder": "asc", "page": "1"}
+    clean = api_client.get("/conversations", params, endpoint="conversations").json
+    emu.add_fault(kind, path="/conversations", retry_after=0.2)
+    faulted = api_client.get("/conversations", params, endpoint="conversations").json
+    assert faulted == clean
+    assert [r.fault for r in api_requests(emu)][-2:] == [kind, None]
+
+
+def test_a_stall_past_the_request_timeout_is_survived_by_a_retry(make_emulator, tmp_path):
+    emu = make_emulator(**SMALL)
+    api_client = client_for(write_config(tmp_path, emu), request_timeout=1)
+    clean = api_client.get("/mailboxes").json
+    emu.add_fault("stall", path="/mailboxes", stall_seconds=5)
+    started = time.monotonic()
+    assert api_client.get("/mailboxes").json == clean
+    assert time.monotonic() - started < 3
+
+
+def test_retry_after_of_an_injected_429_is_honoured(make_emulator, tmp_path, monkeypatch):
+    emu = make_emulator(**SMALL)
+    api_client = client_for(write_config(tmp_path, emu))
+    api_client.get("/users")
+    emu.add_fault("429", path="/users", retry_after=0.7)
+    api_client.get("/users")
+    throttled, retried = api_requests(emu)[-2:]
+    assert throttled.status == 429 and retried.status == 200
+    assert 0.7 <= retried.time - throttled.time < 1.2
+
+
+def test_token_endpoint_faults_are_retried(make_emulator, tmp_path):
+    emu = make_emulator(**SMALL)
+    emu.add_fault("503", path="/oauth2/token")
+    api_client = client_for(write_config(tmp_path, emu))
+    assert api_client.get("/users").status == 200
+    assert api_client.token_request_count == 2
+
+
+# ------------------------------------------------------------------------------- OAuth2
+
+def test_a_401_refreshes_the_token_and_retries(make_emulator, tmp_path):
+    emu = make_emulator(**SMALL)
+    api_client = client_for(write_config(tmp_path, emu))
+    clean = api_client.get("/users").json
+    emu.add_fault("401", path="/users")
+    assert api_client.get("/users").json == clean
+    assert api_client.token_request_count == 2
+
+
+def test_expired_tokens_are_replaced(make_emulator, tmp_path):
+    emu = make_emulator(**SMALL)
+    api_client = client_for(write_config(tmp_path, emu))
+    api_client.get("/users")
+    emu.expire_access_tokens()
+    assert api_client.get("/users").status == 200
+
+
+def test_second_401_asks_user_to_reauthorize(make_emulator, tmp_path):
+    emu = make_emulator(**SMALL)
+    api_client = client_for(write_config(tmp_path, emu))
+    api_client.get("/users")
+    emu.add_fault("401", path="/users")
+    emu.add_fault("401", path="/users")           # moves on to the retry after the refresh
+    with pytest.raises(AuthError, match="run the authorization-code flow again, see README"):
+        api_client.get("/users", endpoint="users")
+
+
+def test_rotation_is_persisted_and_the_new_token_works_in_the_next_run(make_emulator, tmp_path):
+    emu = make_emulator(**SMALL)
+    path = write_config(tmp_path, emu)
+    first_token = emu.refresh_token
+    client_for(path).get("/users")
+    stored = json.loads(path.read_text())
+    assert stored["refresh_token"] == emu.refresh_token != first_token
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    # The next run, with only the stored refresh token (no access token): the emulator takes it.
+    next_run = write_config(tmp_path, emu, refresh_token=stored["refresh_token"])
+    client_for(next_run).get("/users")
+    assert json.loads(next_run.read_text())["refresh_token"] == emu.refresh_token
+
+
+def test_an_old_refresh_token_is_rejected_with_a_clear_message(make_emulator, tmp_path):
+    emu = make_emulator(**SMALL)
+    old = emu.refresh_token
+    client_for(write_config(tmp_path, emu)).get("/users")        # rotates it
+    stale = write_config(tmp_path, emu, refresh_token=old)
+    with pytest.raises(AuthError) as raised:
+        client_for(stale).get("/users")
+    message = str(raised.value)
+    assert "the refresh token was rejected (it may have been used by another process, or the " \
+           "app was de-authorized): run the authorization-code flow again, see README" in message
+    assert "Invalid refresh_token" in message and old not in message
+
+
+def test_client_credentials_and_a_bare_access_token(make_emulator, tmp_path):
+    emu = make_emulator(**SMALL)
+    path = write_config(tmp_path, emu, refresh_token=None)
+    before = path.read_text()
+    assert client_for(path).get("/users").status == 200
+    assert path.read_text() == before
+    bare = write_config(tmp_path, emu, client_id=None, client_secret=None, refresh_token=None,
+                        access_token=emu.issue_access_token())
+    assert client_for(bare).get("/users").status == 200
+
+
+# ------------------------------------------------------------------------------- errors
+
+def test_a_400_names_the_endpoint_and_the_api_message(make_emulator, tmp_path):
+    emu = make_emulator(**SMALL)
+    api_client = client_for(write_config(tmp_path, emu))
+    with pytest.raises(ApiError) as raised:
+        api_client.get("/conversations", {"status": "Wrong"}, endpoint="conversations")
+    message = str(raised.value)
+    assert raised.value.status == 400 and "conversations" in message and "status" in message
+    assert len(api_requests(emu)) == 1
+
+
+def test_a_404_is_not_retried(make_emulator, tmp_path):
+    emu = make_emulator(**SMALL)
+    api_client = client_for(write_config(tmp_path, emu))
+    with pytest.raises(ApiError) as raised:
+        api_client.get("/conversations/1", endpoint="conversation")
+    assert raised.value.status == 404 and "conversation" in str(raised.value)
+    assert len(api_requests(emu)) == 1
+
+
+def test_reports_on_the_standard_plan_raise_permission_denied(make_emulator, tmp_path):
+    emu = make_emulator(**SMALL, plan="standard")
+    api_client = client_for(write_config(tmp_path, emu))
+    with pytest.raises(PermissionDenied) as raised:
+        api_client.get("/reports/happiness/ratings",
+                       {"start": "2024-01-01T00:00:00Z", "end": "2024-02-01T00:00:00Z"},
+                       endpoint="happiness_ratings_report")
+    assert raised.value.status == 403
+
+
+# --------------------------------------------------------------------------- rate limits
+
+def test_a_rate_limited_run_meets_no_429_and_keeps_close_to_the_limit(make_emulator, tmp_path):
+    emu = make_emulator(**SMALL, rate_limit=60, time_scale=1 / 60)      # 60 per second
+    api_client = client_for(write_config(tmp_path, emu))
+    started = time.monotonic()
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(lambda page: api_client.get("/users", {"page": "1"}), range(300)))
+    elapsed = time.monotonic() - started
+    assert emu.throttled == 0
+    assert elapsed < 300 / 60 * 1.3
+
+
+def test_max_requests_per_minute_caps_the_taps_share(make_emulator, tmp_path):
+    emu = make_emulator(**SMALL)
+    api_client = client_for(write_config(tmp_path, emu), max_requests_per_minute=300)
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(lambda page: api_client.get("/users"), range(6)))
+    times = [r.time for r in emu.requests]        # the token request counts too
+    assert times[-1] - times[0] >= 6 * 0.2 - 0.05
+
+
+# ----------------------------------------------------------------------------- secrecy
+
+def test_no_secret_appears_in_any_output(make_emulator, tmp_path, capfd):
+    emu = make_emulator(**SMALL)
+    path = write_config(tmp_path, emu)
+    secrets = {emu.client_secret, emu.refresh_token}
+    api_client = client_for(path)
+    for kind in ("500", "drop", "cut", "401", "429"):
+        emu.add_fault(kind, path="/users", retry_after=0.1)
+        api_client.get("/users")
+    with pytest.raises(ApiError):
+        api_client.get("/conversations", {"status": "Wrong"})
+    stored = json.loads(path.read_text())
+    secrets |= {stored["refresh_token"], stored["access_token"], emu.refresh_token}
+    out, err = capfd.readouterr()
+    assert out == ""
+    assert "try 2 of 8" in err
+    for secret in secrets:
+        assert secret not in err
