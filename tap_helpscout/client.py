@@ -450,7 +450,10 @@ class RateLimitPacer:
     MAX_WINDOW_SECONDS = 60.0          # Help Scout's window; emulators only ever shorten it
     FIRST_PROBE_PAUSE = 0.05
     PROBE_PAUSE_GROWTH = 1.3
-    LEARNING_RESERVE = 16              # probes while the window length is unknown
+    # Probes while the window length is unknown: the more, the finer the first refill is found
+    # (pauses grow by less); a share of the limit, as unused budget matters less when it is big.
+    LEARNING_RESERVE = 16
+    LEARNING_RESERVE_SHARE = 1 / 12
     MAX_PROBES_PER_WAIT = 8            # once it is known, within bounds
     PROBE_PRECISION = 0.01             # of the window: a finer bracket is not worth a probe
     SPARE = 2                          # kept for the account's other integrations
@@ -557,7 +560,8 @@ class RateLimitPacer:
 
     def _reserve(self, now):
         if self._window is None:
-            reserve = self.LEARNING_RESERVE
+            reserve = max(self.LEARNING_RESERVE,
+                          int((self._limit or 0) * self.LEARNING_RESERVE_SHARE))
         else:
             reserve = self._planned_probes(now) + self.SPARE
         if self._limit:
