@@ -169,11 +169,12 @@ class TokenManager:
                 error in ("invalid_request", "invalid_grant", ""):
             message = f"Help Scout: {REFRESH_TOKEN_REJECTED}{detail}"
             if answer.earlier_attempt_lost:
-                message += (". An earlier try of this refresh was cut off on the network, so the "
-                            "server may have rotated the token without the tap receiving it")
+                message += (". An earlier try of this refresh got no usable answer (network "
+                            "failure or server error), so the server may have rotated the token "
+                            "without the tap receiving the new one")
             return AuthError(message, status=400, endpoint="oauth2/token")
-        if answer.status in (400, 401) and error in ("invalid_client", "unauthorized_client") \
-                or answer.status == 401:
+        if answer.status == 401 or (answer.status == 400 and
+                                    error in ("invalid_client", "unauthorized_client")):
             return AuthError(f"Help Scout refused the client_id/client_secret{detail}: check them "
                              f"in the config (Help Scout > Your Profile > My Apps)",
                              status=answer.status, endpoint="oauth2/token")

@@ -44,7 +44,8 @@ MAX_CONNECT_TIMEOUT = 10.0
 MAX_TRIES = 8
 BACKOFF_BASE_SECONDS = 1.0
 BACKOFF_MAX_SECONDS = 60.0
-# A server-sent wait longer than this is not honoured as is: the try is counted as failed.
+# A server-sent wait is honoured exactly, up to this bound (a garbled header must not park the
+# tap for hours).
 MAX_RETRY_AFTER_SECONDS = 900.0
 
 RETRY_STATUSES = frozenset((429, 500, 502, 503, 504))
@@ -361,8 +362,11 @@ class HelpScoutClient:
         if status == 401 or status in accept_statuses:
             return response
         if status in RETRY_STATUSES:
+            # A 429 was refused before any work; a 5xx may have done the work (a refresh may
+            # have rotated the token) before failing.
             return _Failure(f"HTTP {status}", status=status, body=body, text=_text(response),
-                            retry_after=retry_after_seconds(response.headers))
+                            retry_after=retry_after_seconds(response.headers),
+                            may_have_reached_server=status != 429)
         message = api_message(body, _text(response)) or response.reason or "no message"
         if status == 403:
             raise PermissionDenied(f"Help Scout API {endpoint}: HTTP 403 permission denied: "
@@ -469,6 +473,7 @@ class RateLimitPacer:
         self._cap_logged = False
         self._first_start = None      # of the run's first request
         self._spent_before_first_answer = 0
+        self._unmetered = False       # an answer came without rate-limit headers
         self._limit = None
         self._remaining = None        # least budget reported in the current window
         self._last_old_start = None   # latest start of a request answered from this window
@@ -513,6 +518,8 @@ class RateLimitPacer:
             limit, remaining = parse_limit_headers(headers) if headers is not None else (None, None)
             if remaining is not None:
                 self._observe(ticket, limit, remaining, self._clock())
+            elif headers is not None:
+                self._unmetered = True
             self._cond.notify_all()
 
     def hold_off(self, seconds):
@@ -544,8 +551,11 @@ class RateLimitPacer:
         if cap_delay > 0:
             return cap_delay, False
         if self._remaining is None:
-            # Nothing known about the budget yet: one request at a time until an answer tells.
-            return (None if self._in_flight == 0 else float("inf")), False
+            # Nothing known about the budget yet: one request at a time until an answer tells,
+            # unless answers come without rate-limit headers (then there is nothing to pace).
+            if self._unmetered or self._in_flight == 0:
+                return None, False
+            return float("inf"), False
         if not self._waiting:
             if self._remaining - self._in_flight - cost >= self._reserve(now):
                 return None, False

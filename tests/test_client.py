@@ -696,3 +696,10 @@ def test_pacer_learns_the_window_and_then_waits_until_its_predicted_end():
                 clock.now += pacer._delay(clock.now, 1)[0]
     shortest, longest = pacer._window
     assert shortest <= window <= longest and longest - shortest < 0.2 * window
+
+
+def test_pacer_does_not_serialize_requests_when_answers_carry_no_rate_headers():
+    pacer = RateLimitPacer(parallelism=4, clock=FakeClock())
+    pacer.release(pacer.acquire(), {"Content-Type": "application/json"})
+    first, second = pacer.acquire(), pacer.acquire()
+    assert pacer._delay(pacer._clock(), 1) == (None, False)
