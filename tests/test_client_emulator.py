@@ -141,6 +141,16 @@ def test_an_old_refresh_token_is_rejected_with_a_clear_message(make_emulator, tm
     assert "Invalid refresh_token" in message and old not in message
 
 
+def test_a_refresh_whose_answer_was_lost_explains_that_the_token_may_have_rotated(
+        make_emulator, tmp_path):
+    emu = make_emulator(**SMALL)
+    emu.add_fault("cut", path="/oauth2/token")       # rotated on the server, answer cut short
+    with pytest.raises(AuthError) as raised:
+        client_for(write_config(tmp_path, emu)).get("/users")
+    assert "refresh token was rejected" in str(raised.value)
+    assert "may have rotated the token without the tap receiving the new one" in str(raised.value)
+
+
 def test_client_credentials_and_a_bare_access_token(make_emulator, tmp_path):
     emu = make_emulator(**SMALL)
     path = write_config(tmp_path, emu, refresh_token=None)
@@ -185,7 +195,8 @@ def test_reports_on_the_standard_plan_raise_permission_denied(make_emulator, tmp
 
 # --------------------------------------------------------------------------- rate limits
 
-def test_a_rate_limited_run_meets_no_429_and_keeps_close_to_the_limit(make_emulator, tmp_path):
+def test_a_rate_limited_run_meets_no_429_and_keeps_close_to_the_limit(make_emulator, tmp_path,
+                                                                       capfd):
     emu = make_emulator(**SMALL, rate_limit=60, time_scale=1 / 60)      # 60 per second
     api_client = client_for(write_config(tmp_path, emu))
     started = time.monotonic()
@@ -194,6 +205,8 @@ def test_a_rate_limited_run_meets_no_429_and_keeps_close_to_the_limit(make_emula
     elapsed = time.monotonic() - started
     assert emu.throttled == 0
     assert elapsed < 300 / 60 * 1.3
+    err = capfd.readouterr().err
+    assert "INFO rate limit: " in err and " s for the next one" in err, "waits are logged"
 
 
 def test_max_requests_per_minute_caps_the_taps_share(make_emulator, tmp_path):
