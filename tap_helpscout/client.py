@@ -74,14 +74,18 @@ DEFAULT_USER_AGENT = f"tap-helpscout/{_version()}"
 class ApiResponse:
     """A successful (2xx) answer with a JSON body."""
 
-    __slots__ = ("status", "json", "headers", "server_time", "url")
+    __slots__ = ("status", "json", "headers", "url")
 
     def __init__(self, status, json_body, headers, url):
         self.status = status
         self.json = json_body
         self.headers = headers
         self.url = url
-        self.server_time = parse_http_date(headers.get("Date"))
+
+    @property
+    def server_time(self):
+        """The server's clock (the Date header), parsed only when asked for."""
+        return parse_http_date(self.headers.get("Date"))
 
     def __repr__(self):
         return f"ApiResponse(status={self.status}, url={self.url!r})"
@@ -219,6 +223,11 @@ class HelpScoutClient:
         adapter = requests.adapters.HTTPAdapter(pool_connections=2, pool_maxsize=parallelism + 1)
         self._session.mount("https://", adapter)
         self._session.mount("http://", adapter)
+        # The environment's proxy and CA-bundle settings (HTTPS_PROXY, NO_PROXY,
+        # REQUESTS_CA_BUNDLE, ...) are read once here: requests would read them on every call.
+        self._environment = self._session.merge_environment_settings(
+            self._base_url, {}, None, None, None)
+        self._session.trust_env = False
 
         self._counter_lock = threading.Lock()
         self.request_count = 0
@@ -323,7 +332,7 @@ class HelpScoutClient:
                 try:
                     response = self._session.request(method, url, params=params, data=data,
                                                      headers=headers, auth=auth,
-                                                     timeout=self._timeout)
+                                                     timeout=self._timeout, **self._environment)
                 except TRANSPORT_ERRORS as exc:
                     timer.tags[metrics.Tag.status] = metrics.Status.failed
                     return _Failure(
