@@ -7,12 +7,18 @@ which is flushed to disk and then renamed over the original (a rename within one
 atomic), and the folder entry is flushed too. At every instant the path names either the complete
 old file or the complete new one.
 """
+import glob
 import json
 import os
 import stat
 import tempfile
+import time
 
 from tap_helpscout.errors import ConfigError
+
+# A temporary file older than this was left by a process killed in the middle of a write (a
+# live write takes milliseconds); it holds secrets, so it is removed at the next write.
+STALE_TEMPORARY_SECONDS = 600
 
 
 def update_config_file(path, updates):
@@ -41,8 +47,8 @@ def write_file_atomically(path, text):
     folder = os.path.dirname(os.path.abspath(path))
     # mkstemp creates the file readable by its owner only, so a secret is never exposed through
     # a more open temporary file, even before the original's mode is copied onto it.
-    descriptor, temp_path = tempfile.mkstemp(
-        prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=folder)
+    prefix, suffix = "." + os.path.basename(path) + ".", ".tmp"
+    descriptor, temp_path = tempfile.mkstemp(prefix=prefix, suffix=suffix, dir=folder)
     try:
         with os.fdopen(descriptor, "w", encoding="utf-8") as temp_file:
             temp_file.write(text)
@@ -55,6 +61,17 @@ def write_file_atomically(path, text):
         _remove_quietly(temp_path)
         raise
     _fsync_folder(folder)
+    _remove_stale_temporaries(os.path.join(glob.escape(folder), glob.escape(prefix) + "*" + suffix))
+
+
+def _remove_stale_temporaries(pattern):
+    now = time.time()
+    for leftover in glob.glob(pattern):
+        try:
+            if now - os.stat(leftover).st_mtime > STALE_TEMPORARY_SECONDS:
+                os.unlink(leftover)
+        except OSError:
+            pass
 
 
 def _copy_owner(descriptor, original):

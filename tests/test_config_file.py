@@ -140,3 +140,16 @@ def test_a_kill_at_any_instant_leaves_a_valid_config_with_a_written_token(tmp_pa
     leftovers = [p.name for p in tmp_path.iterdir() if p.name != "config.json"]
     assert all(name.startswith(".config.json.") and name.endswith(".tmp") for name in leftovers)
     assert leftovers, "no kill landed during a write; the test lost its point"
+
+
+def test_temporaries_left_by_a_killed_writer_are_removed_once_stale(tmp_path):
+    path = tmp_path / "config.json"
+    write_config(path)
+    stale = tmp_path / ".config.json.abc123.tmp"
+    fresh = tmp_path / ".config.json.def456.tmp"       # perhaps another process, mid-write
+    for leftover in (stale, fresh):
+        leftover.write_text('{"refresh_token": "half')
+    hour_ago = time.time() - 3600
+    os.utime(stale, (hour_ago, hour_ago))
+    update_config_file(str(path), {"refresh_token": "new"})
+    assert not stale.exists() and fresh.exists()
