@@ -12,6 +12,8 @@ from datetime import timezone
 import singer
 
 LOGGER = singer.get_logger()
+# Compact JSON: fewer bytes to write and for the target to read; ASCII-only like singer-python.
+_ENCODE = json.JSONEncoder(separators=(",", ":")).encode
 
 
 def migrate(state, streams):
@@ -64,8 +66,8 @@ class Output:
     def record(self, name, record, time_extracted):
         if self._extracted[0] is not time_extracted:
             self._extracted = (time_extracted, singer.utils.strftime(time_extracted.astimezone(timezone.utc)))
-        self.lines.append(json.dumps({"type": "RECORD", "stream": name, "record": record,
-                                      "time_extracted": self._extracted[1]}))
+        self.lines.append(_ENCODE({"type": "RECORD", "stream": name, "record": record,
+                                   "time_extracted": self._extracted[1]}))
 
     def bookmark(self, name):
         return self.state["bookmarks"].setdefault(name, {})
