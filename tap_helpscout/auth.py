@@ -23,7 +23,7 @@ import threading
 import time
 
 from tap_helpscout.config_file import update_config_file
-from tap_helpscout.errors import AuthError, ConfigError, TapError
+from tap_helpscout.errors import ApiError, AuthError, ConfigError, TapError
 
 REFRESH_GRANT = "refresh_token"
 CLIENT_CREDENTIALS_GRANT = "client_credentials"
@@ -79,6 +79,7 @@ class TokenManager:
         self._access_token = config.get("access_token") or None
         self._expires_at = None          # unknown for a configured token: valid until refused
         self._lock = threading.Lock()
+        self._fatal = None               # a refusal no retry can cure, raised to every caller
         self.mode = auth_mode(config)
         self.refresh_count = 0
 
@@ -87,7 +88,7 @@ class TokenManager:
         to expire."""
         with self._lock:
             if self._access_token is None or self._expiring():
-                self._obtain()
+                self._obtain_once()
             return self._access_token
 
     def replace_refused(self, refused_token):
@@ -104,11 +105,26 @@ class TokenManager:
                     "been revoked. Put a new access_token in the config, or configure client_id "
                     "and client_secret (and a refresh_token from the authorization-code flow, "
                     "see README) so that the tap can renew its token itself", status=401)
-            self._obtain()
+            self._obtain_once()
             return self._access_token
 
     def _expiring(self):
         return self._expires_at is not None and self._clock() >= self._expires_at
+
+    def _obtain_once(self):
+        """Obtain a token; once the credentials are refused (or the rotated token could not be
+        stored), every later caller gets the same error without another token request."""
+        if self._fatal is not None:
+            raise self._fatal
+        try:
+            self._obtain()
+        except (AuthError, ConfigError) as exc:
+            self._fatal = exc
+            raise
+        except TapError as exc:
+            if not isinstance(exc, ApiError):       # not a transient API failure
+                self._fatal = exc
+            raise
 
     def _obtain(self):
         if self.mode is None:

@@ -706,3 +706,19 @@ def test_pacer_does_not_serialize_requests_when_answers_carry_no_rate_headers():
     pacer.acquire()
     pacer.acquire()                                  # two in flight, and a third may go
     assert pacer._delay(pacer._clock(), 1) == (None, False)
+
+
+def test_refused_credentials_are_asked_once_even_by_parallel_workers(stub, tmp_path):
+    api_client = client_for(write_config(tmp_path, stub, refresh_token="stub-refresh-revoked"))
+    with ThreadPoolExecutor(4) as pool:
+        outcomes = list(pool.map(lambda i: _error_of(api_client.get, "/users"), range(8)))
+    assert all(isinstance(outcome, AuthError) for outcome in outcomes)
+    assert len(stub.token_requests()) == 1
+
+
+def _error_of(call, *args):
+    try:
+        call(*args)
+    except Exception as exc:     # the test inspects whatever was raised
+        return exc
+    return None
