@@ -22,8 +22,12 @@ has to re-authorize either way, and stopping at once tells them before a long sy
 import threading
 import time
 
-from tap_helpscout.config_file import update_config_file
+import singer
+
+from tap_helpscout.config_file import read_token_store, update_config_file, write_token_store
 from tap_helpscout.errors import ApiError, AuthError, ConfigError, TapError
+
+LOGGER = singer.get_logger()
 
 REFRESH_GRANT = "refresh_token"
 CLIENT_CREDENTIALS_GRANT = "client_credentials"
@@ -77,6 +81,15 @@ class TokenManager:
         self._client_secret = config.get("client_secret")
         self._refresh_token = config.get("refresh_token")
         self._access_token = config.get("access_token") or None
+        # Where the rotated refresh token is kept when the config file is not the place: under
+        # Meltano, for one, the config file is regenerated for every run.
+        self._store_path = config.get("token_store_path")
+        self._config_refresh_token = self._refresh_token
+        if self._store_path and self._refresh_token:
+            stored = read_token_store(self._store_path, self._refresh_token)
+            if stored:
+                self._refresh_token = stored
+                self._access_token = None       # issued for an older refresh token, maybe
         self._expires_at = None          # unknown for a configured token: valid until refused
         self._lock = threading.Lock()
         self._fatal = None               # a refusal no retry can cure, raised to every caller
@@ -164,7 +177,16 @@ class TokenManager:
 
     def _persist(self, refresh_token, access_token):
         """Store the rotated tokens before anything uses them: from now on only the new refresh
-        token works, and a crash must not lose it."""
+        token works, and a crash must not lose it. With a token store, the store holds it and
+        the config file is updated as well when it can be."""
+        if self._store_path:
+            try:
+                write_token_store(self._store_path, refresh_token, self._config_refresh_token)
+            except OSError as exc:
+                raise TapError(
+                    f"Help Scout rotated the refresh token, but the token store {self._store_path} "
+                    f"could not be written ({exc.strerror or exc}); the old refresh token no longer "
+                    f"works. Make the token store's folder writable, then {REAUTHORIZE}") from None
         if self._config_path is None:
             return      # a library caller without a config file keeps tokens in memory only
         try:
@@ -172,6 +194,10 @@ class TokenManager:
                                {"refresh_token": refresh_token, "access_token": access_token})
         except (OSError, ConfigError) as exc:
             reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            if self._store_path:
+                LOGGER.warning("the rotated refresh token is in the token store %s; the config file "
+                               "could not be updated as well (%s)", self._store_path, reason)
+                return
             raise TapError(
                 f"Help Scout rotated the refresh token, but the config file {self._config_path} "
                 f"could not be updated ({reason}); the old refresh token no longer works. Make "

@@ -18,6 +18,7 @@ SECRET_KEYS = ("client_secret", "refresh_token", "access_token")
 
 DEFAULTS = {
     "user_agent": None,
+    "token_store_path": None,            # None: the rotated refresh token goes to the config file
     "access_token": None,
     "client_id": None,
     "client_secret": None,
@@ -79,7 +80,8 @@ def validate_config(raw):
         if value is None or (isinstance(value, str) and not value.strip()):
             del config[key]
 
-    for key in ("client_id", "client_secret", "refresh_token", "access_token", "user_agent"):
+    for key in ("client_id", "client_secret", "refresh_token", "access_token", "user_agent",
+                "token_store_path"):
         if key in config:
             config[key] = _string(config, key)
     _check_credentials(config)

@@ -8,6 +8,7 @@ atomic), and the folder entry is flushed too. At every instant the path names ei
 old file or the complete new one.
 """
 import glob
+import hashlib
 import json
 import os
 import stat
@@ -104,3 +105,40 @@ def _remove_quietly(path):
         os.unlink(path)
     except OSError:
         pass
+
+
+def fingerprint(secret):
+    """A stable, non-reversible name for a secret, to recognise it without storing it."""
+    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
+
+
+def read_token_store(path, config_refresh_token):
+    """The refresh token kept at `path` for the config's refresh token, or None: when there is
+    no store yet, when it cannot be read, or when it was written for another config token (the
+    user has authorized again and put the new token in the config, which then wins)."""
+    try:
+        with open(path, encoding="utf-8") as store_file:
+            store = json.load(store_file)
+    except (OSError, ValueError):
+        return None
+    if not isinstance(store, dict) or store.get("config_refresh_token_sha256") != fingerprint(config_refresh_token):
+        return None
+    token = store.get("refresh_token")
+    return token if isinstance(token, str) and token else None
+
+
+def write_token_store(path, refresh_token, config_refresh_token):
+    """Keep the rotated refresh token at `path` (created readable by its owner only), written
+    atomically like the config file."""
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        pass
+    else:
+        with os.fdopen(descriptor, "w", encoding="utf-8") as new_file:
+            new_file.write("{}\n")
+    write_file_atomically(os.path.realpath(path), json.dumps({
+        "refresh_token": refresh_token,
+        "config_refresh_token_sha256": fingerprint(config_refresh_token),
+    }, indent=2) + "\n")
+
