@@ -3,6 +3,10 @@ install` installs the tap from this repository and target-jsonl, `meltano run ta
 target-jsonl` loads every stream, and the next runs start from the state Meltano stored: nothing
 new when nothing changed, only the changed conversation after one changed.
 
+Both credential flows work across runs: with a refresh token, which Help Scout rotates at every
+use while Meltano writes the tap a new config file (holding the original token) for every run,
+the tap keeps the current token in `token_store_path`; with client credentials nothing rotates.
+
 Meltano runs in a temporary copy of the project, so the repository gets no .meltano folder and
 no output. The emulator runs in this process; its address and credentials reach the tap as
 Meltano settings in the environment (TAP_HELPSCOUT_*), the way a user gives secrets.
@@ -26,10 +30,11 @@ STATE_ID = "dev:tap-helpscout-to-target-jsonl"
 PROJECT_FILES = ("meltano.yml", "setup.py", "README.md", "LICENSE", "tap_helpscout")
 
 
-@pytest.fixture
-def meltano_project(make_emulator, tmp_path):
+@pytest.fixture(params=["refresh_token", "client_credentials"])
+def meltano_project(request, make_emulator, tmp_path):
     """(emulator, run): `run(*args)` runs `meltano args` in a copy of the project whose tap
-    talks to the emulator; it returns the completed process, checked for exit 0."""
+    talks to the emulator with the credential flow of the parameter; it returns the completed
+    process, checked for exit 0 and for secrets in its output."""
     meltano = tool_venv("meltano", MELTANO) / "meltano"
     emu = make_emulator(seed=9, conversations=60, customers=40, ratings=20)
     project = tmp_path / "project"
@@ -43,23 +48,29 @@ def meltano_project(make_emulator, tmp_path):
            if not key.startswith(("TAP_HELPSCOUT_", "TARGET_JSONL_", "MELTANO_")) and key != "VIRTUAL_ENV"}
     env.update({
         "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false",
-        # The client-credentials flow: nothing rotates, so Meltano's fresh config file of every
-        # run is no problem (see the README).
         "TAP_HELPSCOUT_CLIENT_ID": emu.client_id,
         "TAP_HELPSCOUT_CLIENT_SECRET": emu.client_secret,
         "TAP_HELPSCOUT_BASE_URL": emu.base_url,
         "TAP_HELPSCOUT_START_DATE": "2019-01-01T00:00:00Z",
     })
+    secrets = {emu.client_secret}
+    if request.param == "refresh_token":
+        env["TAP_HELPSCOUT_REFRESH_TOKEN"] = emu.refresh_token
+        secrets.add(emu.refresh_token)
 
     def run(*args, timeout=900):
         proc = subprocess.run([meltano, *args], cwd=project, env=env, capture_output=True, text=True,
                               timeout=timeout)
         assert proc.returncode == 0, f"meltano {' '.join(args)} exited {proc.returncode}:\n" \
                                      f"{proc.stdout[-3000:]}\n{proc.stderr[-6000:]}"
-        assert emu.client_secret not in proc.stdout + proc.stderr, "the client secret reached Meltano's log"
+        secrets.add(emu.refresh_token)   # the newest, rotated by this run
+        for secret in secrets:
+            assert secret not in proc.stdout + proc.stderr, "a secret reached Meltano's log"
         return proc
 
     run.project = project
+    run.flow = request.param
+    run.original_refresh_token = env.get("TAP_HELPSCOUT_REFRESH_TOKEN")
     return emu, run
 
 
@@ -95,11 +106,18 @@ def test_meltano_runs_the_tap_and_the_next_runs_are_incremental(meltano_project)
     assert new_rows[0] == expected_rows(emu.data)["conversations"][(changed,)]
     assert len(landed(meltano.project, "customers")) == before["customers"]
 
-    # Every run got its access token by client credentials: no refresh token to lose between
-    # runs, though Meltano writes the tap a new config file each time.
+    # Every run got its access token with the flow given, and never had a token refused.
     token_requests = [r for r in emu.requests if r.path.endswith("/oauth2/token")]
     assert len(token_requests) >= 3
-    assert all("client_credentials" in r.body and r.status == 200 for r in token_requests)
+    assert all(f"grant_type={meltano.flow}" in r.body and r.status == 200 for r in token_requests)
+    store = meltano.project / ".meltano" / "tap-helpscout-token.json"
+    if meltano.flow == "refresh_token":
+        # The refresh token rotated at every run; the store holds the one that works now, for
+        # the owner's eyes only.
+        assert json.loads(store.read_text())["refresh_token"] == emu.refresh_token != meltano.original_refresh_token
+        assert store.stat().st_mode & 0o077 == 0
+    else:
+        assert not store.exists()
 
 
 def test_the_readme_shows_the_projects_meltano_yml():
