@@ -6,6 +6,7 @@ from the main thread, in order; HTTP requests run on a small pool so that severa
 (`max_parallel_requests`). A STATE message follows every page of records, and a bookmark never
 moves past a record that has not been emitted.
 """
+import queue
 import threading
 import time
 from collections import Counter, deque
@@ -135,9 +136,13 @@ class Engine:
             children = [s for s in STREAMS.values() if s.parent == root.name]
             if any(s.name in self.entries for s in [root, *children]):
                 families.append((root, children))
-        # An interrupted run resumes with the family it was syncing.
+        # An interrupted run resumes with the family it was syncing. Otherwise families that
+        # are read one request at a time go first and the one whose children are fetched many
+        # at once (conversations) last: under a rate limit its parallel requests use the budget
+        # the sequential ones leave, instead of the sequential ones running alone at the end.
         current = self.out.state.get("currently_syncing")
-        families.sort(key=lambda fam: 0 if current in [fam[0].name] + [c.name for c in fam[1]] else 1)
+        families.sort(key=lambda fam: (current not in [fam[0].name] + [c.name for c in fam[1]],
+                                       any(c.reader == EMBEDDED for c in fam[1])))
         return families
 
     def run(self):
@@ -214,6 +219,47 @@ class Engine:
             return []
 
 
+class PageEmitter:
+    """Emits pages on a thread of its own, in the order they were queued, each once its
+    separately fetched children have arrived, so that the next page is requested while this one
+    is written. A short queue bounds the memory held by pages waiting."""
+
+    WAITING_PAGES = 2
+
+    def __init__(self, emit):
+        self.emit = emit
+        self.pages = queue.Queue(maxsize=self.WAITING_PAGES)
+        self.error = None
+        self.closed = False
+        self.thread = threading.Thread(target=self.work, name="helpscout-emitter", daemon=True)
+        self.thread.start()
+
+    def work(self):
+        while True:
+            page = self.pages.get()
+            if page is None:
+                return
+            if self.error is None:
+                try:
+                    self.emit(page)
+                except BaseException as exc:        # handed to the listing thread
+                    self.error = exc
+
+    def put(self, page):
+        if self.error is not None:
+            raise self.error
+        self.pages.put(page)
+
+    def close(self, raise_error=True):
+        """Wait until every queued page is written; raise what went wrong while writing."""
+        if not self.closed:
+            self.closed = True
+            self.pages.put(None)
+            self.thread.join()
+        if raise_error and self.error is not None:
+            raise self.error
+
+
 class ModifiedSinceListing:
     """A large listing (conversations, customers) filtered by `modifiedSince` on the server.
 
@@ -244,7 +290,6 @@ class ModifiedSinceListing:
         self.embedded = [c for c in family.children if c.reader == EMBEDDED and family.is_selected(c)]
         self.totals = []            # page.totalElements of every fetch, in the order fetched
         self.max_total_pages = 0
-        self.pending = deque()      # fetched pages waiting for their children, in emit order
         self.unconfirmed = False    # a boundary could not be confirmed: keep the old bookmark
 
     def bookmark_value(self, stream):
@@ -266,6 +311,13 @@ class ModifiedSinceListing:
         LOGGER.info("%s: listing rows modified since %s%s", self.stream.name, self.params["modifiedSince"],
                     f", resuming at page {resume['next_page']}" if resume else "")
 
+        self.emitter = PageEmitter(self.emit_and_checkpoint)
+        try:
+            self.list_pages(since, resume)
+        finally:
+            self.emitter.close(raise_error=False)
+
+    def list_pages(self, since, resume):
         upper = None
         if resume:
             self.totals.append(resume["total"])      # the last page read before the interruption
@@ -298,7 +350,7 @@ class ModifiedSinceListing:
             page = self.fetch(number)
             self.queue(page, next_page=0)
             number, last = number + 1, page.total_pages
-        self.drain(0)
+        self.emitter.close()
         if self.unconfirmed:
             # Losing nothing comes first: the next run lists the same range again.
             LOGGER.warning("%s: the listing kept shifting while it was read; the bookmark stays at %s so that "
@@ -363,18 +415,12 @@ class ModifiedSinceListing:
 
     def queue(self, page, next_page):
         page.next_page = next_page
-        self.pending.append(page)
-        # Two pages waiting for their threads keep the pool busy; more only hold memory.
-        self.drain(2)
+        self.emitter.put(page)
 
-    def drain(self, keep):
-        """Emit queued pages in order while more than `keep` wait or the oldest one is complete."""
-        while self.pending and (len(self.pending) > keep
-                                or all(f.done() for f in self.pending[0].children.values())):
-            page = self.pending.popleft()
-            self.emit(page)
-            self.checkpoint(page.next_page, page.total_elements)
-            HEAP.tidy()
+    def emit_and_checkpoint(self, page):
+        self.emit(page)
+        self.checkpoint(page.next_page, page.total_elements)
+        HEAP.tidy()
 
     def emit(self, page):
         family = self.family
