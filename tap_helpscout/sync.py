@@ -6,6 +6,7 @@ from the main thread, in order; HTTP requests run on a small pool so that severa
 (`max_parallel_requests`). A STATE message follows every page of records, and a bookmark never
 moves past a record that has not been emitted.
 """
+import json
 import queue
 import threading
 import time
@@ -550,7 +551,8 @@ class DateWindowReport:
             for items in [results] + [f.result()[0] for f in futures]:
                 for item in items:
                     row = self.family.shape(stream, item)
-                    key = tuple(row.get(k) for k in stream.key_properties)
+                    # The whole row is the identity: two ratings may share the primary key.
+                    key = json.dumps(row, sort_keys=True)
                     if key not in seen_at_edge and key not in keys_in_window:
                         keys_in_window.add(key)
                         self.family.emit(stream, row, fetched_at)
