@@ -1,8 +1,13 @@
+import re
+from pathlib import Path
+
 from setuptools import find_packages, setup
+
+HERE = Path(__file__).resolve().parent
 
 setup(
     name="tap-helpscout",
-    version="2.0.0",
+    version=re.search(r'VERSION = "(.+)"', (HERE / "tap_helpscout" / "version.py").read_text()).group(1),
     description="Singer tap for Help Scout (Mailbox API 2.0): conversations, threads, customers, "
                 "mailboxes, users, teams, workflows and happiness ratings",
     long_description=open("README.md", encoding="utf-8").read() if __import__("os").path.exists("README.md") else "",

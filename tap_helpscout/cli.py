@@ -10,7 +10,6 @@ import os
 import re
 import sys
 import traceback
-from importlib import metadata as package_metadata
 
 import singer
 from singer.catalog import Catalog
@@ -19,16 +18,14 @@ from tap_helpscout.config import SECRET_KEYS, load_config, read_json_object
 from tap_helpscout.discover import discover
 from tap_helpscout.errors import InputError, TapError
 from tap_helpscout.streams import STREAMS
+from tap_helpscout.version import VERSION
 
 PROG = "tap-helpscout"
 LOGGER = singer.get_logger()
 
 
 def version():
-    try:
-        return package_metadata.version("tap-helpscout")
-    except package_metadata.PackageNotFoundError:      # run from a source tree, not installed
-        return "unknown"
+    return VERSION
 
 
 def parse_args(argv=None):

@@ -21,7 +21,6 @@ import threading
 import time
 from collections import deque
 from datetime import timezone
-from importlib import metadata as importlib_metadata
 from urllib.parse import urlsplit
 
 import requests
@@ -30,6 +29,7 @@ from singer import metrics
 
 from tap_helpscout.auth import TokenAnswer, TokenManager
 from tap_helpscout.errors import ApiError, AuthError, PermissionDenied
+from tap_helpscout.version import VERSION
 
 LOGGER = singer.get_logger()
 
@@ -61,14 +61,7 @@ TRANSPORT_ERRORS = (
 )
 
 
-def _version():
-    try:
-        return importlib_metadata.version("tap-helpscout")
-    except importlib_metadata.PackageNotFoundError:
-        return "unknown"
-
-
-DEFAULT_USER_AGENT = f"tap-helpscout/{_version()}"
+DEFAULT_USER_AGENT = f"tap-helpscout/{VERSION}"
 
 
 class ApiResponse:

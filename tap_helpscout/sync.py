@@ -425,8 +425,9 @@ class ModifiedSinceListing:
 
     def emit(self, page):
         family = self.family
+        emit_parents = family.is_selected(self.stream)
         for item in page.items:
-            if family.is_selected(self.stream):
+            if emit_parents:
                 family.emit(self.stream, family.shape(self.stream, item), page.fetched_at)
             for child in self.embedded:
                 fetched = page.children.get((child.name, item["id"]))
