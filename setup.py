@@ -23,6 +23,7 @@ setup(
         "backoff==2.2.*",
         "pytz",
     ],
-    extras_require={"test": ["pytest>=7", "pytest-timeout"]},
+    # setuptools: a test builds the package; venvs on Python 3.12+ come without it.
+    extras_require={"test": ["pytest>=7", "pytest-timeout", "setuptools"]},
     entry_points={"console_scripts": ["tap-helpscout=tap_helpscout:main"]},
 )
