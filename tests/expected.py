@@ -83,6 +83,15 @@ def expected_rows(data, start_date="2000-01-01T00:00:00Z"):
     return result
 
 
+def expected_row_counts(data, start_date="2000-01-01T00:00:00Z"):
+    """How many rows a full sync emits per stream. Rows are counted, not primary keys: two
+    ratings of the report may share the contract's primary key, and both are emitted (a
+    target that upserts keeps one)."""
+    counts = {stream: len(rows) for stream, rows in expected_rows(data, start_date).items()}
+    counts["happiness_ratings_report"] = sum(r["ratingCreatedAt"] >= start_date for r in data.ratings)
+    return counts
+
+
 def latest_by_key(runs, stream):
     """The last version of every row of `stream` emitted across `runs` (in order)."""
     latest = {}
