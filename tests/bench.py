@@ -12,13 +12,11 @@ Scratch files (venv of the original, configs, outputs) go to .bench/ (git-ignore
 """
 import argparse
 import json
-import math
 import os
 import platform
 import subprocess
 import sys
 import time
-from collections import Counter
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -138,7 +136,7 @@ class Bench:
                          f"{theirs_n / ours_n:.1f}x", f"{ours.token_requests} / {theirs.token_requests}"])
             notes.append(f"- {name}: floor " + ", ".join(f"{c} {floor[c]}" for c in CATEGORIES)
                          + "; ours " + ", ".join(f"{c} {mine[c]}" for c in CATEGORIES)
-                         + f"; original " + ", ".join(f"{c} {categorize(theirs)[c]}" for c in CATEGORIES))
+                         + "; original " + ", ".join(f"{c} {categorize(theirs)[c]}" for c in CATEGORIES))
             differ = sorted(k for k in set(ours.records) | set(theirs.records) if ours.records[k] != theirs.records[k])
             if differ:
                 notes.append(f"- {name}: records differ on " + ", ".join(

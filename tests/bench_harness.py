@@ -8,7 +8,6 @@ bench must not slow it down while the tap runs.
 """
 import json
 import math
-import os
 import subprocess
 import sys
 import time
