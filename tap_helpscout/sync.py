@@ -2,9 +2,10 @@
 
 A stream and its children form a family that is read together: conversations with their
 threads, mailboxes with their fields and folders, teams with their members. Records are emitted
-from the main thread, in order; HTTP requests run on a small pool so that several are in flight
-(`max_parallel_requests`). A STATE message follows every page of records, and a bookmark never
-moves past a record that has not been emitted.
+in order by one thread at a time (a large listing hands its pages to an emitter thread, so that
+the next page is requested while one is written); HTTP requests run on a small pool so that
+several are in flight (`max_parallel_requests`). A STATE message follows every page of records,
+and a bookmark never moves past a record that has not been emitted.
 """
 import json
 import queue
@@ -207,7 +208,6 @@ class Engine:
         for data in pages:
             items.extend((data.get("_embedded") or {}).get(stream.records_key) or [])
         return items
-
 
     def fetch_children(self, child, parent_id):
         """Every child item of one parent; none if the parent was deleted since it was listed."""
