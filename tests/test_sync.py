@@ -141,9 +141,11 @@ def test_killed_sync_resumes_from_its_last_state_and_loses_nothing(account, tmp_
         assert set(latest_by_key(runs, stream)) == set(expected[stream]), stream
 
 
-def test_drift_during_syncs_loses_no_record_and_every_latest_version_arrives(account):
-    emu, config, catalog = account(conversations=250, customers=150,
-                                   drift=Drift(every=2, modify=2, create=1, delete=1))
+@pytest.mark.parametrize("drift", [Drift(every=2, modify=2, create=1, delete=1),
+                                   Drift(every=1, modify=3, create=1, delete=1)],    # before every request
+                         ids=["steady", "heavy"])
+def test_drift_during_syncs_loses_no_record_and_every_latest_version_arrives(account, drift):
+    emu, config, catalog = account(conversations=250, customers=150, drift=drift)
     catalog = select(catalog, ["conversations", "conversation_threads", "customers"])
     runs = [run_tap(config, catalog=catalog)]
     runs.append(run_tap(config, catalog=catalog, state=runs[-1].last_state))
