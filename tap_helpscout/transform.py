@@ -188,12 +188,19 @@ class Fields:
         self.top_level = top_level
         self.skip_embedded = frozenset(skip_embedded)
         self.shapes = {}
+        self.plans = {}
 
     def plan(self, key):
         """(column, types that pass as they are, conformer or None for an unknown key)."""
-        name = snake(key)
-        name = self.rename.get(name, name)
-        return name, self.ready.get(name, frozenset()), self.conformers.get(name)
+        try:
+            return self.plans[key]
+        except KeyError:
+            name = snake(key)
+            name = self.rename.get(name, name)
+            plan = (name, self.ready.get(name, frozenset()), self.conformers.get(name))
+            if len(self.plans) < self.MAX_SHAPES:
+                self.plans[key] = plan
+            return plan
 
     def _shape(self, keys):
         steps = []
