@@ -19,11 +19,14 @@ setup(
     include_package_data=True,
     install_requires=[
         "singer-python==6.8.*",
-        "requests>=2.31,<3",
+        # HTTPS trust roots for the standard library's http.client (transport.py says why the
+        # tap does not use requests).
+        "certifi",
         "backoff==2.2.*",
         "pytz",
     ],
-    # setuptools: a test builds the package; venvs on Python 3.12+ come without it.
-    extras_require={"test": ["pytest>=7", "pytest-timeout", "setuptools"]},
+    # setuptools: a test builds the package; venvs on Python 3.12+ come without it. The tests
+    # talk to the emulator with requests.
+    extras_require={"test": ["pytest>=7", "pytest-timeout", "setuptools", "requests>=2.31,<3"]},
     entry_points={"console_scripts": ["tap-helpscout=tap_helpscout:main"]},
 )

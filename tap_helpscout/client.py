@@ -1,7 +1,7 @@
 """HTTP client for the Help Scout Mailbox API 2.0.
 
 One `HelpScoutClient` serves a whole run and is shared by the sync engine's worker threads:
-- one `requests.Session` whose connection pool is as large as the parallelism;
+- one `transport.Transport`: keep-alive connections, a pool as large as the parallelism;
 - OAuth2 tokens from `auth.TokenManager` (lazy, refreshed before expiry and on a 401);
 - retries with capped, jittered exponential backoff on 429, 500, 502, 503, 504, connection
   errors, timeouts and bodies that are cut short or not JSON, honouring the server's
@@ -13,7 +13,6 @@ One `HelpScoutClient` serves a whole run and is shared by the sync engine's work
   each naming the endpoint, the status and the API's own message.
 """
 import email.utils
-import http.cookiejar
 import json
 import math
 import random
@@ -23,12 +22,12 @@ from collections import deque
 from datetime import timezone
 from urllib.parse import urlsplit
 
-import requests
 import singer
 from singer import metrics
 
 from tap_helpscout.auth import TokenAnswer, TokenManager
-from tap_helpscout.errors import ApiError, AuthError, PermissionDenied
+from tap_helpscout.errors import ApiError, AuthError, ConfigError, PermissionDenied
+from tap_helpscout.transport import Transport, TransportError
 from tap_helpscout.version import VERSION
 
 LOGGER = singer.get_logger()
@@ -52,14 +51,6 @@ RETRY_STATUSES = frozenset((429, 500, 502, 503, 504))
 ACCEPT = "application/hal+json, application/json"
 TOKEN_PATH = "/oauth2/token"
 TOKEN_ENDPOINT = "oauth2/token"
-
-TRANSPORT_ERRORS = (
-    requests.exceptions.ConnectionError,      # refused, reset, dropped (includes ConnectTimeout)
-    requests.exceptions.Timeout,              # connect or read timeout: a stall
-    requests.exceptions.ChunkedEncodingError,  # body shorter than announced, broken chunks
-    requests.exceptions.ContentDecodingError,  # gzip body cut short
-)
-
 
 DEFAULT_USER_AGENT = f"tap-helpscout/{VERSION}"
 
@@ -152,25 +143,6 @@ def parse_limit_headers(headers):
     return number("X-RateLimit-Limit-Minute"), number("X-RateLimit-Remaining-Minute")
 
 
-class _BearerAuth(requests.auth.AuthBase):
-    """Sets the Authorization header as requests' last word, so that no ~/.netrc entry can
-    replace it."""
-
-    def __init__(self, token):
-        self._token = token
-
-    def __call__(self, request):
-        request.headers["Authorization"] = f"Bearer {self._token}"
-        return request
-
-
-class _NoAuth(requests.auth.AuthBase):
-    """The token request authenticates with its form fields only."""
-
-    def __call__(self, request):
-        return request
-
-
 class _Failure:
     """Why one try failed, kept to report the last one."""
 
@@ -209,18 +181,11 @@ class HelpScoutClient:
         self._timeout = (min(MAX_CONNECT_TIMEOUT, read_timeout), read_timeout)
         parallelism = int(config.get("max_parallel_requests") or DEFAULT_PARALLEL_REQUESTS)
 
-        self._session = requests.Session()
-        # The API sets no cookies the tap needs, and a cookie jar shared by threads is one
-        # more piece of mutable state.
-        self._session.cookies.set_policy(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
-        adapter = requests.adapters.HTTPAdapter(pool_connections=2, pool_maxsize=parallelism + 1)
-        self._session.mount("https://", adapter)
-        self._session.mount("http://", adapter)
-        # The environment's proxy and CA-bundle settings (HTTPS_PROXY, NO_PROXY,
-        # REQUESTS_CA_BUNDLE, ...) are read once here: requests would read them on every call.
-        self._environment = self._session.merge_environment_settings(
-            self._base_url, {}, None, None, None)
-        self._session.trust_env = False
+        try:
+            self._transport = Transport(self._base_url, connect_timeout=self._timeout[0],
+                                        read_timeout=self._timeout[1], pool_size=parallelism + 1)
+        except ValueError as exc:
+            raise ConfigError(f"cannot reach the API: {exc}") from None
 
         self._counter_lock = threading.Lock()
         self.request_count = 0
@@ -240,13 +205,13 @@ class HelpScoutClient:
         url = self._url(path)
         endpoint = endpoint or path
         token = self._tokens.token()
-        response = self._send("GET", url, endpoint, params=params, auth=_BearerAuth(token))
-        if response.status_code == 401:
+        response = self._send("GET", url, endpoint, params=params, token=token)
+        if response.status == 401:
             LOGGER.info("%s: access token refused (401); renewing it and trying once more",
                         endpoint)
             token = self._tokens.replace_refused(token)
-            response = self._send("GET", url, endpoint, params=params, auth=_BearerAuth(token))
-            if response.status_code == 401:
+            response = self._send("GET", url, endpoint, params=params, token=token)
+            if response.status == 401:
                 raise AuthError(
                     f"Help Scout refused a freshly renewed access token on {endpoint} (401): the "
                     f"authorizing user may be inactive or the app de-authorized; run the "
@@ -254,7 +219,7 @@ class HelpScoutClient:
         return response.api_response
 
     def close(self):
-        self._session.close()
+        self._transport.close()
 
     @property
     def refresh_count(self):
@@ -282,25 +247,26 @@ class HelpScoutClient:
     def _request_token(self, form):
         """POST the grant `form` to the token endpoint, retrying transport failures, 429 and
         5xx; the final answer for TokenManager to interpret."""
-        response = self._send("POST", self._base_url + TOKEN_PATH, TOKEN_ENDPOINT, data=form,
-                              auth=_NoAuth(), token_call=True, accept_statuses=(400, 401, 403))
-        return TokenAnswer(response.status_code, response.parsed_body,
+        response = self._send("POST", self._base_url + TOKEN_PATH, TOKEN_ENDPOINT, form=form,
+                              token_call=True, accept_statuses=(400, 401, 403))
+        return TokenAnswer(response.status, response.parsed_body,
                            response.earlier_attempt_lost)
 
-    def _send(self, method, url, endpoint, params=None, data=None, auth=None, token_call=False,
+    def _send(self, method, url, endpoint, params=None, form=None, token=None, token_call=False,
               accept_statuses=()):
-        """Send until the answer is final; return the requests.Response, with `api_response`
+        """Send until the answer is final; return the transport's Answer, with `api_response`
         (2xx), `parsed_body` and `earlier_attempt_lost` attached. 401 and `accept_statuses` are
         returned for the caller to handle; other errors are raised."""
         headers = {"User-Agent": self._user_agent, "Accept": ACCEPT}
+        if token is not None:
+            headers["Authorization"] = f"Bearer {token}"
         earlier_attempt_lost = False
         failure = None
         for attempt in range(1, MAX_TRIES + 1):
             if failure is not None:
                 earlier_attempt_lost = earlier_attempt_lost or failure.may_have_reached_server
                 self._wait_before_retry(endpoint, attempt, failure)
-            outcome = self._try_once(method, url, endpoint, params, data, headers, auth,
-                                     token_call)
+            outcome = self._try_once(method, url, endpoint, params, form, headers, token_call)
             if not isinstance(outcome, _Failure):
                 outcome = self._judge(outcome, endpoint, accept_statuses)
             if isinstance(outcome, _Failure):
@@ -312,8 +278,8 @@ class HelpScoutClient:
             return outcome
         raise self._final_error(endpoint, failure)
 
-    def _try_once(self, method, url, endpoint, params, data, headers, auth, token_call):
-        """One HTTP exchange: the requests.Response, or a _Failure when no complete answer
+    def _try_once(self, method, url, endpoint, params, form, headers, token_call):
+        """One HTTP exchange: the transport's Answer, or a _Failure when no complete answer
         arrived."""
         # Token requests are paced too: they count against the account's budget, a POST as
         # two requests.
@@ -323,20 +289,17 @@ class HelpScoutClient:
         try:
             with _RequestTimer(endpoint) as timer:
                 try:
-                    response = self._session.request(method, url, params=params, data=data,
-                                                     headers=headers, auth=auth,
-                                                     timeout=self._timeout, **self._environment)
-                except TRANSPORT_ERRORS as exc:
+                    answer = self._transport.request(method, url, params=params, form=form,
+                                                     headers=headers)
+                except TransportError as exc:
                     timer.tags[metrics.Tag.status] = metrics.Status.failed
-                    return _Failure(
-                        _describe_transport_error(exc, self._timeout),
-                        may_have_reached_server=not isinstance(
-                            exc, requests.exceptions.ConnectTimeout))
-                timer.tags[metrics.Tag.http_status_code] = response.status_code
-                if not 200 <= response.status_code < 300:
+                    return _Failure(exc.description,
+                                    may_have_reached_server=exc.may_have_reached_server)
+                timer.tags[metrics.Tag.http_status_code] = answer.status
+                if not 200 <= answer.status < 300:
                     timer.tags[metrics.Tag.status] = metrics.Status.failed
-                answer_headers = response.headers
-                return response
+                answer_headers = answer.headers
+                return answer
         finally:
             self._pacer.release(ticket, answer_headers)
 
@@ -361,30 +324,28 @@ class HelpScoutClient:
         return ApiError(f"Help Scout API {endpoint}: {failure.description} after {MAX_TRIES} "
                         f"tries{detail}", status=failure.status, endpoint=endpoint)
 
-    def _judge(self, response, endpoint, accept_statuses):
-        status = response.status_code
+    def _judge(self, answer, endpoint, accept_statuses):
+        status = answer.status
         try:
-            # From the bytes: JSON is UTF-8, and letting requests guess a charset for a
-            # hal+json body is slow on large pages.
-            body = json.loads(response.content) if response.content.strip() else None
+            body = json.loads(answer.body) if answer.body.strip() else None
         except ValueError:
             body = None
-        response.parsed_body = body
+        answer.parsed_body = body
         if 200 <= status < 300:
             if body is None:
                 return _Failure(f"HTTP {status} with a body that is not complete JSON "
-                                f"({len(response.content)} bytes)", status=status)
-            response.api_response = ApiResponse(status, body, response.headers, response.url)
-            return response
+                                f"({len(answer.body)} bytes)", status=status)
+            answer.api_response = ApiResponse(status, body, answer.headers, answer.url)
+            return answer
         if status == 401 or status in accept_statuses:
-            return response
+            return answer
         if status in RETRY_STATUSES:
             # A 429 was refused before any work; a 5xx may have done the work (a refresh may
             # have rotated the token) before failing.
-            return _Failure(f"HTTP {status}", status=status, body=body, text=_text(response),
-                            retry_after=retry_after_seconds(response.headers),
+            return _Failure(f"HTTP {status}", status=status, body=body, text=answer.text,
+                            retry_after=retry_after_seconds(answer.headers),
                             may_have_reached_server=status != 429)
-        message = api_message(body, _text(response)) or response.reason or "no message"
+        message = api_message(body, answer.text) or answer.reason or "no message"
         if status == 403:
             raise PermissionDenied(f"Help Scout API {endpoint}: HTTP 403 permission denied: "
                                    f"{message}", status=status, endpoint=endpoint)
@@ -405,33 +366,6 @@ def _growth_to_cover(first_pause, probes, span):
         else:
             low = middle
     return high
-
-
-def _text(response):
-    return response.content.decode("utf-8", errors="replace")
-
-
-def _describe_transport_error(exc, timeout):
-    """What went wrong on the wire, in words (the exception text is long and names the URL)."""
-    if isinstance(exc, requests.exceptions.ConnectTimeout):
-        return f"no connection within {timeout[0]:g} s"
-    if isinstance(exc, requests.exceptions.ReadTimeout):
-        return f"no data for {timeout[1]:g} s (read timeout)"
-    if isinstance(exc, requests.exceptions.ChunkedEncodingError):
-        return "the answer was cut short"
-    if isinstance(exc, requests.exceptions.ContentDecodingError):
-        return "the answer could not be decoded (cut short?)"
-    reason = exc.args[0] if exc.args and isinstance(exc.args[0], Exception) else exc
-    # urllib3 wraps the cause: in MaxRetryError.reason, or as ProtocolError's second argument.
-    for _ in range(4):
-        inner = getattr(reason, "reason", None)
-        if inner is None and len(getattr(reason, "args", ())) > 1 and \
-                isinstance(reason.args[1], Exception):
-            inner = reason.args[1]
-        if not isinstance(inner, Exception):
-            break
-        reason = inner
-    return f"connection failed ({type(reason).__name__})"
 
 
 class _Ticket:

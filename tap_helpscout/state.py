@@ -57,6 +57,7 @@ class Output:
         self.stream = stream or sys.stdout
         self.lines = []
         self._extracted = (None, None)
+        self._record_prefixes = {}
 
     def schema(self, name, schema, key_properties, bookmark_properties):
         self.lines.append(singer.format_message(singer.SchemaMessage(
@@ -64,10 +65,23 @@ class Output:
             bookmark_properties=list(bookmark_properties))))
 
     def record(self, name, record, time_extracted):
+        self.writer(name, time_extracted)(record)
+
+    def writer(self, name, time_extracted):
+        """A function that writes one record of stream `name`: the envelope is the same for
+        every record of a page, so only the record itself is encoded."""
         if self._extracted[0] is not time_extracted:
-            self._extracted = (time_extracted, singer.utils.strftime(time_extracted.astimezone(timezone.utc)))
-        self.lines.append(_ENCODE({"type": "RECORD", "stream": name, "record": record,
-                                   "time_extracted": self._extracted[1]}))
+            self._extracted = (time_extracted, ',"time_extracted":' + _ENCODE(
+                singer.utils.strftime(time_extracted.astimezone(timezone.utc))) + "}")
+        suffix = self._extracted[1]
+        prefix = self._record_prefixes.get(name)
+        if prefix is None:
+            prefix = self._record_prefixes[name] = '{"type":"RECORD","stream":' + _ENCODE(name) + ',"record":'
+        append, encode = self.lines.append, _ENCODE
+
+        def write(record):
+            append(prefix + encode(record) + suffix)
+        return write
 
     def bookmark(self, name):
         return self.state["bookmarks"].setdefault(name, {})
@@ -87,4 +101,4 @@ class Output:
         self.lines.append("")
         self.stream.write("\n".join(self.lines))
         self.stream.flush()
-        self.lines = []
+        self.lines.clear()          # in place: writers hold its append

@@ -110,6 +110,17 @@ class Family:
         self.engine.out.record(stream.name, record, time_extracted)
         self.counts[stream.name] += 1
 
+    def emitter(self, stream, time_extracted):
+        """A function that shapes one API item of `stream` and writes its record: the
+        per-record path of a page, with every lookup done once per page."""
+        shape, write = self.shapers[stream.name], self.engine.out.writer(stream.name, time_extracted)
+        counts, name = self.counts, stream.name
+
+        def emit(item, parent_id=None):
+            write(shape(item, parent_id))
+            counts[name] += 1
+        return emit
+
 
 class Engine:
     def __init__(self, config, client, catalog, state):
@@ -119,7 +130,6 @@ class Engine:
         self.margin = timedelta(seconds=int(config.get("bookmark_margin_seconds") or 0))
         self.window_days = config.get("report_window_days")
         self.parallel = int(config.get("max_parallel_requests") or 4)
-        HEAP.limit_arenas()
         self.pool = ThreadPoolExecutor(max_workers=self.parallel, thread_name_prefix="helpscout")
         self.entries = {e.tap_stream_id: e for e in catalog.streams
                         if e.tap_stream_id in STREAMS and e.is_selected()}
@@ -425,19 +435,21 @@ class ModifiedSinceListing:
 
     def emit(self, page):
         family = self.family
-        emit_parents = family.is_selected(self.stream)
+        emit_parent = family.emitter(self.stream, page.fetched_at) if family.is_selected(self.stream) else None
+        embedded = [(child, family.emitter(child, page.fetched_at)) for child in self.embedded]
         for item in page.items:
-            if emit_parents:
-                family.emit(self.stream, family.shape(self.stream, item), page.fetched_at)
-            for child in self.embedded:
+            if emit_parent is not None:
+                emit_parent(item)
+            for child, emit_child in embedded:
                 fetched = page.children.get((child.name, item["id"]))
                 if fetched is not None:
                     children = fetched.result()
                 else:
                     children = (item.get("_embedded") or {}).get(child.embed) or []
                 # The API lists threads newest first; emit them in the order they happened.
+                parent_id = item["id"]
                 for child_item in reversed(children):
-                    family.emit(child, family.shape(child, child_item, item["id"]), page.fetched_at)
+                    emit_child(child_item, parent_id)
 
     def checkpoint(self, next_page, total):
         for stream in self.family.selected:

@@ -4,6 +4,7 @@ The contract is ../shared/reference/tables.md (the Stitch documentation of the o
 integration). It is restated below as data, so that a change to a schema file or to the stream
 registry that breaks a warehouse built by the original integration fails here.
 """
+import http.client
 import json
 import socket
 import subprocess
@@ -11,7 +12,6 @@ import sys
 from pathlib import Path
 
 import pytest
-import requests
 from singer.catalog import Catalog
 
 from tap_helpscout import cli
@@ -194,7 +194,7 @@ def test_discovery_opens_no_connection(offline_config, monkeypatch, capsys):
     monkeypatch.setattr(socket.socket, "connect", refuse)
     monkeypatch.setattr(socket.socket, "connect_ex", refuse)
     monkeypatch.setattr(socket, "getaddrinfo", refuse)
-    monkeypatch.setattr(requests.Session, "request", refuse)
+    monkeypatch.setattr(http.client.HTTPConnection, "connect", refuse)
     with pytest.raises(SystemExit) as exit_:
         cli.main(["--config", str(offline_config), "--discover"])
     assert exit_.value.code == 0

@@ -90,3 +90,37 @@ def test_shaped_records_serialise_as_json():
                                           "_embedded": {"attachments": [{"id": 3, "mimeType": "image/png", "_links": {}}]}}, 99)
     assert json.loads(json.dumps(row)) == {"id": 1, "body": "<p>Grüße 🎉</p>", "created_at": "2024-01-01T00:00:00Z",
                                            "attachments": [{"id": 3, "mime_type": "image/png"}], "conversation_id": 99}
+
+
+def test_a_shape_seen_often_is_compiled_and_shapes_exactly_as_before():
+    # The first uses of a shape are interpreted; later ones run compiled code. Both must give
+    # the same rows, for values that fit and for values that need conforming or cannot fit.
+    def conversation(n, created_at="2024-01-01T00:00:00Z", number=7, tags=()):
+        return {"id": n, "number": number, "createdAt": created_at, "subject": "Hi",
+                "customerWaitingSince": {"time": created_at, "friendly": "now", "latestReplyFrom": "customer"},
+                "source": {"type": "email", "via": "customer", "extraKey": 1}, "tags": list(tags), "cc": [],
+                "customFields": [{"id": 1, "name": "A", "value": "x", "text": "x"}],
+                "_embedded": {"threads": [{"id": 1}]}, "_links": {"self": {"href": "x"}}}
+    variants = [conversation(1), conversation(2, created_at="2024-01-01T01:00:00+01:00"),
+                conversation(3, number="8"), conversation(4, created_at="yesterday"),
+                conversation(5, tags=[{"id": 2, "tag": "vip", "color": "red"}]), conversation(6, number=None)]
+    shape = shaper("conversations", skip_embedded=["threads"])
+    interpreted = [shape(v) for v in variants]
+    for _ in range(10):
+        compiled = [shape(v) for v in variants]
+    assert shape.fields.compiled, "the shape was compiled"
+    assert compiled == interpreted
+    assert compiled[1]["created_at"] == "2024-01-01T00:00:00Z" and compiled[2]["number"] == 8
+    assert compiled[3]["created_at"] is None and compiled[3]["subject"] == "Hi"
+    assert compiled[0]["source"] == {"type": "email", "via": "customer", "extra_key": 1}
+
+
+def test_shapes_compile_only_up_to_a_bound():
+    shape = shaper("users")
+    for n in range(3000):
+        # A different key set every time: each shape is seen once, so none is compiled and
+        # the caches stay bounded.
+        shape({"id": n, f"unknownKey{n}": n, "firstName": "A"})
+    assert len(shape.fields.compiled) == 0
+    assert len(shape.fields.shapes) <= shape.fields.MAX_SHAPES
+    assert len(shape.fields.seen) <= shape.fields.MAX_SHAPES
