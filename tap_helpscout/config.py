@@ -28,6 +28,7 @@ DEFAULTS = {
     "max_requests_per_minute": None,     # None: follow the server's rate-limit headers only
     "max_parallel_requests": 4,
     "report_window_days": None,          # None: windows sized by the data alone
+    "report_lookback_days": None,        # None: the report is read in full on every run
     "bookmark_margin_seconds": 0,
 }
 MAX_PARALLEL_REQUESTS = 16
@@ -97,6 +98,7 @@ def validate_config(raw):
     for key, low, high in (("max_requests_per_minute", 1, None),
                            ("max_parallel_requests", 1, MAX_PARALLEL_REQUESTS),
                            ("report_window_days", 1, None),
+                           ("report_lookback_days", 1, None),
                            ("bookmark_margin_seconds", 0, None)):
         if key in config:
             config[key] = _integer(config, key, low, high)

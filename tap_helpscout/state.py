@@ -2,7 +2,8 @@
 
 State: {"bookmarks": {stream: {replication_key: value, ...}}, "currently_syncing": stream|null}.
 Besides its replication key, a stream's entry may hold the progress of an unfinished listing
-(`listing`), per-parent bookmarks (`parents`) or a report's next window (`window_start`).
+(`listing`), per-parent bookmarks (`parents`), a report's next window (`window_start`) or, with
+`report_lookback_days`, the end of the report's last complete read (`read_until`).
 """
 import copy
 import json

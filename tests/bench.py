@@ -14,6 +14,7 @@ import argparse
 import json
 import os
 import platform
+import statistics
 import subprocess
 import sys
 import time
@@ -22,7 +23,7 @@ from pathlib import Path
 
 from tests.bench_harness import (REPO, START_DATE, categorize, json_floor_seconds, our_catalog, read_records,
                                  request_floor, response_bodies, run_tap, write_json)
-from tests.bench_original import ORIGINAL_REQUIREMENT, OriginalTap
+from tests.bench_original import ORIGINAL_REQUIREMENT, OriginalTap, OurTap
 from tests.emulator import Emulator
 from tests.tap_runner import select
 
@@ -63,6 +64,7 @@ class Bench:
         self.scratch = REPO / ".bench"
         self.scratch.mkdir(exist_ok=True)
         self.original = OriginalTap(self.scratch).install()
+        self.our_tap = OurTap(self.scratch, REPO).install()
         runs = self.scratch / "runs"
         runs.mkdir(exist_ok=True)
         self.runs_dir = runs
@@ -75,11 +77,9 @@ class Bench:
 
     def ours(self, label, emu, config=None, state=None):
         def argv(config_path, state_path):
-            argv = [sys.executable, "-m", "tap_helpscout", "--config", str(config_path),
-                    "--catalog", str(self.our_catalog)]
-            return argv + (["--state", str(state_path)] if state_path else [])
+            return self.our_tap.argv(config_path, self.our_catalog, state_path)
         log(f"running our tap: {label}")
-        run = run_tap(label, emu, self.runs_dir / slug(label), argv, dict(os.environ), config, state)
+        run = run_tap(label, emu, self.runs_dir / slug(label), argv, self.our_tap.env(), config, state)
         self.check(run)
         return run
 
@@ -165,30 +165,39 @@ class Bench:
                 "mailboxes": len(data.mailboxes), "users": len(data.users), "teams": len(data.teams),
                 "workflows": len(data.workflows)}
 
+    CPU_RUNS = 5
+
     def cpu(self, emu, ours, theirs):
+        # CPU time of one run varies by 10-30% on a shared machine: our tap runs CPU_RUNS times
+        # (the backfill above and more of the same) and its median is what the targets use.
+        runs = [ours] + [self.ours(f"backfill default, CPU run {n}", emu) for n in range(2, self.CPU_RUNS + 1)]
+        cpus = sorted(run.cpu for run in runs)
+        cpu = statistics.median(cpus)
         log("measuring the json floor (loads of our run's response bodies, dumps of its records)")
         bodies = response_bodies(emu, ours)
         records = read_records(ours.stdout_path)
         floor = json_floor_seconds(bodies, records)
         per_k = lambda seconds, run: 1000 * seconds / max(1, run.record_total)
-        rows = [["ours", ours.record_total, f"{ours.cpu:.2f}", f"{ours.extra['system_cpu']:.2f}",
-                 f"{per_k(ours.cpu, ours):.4f}", f"{ours.cpu / floor:.2f}"],
+        system = statistics.median(run.extra["system_cpu"] for run in runs)
+        rows = [[f"ours (median of {len(runs)} runs; min {cpus[0]:.2f}, max {cpus[-1]:.2f})", ours.record_total,
+                 f"{cpu:.2f}", f"{system:.2f}", f"{per_k(cpu, ours):.4f}", f"{cpu / floor:.2f}"],
                 ["original", theirs.record_total, f"{theirs.cpu:.2f}", f"{theirs.extra['system_cpu']:.2f}",
                  f"{per_k(theirs.cpu, theirs):.4f}", f"{theirs.cpu / floor:.2f}"],
-                ["floor: json.loads of the bodies + json.dumps of the records", len(records), f"{floor:.2f}", "",
-                 f"{per_k(floor, ours):.4f}", "1.00"]]
+                ["floor: json.loads of the bodies + json.dumps of the records (best of 3)", len(records),
+                 f"{floor:.2f}", "", f"{per_k(floor, ours):.4f}", "1.00"]]
         # What every run pays before its first record: interpreter, imports, config and catalog.
         for label, run in (("ours, start-up only (no stream selected)", self.startup(emu, ours=True)),
                            ("original, start-up only (no stream selected)", self.startup(emu, ours=False))):
             rows.append([label, run.record_total, f"{run.cpu:.2f}", f"{run.extra['system_cpu']:.2f}", "", ""])
-        ratio = per_k(ours.cpu, ours) / per_k(theirs.cpu, theirs)
+        ratio = per_k(cpu, ours) / per_k(theirs.cpu, theirs)
         text = table(["process", "records", "CPU s", "of which system s", "CPU s / 1,000 records", "× floor"], rows)
         text += (f"\n\nours / original per record: {ratio:.3f}; {len(bodies)} response bodies, "
                  f"{sum(map(len, bodies)) / 2**20:.1f} MiB. CPU is user + system time of the tap process "
-                 f"(os.wait4), interpreter start-up included.")
+                 f"(os.wait4), interpreter start-up included. Both taps run from venvs of their own, "
+                 f"installed with pip as a user would (ours from this working tree, not editable).")
         self.cpu_text = text
         self.targets.append(("CPU per record ≤ 1/5 of the original's", f"{ratio:.3f} of the original's", ratio <= 0.2))
-        self.targets.append(("CPU within 4× of the floor", f"{ours.cpu / floor:.2f}× floor", ours.cpu <= 4 * floor))
+        self.targets.append(("CPU within 4× of the floor (our median)", f"{cpu / floor:.2f}× floor", cpu <= 4 * floor))
 
     def startup(self, emu, ours):
         """A run whose catalog selects no stream (the original still fetches its access token)."""
@@ -198,17 +207,25 @@ class Bench:
         path = write_json(self.runs_dir / f"{'our' if ours else 'original'}-empty-catalog.json", catalog)
         if ours:
             def argv(config_path, state_path):
-                return [sys.executable, "-m", "tap_helpscout", "--config", str(config_path), "--catalog", str(path)]
-            return run_tap("start-up", emu, self.runs_dir / "startup-ours", argv, dict(os.environ))
+                return self.our_tap.argv(config_path, path)
+            return run_tap("start-up", emu, self.runs_dir / "startup-ours", argv, self.our_tap.env())
         return run_tap("start-up", emu, self.runs_dir / "startup-original",
                        lambda config_path, state_path: self.original.argv(config_path, path),
                        self.original.env(emu.base_url), original=True)
 
+    LOOKBACK = {"report_lookback_days": 30}
+
     def incremental(self, emu, ours, theirs):
         ours_again = self.ours("incremental default", emu, state=ours.last_state)
+        # The report is full table by contract; report_lookback_days lets a run re-read only its
+        # recent part. Backfill with the option, then the incremental run with it.
+        lookback_backfill = self.ours("backfill default, report_lookback_days=30", emu, config=self.LOOKBACK)
+        ours_lookback = self.ours("incremental default, report_lookback_days=30", emu, config=self.LOOKBACK,
+                                  state=lookback_backfill.last_state)
         theirs_again = self.theirs("original incremental default", emu, state=theirs.last_state)
         rows = []
-        for label, run in (("ours", ours_again), ("original", theirs_again)):
+        for label, run in (("ours", ours_again), ("ours, report_lookback_days=30", ours_lookback),
+                           ("original", theirs_again)):
             by_path = run.requests_by_path()
             over = {p: c for p, c in by_path.items() if c > 1}
             rows.append([label, len(run.requests), len(by_path), max(by_path.values(), default=0),
@@ -216,10 +233,15 @@ class Bench:
                          run.record_total, f"{run.wall:.2f}"])
         text = table(["tap", "requests", "endpoints listed", "most requests on one endpoint",
                       "endpoints with more than one request", "records", "wall s"], rows)
+        text += ("\n\nThe happiness ratings report is full table by contract: by default every run reads all "
+                 "its pages (ten ratings each) and emits every rating again, as the original does. With "
+                 "`report_lookback_days` a run reads it only from the previous run's end less that many days.")
         self.incremental_text = text
-        worst = max(ours_again.requests_by_path().values(), default=0)
-        self.targets.append(("incremental, no changes: ≤ 1 request per listed endpoint",
-                             f"at most {worst} on one endpoint", worst <= 1))
+        for label, run in (("default: the report full table, by contract", ours_again),
+                           ("with report_lookback_days=30", ours_lookback)):
+            worst = max(run.requests_by_path().values(), default=0)
+            self.targets.append((f"incremental, no changes: ≤ 1 request per listed endpoint ({label})",
+                                 f"at most {worst} on one endpoint", worst <= 1))
 
     def rate_limited_runs(self, time_scale, parallel_values, original, repeats=1):
         """Full backfills of the default account under the scaled rate limit and latency. Each of

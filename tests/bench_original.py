@@ -79,3 +79,38 @@ class OriginalTap:
         if state_path:
             argv += ["--state", str(state_path)]
         return argv
+
+
+class OurTap:
+    """This repository's tap as a user installs it: `pip install` of the repository (not
+    editable: byte-compiled, no import hook, only the runtime dependencies) into a venv of its
+    own, reinstalled on every bench run so that it is the working tree's code."""
+
+    def __init__(self, root, repo):
+        self.root = Path(root)
+        self.repo = Path(repo)
+        self.venv = self.root / "ours-venv"
+        self.python = self.venv / "bin" / "python"
+        self.executable = self.venv / "bin" / "tap-helpscout"
+
+    def install(self):
+        stamp = self.venv / ".dependencies"
+        setup = (self.repo / "setup.py").read_text()
+        pip = [str(self.python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
+        if not (stamp.exists() and stamp.read_text() == setup):
+            print(f"bench: installing this tap and its dependencies into {self.venv}", file=sys.stderr, flush=True)
+            venv.EnvBuilder(with_pip=True, clear=True).create(self.venv)
+            subprocess.run(pip + [str(self.repo)], check=True)
+            stamp.write_text(setup)
+        subprocess.run(pip + ["--force-reinstall", "--no-deps", str(self.repo)], check=True,
+                       cwd=self.root)
+        return self
+
+    def env(self):
+        return {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+
+    def argv(self, config_path, catalog_path, state_path=None):
+        argv = [str(self.executable), "--config", str(config_path), "--catalog", str(catalog_path)]
+        if state_path:
+            argv += ["--state", str(state_path)]
+        return argv

@@ -66,6 +66,7 @@ BAD_CONFIGS = {
     "too many parallel requests": ({**GOOD, "max_parallel_requests": 17},
                                    ['"max_parallel_requests"', "1 to 16"]),
     "fractional report window": ({**GOOD, "report_window_days": 1.5}, ['"report_window_days"']),
+    "zero report lookback": ({**GOOD, "report_lookback_days": 0}, ['"report_lookback_days"', "at least 1"]),
     "negative bookmark margin": ({**GOOD, "bookmark_margin_seconds": -1},
                                  ['"bookmark_margin_seconds"']),
 }
@@ -105,6 +106,7 @@ def test_defaults_are_applied():
     assert config["max_requests_per_minute"] is None
     assert config["max_parallel_requests"] == 4
     assert config["report_window_days"] is None
+    assert config["report_lookback_days"] is None
     assert config["bookmark_margin_seconds"] == 0
     assert config["user_agent"] is None and config["access_token"] is None
 

@@ -1,6 +1,7 @@
 """The tap's main job, end to end: the real executable against the emulator on loopback."""
 import math
 from collections import Counter
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
@@ -269,3 +270,40 @@ def test_small_report_costs_only_its_pages(account):
     emu, config, catalog = account(ratings=35)
     run_tap(config, catalog=select(catalog, ["happiness_ratings_report"]))
     assert sum("ratings" in r.path for r in emu.requests) == math.ceil(len(emu.data.ratings) / 10)
+
+
+def test_report_lookback_rereads_only_recent_ratings_and_catches_new_ones(account, tmp_path):
+    emu, _, catalog = account(ratings=35)
+    config = write_config(emu, tmp_path, report_lookback_days=30)
+    catalog = select(catalog, ["happiness_ratings_report"])
+    first = run_tap(config, catalog=catalog)
+    assert len(first.records("happiness_ratings_report")) == len(emu.data.ratings)
+    read_until = first.last_state["bookmarks"]["happiness_ratings_report"]["read_until"]
+
+    # A rating given since the first run, and one given long before (outside the lookback).
+    now = datetime.now(timezone.utc)
+    template = dict(emu.data.ratings[0])
+    fresh = dict(template, ratingCreatedAt=(now - timedelta(minutes=5)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                 ratingCustomerId=template["ratingCustomerId"] + 1)
+    emu.data.ratings.append(fresh)
+    emu.invalidate()
+    emu.clear_requests()
+    second = run_tap(config, catalog=catalog, state=first.last_state)
+
+    since = (datetime.strptime(read_until, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
+             - timedelta(days=30)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    recent = [r for r in emu.data.ratings if r["ratingCreatedAt"] >= since]
+    rows = second.records("happiness_ratings_report")
+    assert fresh["ratingCustomerId"] in {r["rating_customer_id"] for r in rows}
+    assert len(rows) == len(recent) < len(emu.data.ratings)
+    requests = [r for r in emu.requests if "ratings" in r.path]
+    assert len(requests) == max(1, math.ceil(len(recent) / 10))
+    assert all(r.query["start"] <= since for r in requests)
+
+
+def test_without_lookback_the_report_is_full_table_on_every_run(account):
+    emu, config, catalog = account(ratings=35)
+    catalog = select(catalog, ["happiness_ratings_report"])
+    first = run_tap(config, catalog=catalog)
+    second = run_tap(config, catalog=catalog, state=first.last_state)
+    assert len(second.records("happiness_ratings_report")) == len(emu.data.ratings)
