@@ -8,11 +8,13 @@ bench must not slow it down while the tap runs.
 """
 import json
 import math
+import os
 import subprocess
 import sys
 import time
 import urllib.request
 from collections import Counter
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -68,6 +70,32 @@ def our_catalog(workdir):
     out = subprocess.run([sys.executable, "-m", "tap_helpscout", "--config", str(config), "--discover"],
                          check=True, capture_output=True, text=True, cwd=REPO)
     return select(json.loads(out.stdout))
+
+
+@contextmanager
+def cpus_apart():
+    """While measuring CPU: the bench process (with the emulator's threads) on one CPU and the
+    tap on another, as when the API runs on another machine, so that the two do not compete for
+    the same cores. Yields the environment entry for bench_wrapper.py ({} when there are fewer
+    than two CPUs or no affinity support)."""
+    try:
+        allowed = sorted(os.sched_getaffinity(0))
+    except AttributeError:
+        allowed = []
+    if len(allowed) < 2:
+        yield {}
+        return
+    threads = [int(tid) for tid in os.listdir("/proc/self/task")]
+    for tid in threads:
+        os.sched_setaffinity(tid, {allowed[0]})
+    try:
+        yield {"BENCH_TAP_CPU": str(allowed[1])}
+    finally:
+        for tid in [int(t) for t in os.listdir("/proc/self/task")]:
+            try:
+                os.sched_setaffinity(tid, set(allowed))
+            except OSError:                       # a thread that ended meanwhile
+                pass
 
 
 def run_process(argv, env, stdout_path, stderr_path, cwd):

@@ -16,6 +16,8 @@ def main():
     started = time.perf_counter()
     pid = os.fork()
     if pid == 0:                                   # the child: become the command
+        if os.environ.get("BENCH_TAP_CPU"):        # run on that CPU only (see bench_harness.cpus_apart)
+            os.sched_setaffinity(0, {int(os.environ["BENCH_TAP_CPU"])})
         try:
             os.execvp(argv[0], argv)
         finally:
