@@ -23,8 +23,9 @@ class RawServer:
     bytes; None closes the connection instead, and `(bytes, "close")` answers then closes it.
     Counts connections; `closed` is set whenever the server closes one."""
 
-    def __init__(self, answers):
+    def __init__(self, answers, tls=None):
         self.answers = list(answers)
+        self.tls = tls                  # an ssl.SSLContext: serve HTTPS
         self.connections = 0
         self.requests = []
         self.lock = threading.Lock()
@@ -50,7 +51,11 @@ class RawServer:
 
     def handle(self, conn):
         try:
+            if self.tls is not None:
+                conn = self.tls.wrap_socket(conn, server_side=True)
             self.exchange(conn)
+        except OSError:                 # a client that refused our certificate, or left
+            pass
         finally:
             conn.close()
             self.closed.set()
@@ -261,3 +266,45 @@ def test_the_ca_bundle_comes_from_the_environment_or_certifi(monkeypatch, tmp_pa
     monkeypatch.delenv("REQUESTS_CA_BUNDLE")
     certifi = pytest.importorskip("certifi")
     assert transport_module._ca_bundle() == certifi.where()
+
+
+# -- TLS, as against the real API ----------------------------------------------------------------
+
+@pytest.fixture
+def tls_server(tmp_path):
+    """An HTTPS server on 127.0.0.1 with a self-signed certificate for `localhost`."""
+    import shutil
+    import ssl
+    import subprocess
+    if not shutil.which("openssl"):
+        pytest.skip("openssl is needed to make a test certificate")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                    "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost",
+                    "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    server = RawServer([json_answer({"secure": True}), json_answer({"again": True})], tls=context)
+    yield server, cert
+    server.close()
+
+
+def test_https_verifies_the_server_against_the_configured_ca_bundle(tls_server, monkeypatch):
+    server, cert = tls_server
+    port = server.sock.getsockname()[1]
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(cert))
+    wire = Transport(f"https://localhost:{port}/v2", 2, 5, 1)
+    assert json.loads(wire.request("GET", f"https://localhost:{port}/v2/users").body) == {"secure": True}
+    assert json.loads(wire.request("GET", f"https://localhost:{port}/v2/users").body) == {"again": True}
+    assert server.connections == 1, "the TLS connection is kept alive"
+
+
+def test_https_refuses_a_server_it_cannot_verify(tls_server, monkeypatch):
+    server, _ = tls_server
+    port = server.sock.getsockname()[1]
+    monkeypatch.delenv("REQUESTS_CA_BUNDLE", raising=False)
+    monkeypatch.delenv("CURL_CA_BUNDLE", raising=False)
+    wire = Transport(f"https://localhost:{port}/v2", 2, 5, 1)
+    with pytest.raises(TransportError, match="SSLCertVerificationError") as raised:
+        wire.request("GET", f"https://localhost:{port}/v2/users")
+    assert raised.value.may_have_reached_server is False
