@@ -275,7 +275,7 @@ def test_building_a_client_makes_no_request(stub, config_path):
     assert stub.requests == []
 
 
-def test_query_strings_are_url_encoded_by_requests(stub, client):
+def test_query_strings_are_url_encoded(stub, client):
     params = {"query": "(email:a+b@example.com)", "modifiedSince": "2024-01-01T00:00:00Z",
               "tag": "a b&c"}
     echoed = client.get("/conversations", params).json
