@@ -62,7 +62,7 @@ class Heap:
         gc.set_threshold(GC_YOUNG_THRESHOLD, older, oldest)
 
     def tidy(self):
-        """Give freed memory back to the system, at most once a second."""
+        """Give freed memory back to the system, at most every TRIM_EVERY_SECONDS."""
         now = time.monotonic()
         if self.libc and now - self.last_trim >= TRIM_EVERY_SECONDS:
             self.libc.malloc_trim(0)
