@@ -1,47 +1,121 @@
 """Bookmarks, in the standard Singer shape, and the Singer output they travel with.
 
-State: {"bookmarks": {stream: {replication_key: value, ...}}, "currently_syncing": stream|null}.
-Besides its replication key, a stream's entry may hold the progress of an unfinished listing
-(`listing`), per-parent bookmarks (`parents`), a report's next window (`window_start`) or, with
-`report_lookback_days`, the end of the report's last complete read (`read_until`).
+State: {"bookmarks": {stream: {replication_key: value, ...}}, "currently_syncing": stream|null,
+"start_date": ...}. Besides its replication key, a stream's entry may hold the progress of an
+unfinished listing (`listing`), per-parent bookmarks (`parents`), a report's next window
+(`window_start`) or, with `report_lookback_days`, the end of the report's last complete read
+(`read_until`). `start_date` is kept only when the config has none (the default start of the
+first run, one year back, stays the start of every later run).
+
+`prepare` checks a state before any output: what cannot be used stops the run with one line
+naming the file and the key; what is merely stale (another version's resume point, a bookmark
+in the future, keys the tap does not own) is reported once and dropped or capped.
 """
 import copy
 import json
 import sys
+import threading
 from datetime import timezone
 
 import singer
 
-LOGGER = singer.get_logger()
+from .errors import InputError
+from .logs import get_logger
+from .timefmt import format_date_time, parse_date_time, utc_now
+
+LOGGER = get_logger()
 # Compact JSON: fewer bytes to write and for the target to read; ASCII-only like singer-python.
 _ENCODE = json.JSONEncoder(separators=(",", ":")).encode
+STATE_KEYS = ("bookmarks", "currently_syncing", "start_date")
+DATED_KEYS = ("window_start", "read_until")
 
 
-def migrate(state, streams):
-    """Accept the original tap-helpscout's state, where each bookmark was a bare timestamp
-    string, so its users can switch by changing only the executable."""
+def prepare(state, streams, source="state"):
+    """A copy of `state` the sync can trust, or InputError naming `source` and the key."""
     state = copy.deepcopy(state or {})
-    bookmarks = state.get("bookmarks")
+    if state.get("type") == "STATE" and isinstance(state.get("value"), dict):
+        state = state["value"]          # a whole STATE message, as some targets echo it
+    foreign = sorted(k for k in state if k not in STATE_KEYS)
+    if foreign:
+        LOGGER.warning("%s: dropping keys the tap does not use: %s", source, ", ".join(foreign))
+    bookmarks = state.get("bookmarks") or {}
     if not isinstance(bookmarks, dict):
-        bookmarks = {}
-    migrated = {}
+        raise InputError(f'{source}: "bookmarks" must be an object (got {type(bookmarks).__name__})')
+    unknown = sorted(name for name in bookmarks if name not in streams)
+    if unknown:
+        LOGGER.warning("%s: dropping bookmarks of streams this tap does not have: %s", source, ", ".join(unknown))
+    prepared = {}
     for name, value in bookmarks.items():
         stream = streams.get(name)
+        if stream is None:
+            continue
         if isinstance(value, str):
-            if stream is None or not stream.replication_key:
-                continue
-            if stream.parent:
-                # The original shared one bookmark across all parents and lost rows with it;
-                # child listings are small, so they start again from start_date.
-                LOGGER.info("%s: the original tap's shared bookmark is dropped; re-reading in full", name)
-                continue
-            LOGGER.info("%s: migrating the original tap's bookmark %s", name, value)
-            value = {stream.replication_key: value}
-        if isinstance(value, dict):
-            migrated[name] = value
-    state["bookmarks"] = migrated
-    state.setdefault("currently_syncing", None)
-    return state
+            _migrate_bare(name, stream, value, streams, prepared, source)
+        elif isinstance(value, dict):
+            prepared.setdefault(name, {}).update(_checked(name, stream, value, source))
+        elif value is not None:
+            raise InputError(f"{source}: bookmarks.{name} must be an object (got {type(value).__name__})")
+    start = state.get("start_date")
+    result = {"bookmarks": prepared, "currently_syncing": state.get("currently_syncing")}
+    if start is not None:
+        result["start_date"] = _date(start, f"{source}: start_date")
+    if result["currently_syncing"] not in streams:
+        result["currently_syncing"] = None
+    return result
+
+
+def _migrate_bare(name, stream, value, streams, prepared, source):
+    """The original tap-helpscout kept a bare timestamp per stream. Its `conversations`
+    bookmark covered the threads too (it read the threads of every conversation it emitted);
+    child streams shared one bookmark across all parents and lost rows with it, so they start
+    again (they are small)."""
+    if not stream.replication_key or stream.parent and stream.reader != "embedded":
+        LOGGER.info("%s: the original tap's bookmark is not used; the stream is read in full", name)
+        return
+    value = _date(value, f"{source}: bookmarks.{name}", name)
+    LOGGER.info("%s: continuing from the original tap's bookmark %s", name, value)
+    prepared.setdefault(name, {})[stream.replication_key] = value
+    for child in streams.values():
+        if child.parent == name and child.reader == "embedded" and child.replication_key:
+            prepared.setdefault(child.name, {}).setdefault(child.replication_key, value)
+
+
+def _checked(name, stream, entry, source):
+    entry = dict(entry)
+    where = f"{source}: bookmarks.{name}"
+    key = stream.replication_key
+    if key and key in entry:
+        entry[key] = _date(entry[key], f"{where}.{key}", name)
+    for dated in DATED_KEYS:
+        if dated in entry:
+            entry[dated] = _date(entry[dated], f"{where}.{dated}", name)
+    if "parents" in entry:
+        parents = entry["parents"]
+        if not isinstance(parents, dict):
+            raise InputError(f"{where}.parents must be an object of parent id to date-time")
+        entry["parents"] = {str(k): _date(v, f"{where}.parents.{k}", name) for k, v in parents.items()}
+    if "listing" in entry and not isinstance(entry["listing"], dict):
+        LOGGER.warning("%s: the resume point in the state is not usable; the listing restarts from its bookmark", name)
+        del entry["listing"]
+    return entry
+
+
+def _date(value, where, stream=None):
+    if not isinstance(value, str):
+        raise InputError(f"{where} must be a date-time string such as 2024-01-01T00:00:00Z "
+                         f"(got {type(value).__name__}); fix the state file or remove that key")
+    try:
+        moment = parse_date_time(value)
+    except ValueError:
+        shown = value if len(value) <= 40 else value[:37] + "..."
+        raise InputError(f'{where} is not a date-time (got "{shown}"); fix the state file or remove '
+                         f"that key") from None
+    now = utc_now()
+    if moment > now and stream is not None:
+        LOGGER.warning("%s: the state's bookmark %s is in the future; using now (%s) instead",
+                       stream, value, format_date_time(now))
+        moment = now
+    return format_date_time(moment)
 
 
 class Output:
@@ -49,35 +123,37 @@ class Output:
     page, whatever the buffering of stdout), so a reader never sees a STATE before the records
     it covers, and a STATE is never written before them either.
 
-    RECORD and STATE lines are built here rather than by singer.RecordMessage/StateMessage: those
-    format time_extracted and run simplejson for every record, which measured at about half the
-    tap's CPU per record; the lines have exactly the shape singer-python writes."""
+    RECORD lines are built here rather than by singer.RecordMessage: that formats
+    time_extracted and runs simplejson for every record; the lines have exactly the shape
+    singer-python writes. `writing` tells a signal handler that a write is under way."""
 
     def __init__(self, state, stream=None):
         self.state = state
         self.stream = stream or sys.stdout
         self.lines = []
+        self.writing = False
+        self.lock = threading.Lock()
         self._extracted = (None, None)
-        self._record_prefixes = {}
 
     def schema(self, name, schema, key_properties, bookmark_properties):
         self.lines.append(singer.format_message(singer.SchemaMessage(
             stream=name, schema=schema, key_properties=list(key_properties),
             bookmark_properties=list(bookmark_properties))))
 
-    def record(self, name, record, time_extracted):
-        self.writer(name, time_extracted)(record)
+    def message(self, message):
+        """Any other singer-python message (ACTIVATE_VERSION, ...)."""
+        self.lines.append(singer.format_message(message))
 
-    def writer(self, name, time_extracted):
+    def writer(self, name, time_extracted, version=None):
         """A function that writes one record of stream `name`: the envelope is the same for
         every record of a page, so only the record itself is encoded."""
         if self._extracted[0] is not time_extracted:
             self._extracted = (time_extracted, ',"time_extracted":' + _ENCODE(
                 singer.utils.strftime(time_extracted.astimezone(timezone.utc))) + "}")
         suffix = self._extracted[1]
-        prefix = self._record_prefixes.get(name)
-        if prefix is None:
-            prefix = self._record_prefixes[name] = '{"type":"RECORD","stream":' + _ENCODE(name) + ',"record":'
+        if version is not None:
+            suffix = ',"version":' + _ENCODE(version) + suffix
+        prefix = '{"type":"RECORD","stream":' + _ENCODE(name) + ',"record":'
         append, encode = self.lines.append, _ENCODE
 
         def write(record):
@@ -97,9 +173,14 @@ class Output:
         self.state["currently_syncing"] = name
 
     def checkpoint(self):
-        # Serialised at once, so no copy of the state is needed.
-        self.lines.append(_ENCODE({"type": "STATE", "value": self.state}))
-        self.lines.append("")
-        self.stream.write("\n".join(self.lines))
-        self.stream.flush()
-        self.lines.clear()          # in place: writers hold its append
+        with self.lock:
+            # Serialised at once, so no copy of the state is needed.
+            self.lines.append(_ENCODE({"type": "STATE", "value": self.state}))
+            self.lines.append("")
+            self.writing = True
+            try:
+                self.stream.write("\n".join(self.lines))
+                self.stream.flush()
+            finally:
+                self.writing = False
+            self.lines.clear()          # in place: writers hold its append

@@ -5,8 +5,9 @@ the few record-shaping facts that belong to it alone. Discovery and the sync eng
 this registry; the engine (paging, bookmarks, retries, children) lives in `sync.py`.
 
 Readers (how the engine lists a stream):
-- MODIFIED_SINCE: a large listing filtered by the server with `modifiedSince` and paged in
-  `createdAt` ascending order, so that modified rows keep their place while the tap pages.
+- SEARCH: a large listing filtered by the server with `modifiedSince`, read as a keyset chain
+  (`search.py`): BY_NUMBER for conversations (unique `number`, `query` windows), BY_MODIFIED for
+  customers (`modifiedAt`, shown as `updatedAt`).
 - WHOLE: a small listing read in full on every run; rows are emitted by replication key.
 - PER_PARENT: a child listing read for every parent row, on every run.
 - EMBEDDED: child rows that arrive inside their parent's rows (`embed=...`), fetched separately
@@ -16,16 +17,19 @@ Readers (how the engine lists a stream):
 from dataclasses import dataclass, field
 from typing import Callable, Mapping, Optional, Tuple
 
-from .transform import format_date_time, parse_date_time
+from .timefmt import format_date_time, parse_date_time
 
 INCREMENTAL = "INCREMENTAL"
 FULL_TABLE = "FULL_TABLE"
 
-MODIFIED_SINCE = "modified_since"
+SEARCH = "search"
 WHOLE = "whole"
 PER_PARENT = "per_parent"
 EMBEDDED = "embedded"
 DATE_WINDOWS = "date_windows"
+
+BY_NUMBER = "by_number"
+BY_MODIFIED = "by_modified"
 
 
 @dataclass(frozen=True)
@@ -45,6 +49,10 @@ class Stream:
     embed: Optional[str] = None                 # EMBEDDED: the parent's `embed=` value
     incomplete: Optional[Callable[[dict, list], bool]] = None  # EMBEDDED: (API item, embedded) -> fetch separately?
     plan_gated: bool = False                    # a 403 means the plan lacks it: skip with a warning
+    page_size: int = 50                         # rows a full page holds [D-PAGE]
+    sort_field: Optional[str] = None            # SEARCH: the `sortField` of the keyset chain
+    keyset: Optional[str] = None                # SEARCH: BY_NUMBER or BY_MODIFIED
+    item_id: str = "id"                         # the API item's identifying field
 
 
 def latest_activity(conversation):
@@ -64,18 +72,28 @@ def latest_activity(conversation):
         conversation["updated_at"] = format_date_time(max(parse_date_time(t) for t in times))
 
 
+EMBEDDED_THREADS_CAP = 25
+
+
 def threads_truncated(conversation, embedded_threads):
-    """The API truncates embedded chat threads, and may embed fewer threads than a long
-    conversation has (its `threads` field is the count)."""
-    return conversation.get("type") == "chat" or len(embedded_threads) < (conversation.get("threads") or 0)
+    """Whether the threads embedded in a conversation may be fewer than it has: chats are
+    truncated by design; a list at the API's cap of 25 may have been cut; and a list shorter
+    than the `threads` count is short. The count alone proves nothing: it may leave out line
+    items and drafts that the listing has."""
+    count = conversation.get("threads")
+    if not isinstance(count, int) or isinstance(count, bool):
+        return True
+    return (conversation.get("type") == "chat" or len(embedded_threads) >= EMBEDDED_THREADS_CAP
+            or len(embedded_threads) < count)
 
 
 STREAMS = {s.name: s for s in (
     Stream(
         name="conversations", key_properties=("id",),
         replication_method=INCREMENTAL, replication_key="updated_at",
-        reader=MODIFIED_SINCE, path="/conversations", records_key="conversations",
+        reader=SEARCH, path="/conversations", records_key="conversations",
         params={"status": "all"}, derive=latest_activity,
+        page_size=25, sort_field="number", keyset=BY_NUMBER,
     ),
     Stream(
         name="conversation_threads", key_properties=("id",),
@@ -87,7 +105,8 @@ STREAMS = {s.name: s for s in (
     Stream(
         name="customers", key_properties=("id",),
         replication_method=INCREMENTAL, replication_key="updated_at",
-        reader=MODIFIED_SINCE, path="/customers", records_key="customers",
+        reader=SEARCH, path="/customers", records_key="customers",
+        sort_field="modifiedAt", keyset=BY_MODIFIED,
     ),
     Stream(
         name="happiness_ratings_report",

@@ -1,0 +1,115 @@
+"""Requesting pages and refusing the ones that cannot be trusted; reading small listings whole.
+
+Every reader goes through a `Fetcher`: it asks the client for one page, checks the answer with
+`pages.py`, reads a page again when it is short (fewer rows than a full page below the last one),
+and turns an answer that stays unusable into a `MalformedAnswer` that fails the stream. A small
+listing is read in passes until one pass is complete (`pages.Pass`).
+"""
+import itertools
+from collections import deque
+from datetime import datetime, timezone
+
+from .errors import ApiError, MalformedAnswer
+from .logs import get_logger
+from .pages import Pass, PageError, covered, hal_page, identity
+
+LOGGER = get_logger()
+
+PAGE_SIZE = 50                  # every HAL list but conversations (25) [D-PAGE]
+PAGE_TRIES = 3                  # reads of one page that came back short or inconsistent
+PASSES = 3                      # reads of a small listing that keeps changing or reordering
+
+
+class Listing:
+    """Every row of a listing as read: `items` in the order first seen, `complete` when the
+    reads prove no row was missed."""
+
+    def __init__(self, items, complete):
+        self.items = items
+        self.complete = complete
+
+
+class Fetcher:
+    def __init__(self, client, pool, parallel, on_page=None):
+        self.client = client
+        self.pool = pool
+        self.parallel = parallel
+        self.on_page = on_page or (lambda stream: None)     # progress accounting
+
+    def page(self, stream, path, params, number, size=PAGE_SIZE, parse=None):
+        """Page `number` of a listing, checked; read again (a few times) while it is short or
+        inconsistent, then a MalformedAnswer naming the stream, the page and what is wrong."""
+        parse = parse or (lambda data, n: hal_page(data, stream.records_key, n, size))
+        problem = None
+        for _ in range(PAGE_TRIES):
+            self.on_page(stream)
+            response = self.client.get(path, {**params, "page": str(number)}, endpoint=stream.name)
+            try:
+                page = parse(response.json, number)
+            except PageError as exc:
+                problem = str(exc)
+                continue
+            page.server_time = response.server_time
+            page.fetched_at = datetime.now(timezone.utc)
+            if not page.short:
+                return page
+            problem = (f"page {number} of {page.pages} holds {len(page.items)} rows where a full "
+                       f"page holds {page.size}")
+        raise MalformedAnswer(f"{stream.name}: the API's answers to {path} cannot be trusted: "
+                              f"{problem} (read {PAGE_TRIES} times)", endpoint=path)
+
+    def pages(self, stream, path, params, numbers, size=PAGE_SIZE, parallel=False, parse=None):
+        """Pages `numbers` in order; with `parallel`, a few requested ahead on the pool (never
+        all at once: a huge `totalPages` must not queue a huge number of tasks)."""
+        if not parallel:
+            for number in numbers:
+                yield self.page(stream, path, params, number, size, parse)
+            return
+        numbers = iter(numbers)
+        ahead = deque(self.pool.submit(self.page, stream, path, params, n, size, parse)
+                      for n in itertools.islice(numbers, self.parallel))
+        try:
+            while ahead:
+                future = ahead.popleft()
+                following = next(numbers, None)
+                if following is not None:
+                    ahead.append(self.pool.submit(self.page, stream, path, params, following, size, parse))
+                yield future.result()
+        finally:
+            for future in ahead:
+                future.cancel()
+
+    def read_all(self, stream, path, params=None, size=PAGE_SIZE, parallel=False):
+        """Every row of a small listing. Pages are read in passes; a pass is complete when its
+        pages agree on the total and hold that many distinct rows. A listing that changes or
+        reorders its ties while it is read is read again, at most PASSES times; the rows of
+        every pass are kept (a row read twice is harmless, a row never read is lost)."""
+        params = params or {}
+        passes, rows = [], {}
+        for attempt in range(1, PASSES + 1):
+            read = Pass()
+            first = self.page(stream, path, params, 1, size)
+            for page in itertools.chain([first], self.pages(stream, path, params,
+                                                            range(2, first.pages + 1), size, parallel)):
+                read.add(page)
+                for index, item in enumerate(page.items):
+                    rows.setdefault(identity(item, page.number, index), item)
+            passes.append(read)
+            if read.complete or covered(passes):
+                return Listing(list(rows.values()), True)
+            LOGGER.info("%s: %s changed or reordered while it was read (pass %d of %d); reading it again",
+                        stream.name, path, attempt, PASSES)
+        LOGGER.warning("%s: %s kept changing while it was read %d times; every row seen is emitted, "
+                       "and the listing counts as incomplete", stream.name, path, PASSES)
+        return Listing(list(rows.values()), False)
+
+    def children(self, child, parent_id):
+        """A child listing of one parent (threads of a conversation, members of a team); empty,
+        and complete, when the parent was deleted since it was listed (404)."""
+        try:
+            return self.read_all(child, child.path.format(parent_id=parent_id))
+        except ApiError as exc:
+            if exc.status != 404:
+                raise
+            LOGGER.info("%s: parent %s was deleted during the sync; no rows", child.name, parent_id)
+            return Listing([], True)

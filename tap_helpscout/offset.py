@@ -1,0 +1,111 @@
+"""Conversations page by page, for an API that refuses the `query` ranges that `search.py`
+prefers: offset pages in `number` order (unique, never changes), read from the last to the
+first, each requested once the one above it has arrived.
+
+- a row created during the read gets the highest number: it lands above every page read;
+- a row deleted during the read shifts the rows above it down, towards pages not yet read: a
+  row may be read twice, never skipped;
+- a row that starts to match `modifiedSince` (modified during an incremental run) shifts the
+  rows above it up, into pages already read. `page.totalElements` changes when that happens,
+  and the stretch of numbers around that boundary is then read again (`cover_gap`).
+Page 1, read first to learn the number of pages, is read again last. A search backend that
+refuses deep pages cannot be read this way: the stream then fails with a line that says so.
+"""
+from .errors import ApiError
+from .logs import get_logger
+from .pages import Page
+
+LOGGER = get_logger()
+GAP_PROBES = 8
+
+
+def first_number(page):
+    return _numbers(page)[0] if _numbers(page) else None
+
+
+def last_number(page):
+    return _numbers(page)[-1] if _numbers(page) else None
+
+
+def _numbers(page):
+    return [i["number"] for i in page.items if isinstance(i, dict) and isinstance(i.get("number"), int)]
+
+
+class OffsetPages:
+    def __init__(self, listing):
+        self.listing = listing
+        self.totals = []            # page.totalElements of every read, in the order read
+        self.max_pages = 0
+
+    def run(self, first=None, resume=None):
+        upper = None
+        if resume:
+            self.totals.append(resume.get("total"))
+            upper = Page(resume["next_page"] + 1, [], self.listing.size, resume.get("total"), 0)
+            upper.seq = 0
+            first = self.fetch(1, with_children=False)
+            top = min(resume["next_page"], first.pages)
+        else:
+            self.note(first)
+            top = first.pages
+        for number in range(top, 0, -1):
+            page = self.fetch(number)
+            if upper is not None and self.changed(upper, page):
+                self.cover_gap(page, upper)
+            self.write(page, next_page=number - 1)
+            upper = page
+        # Pages that appeared meanwhile hold rows created (or pushed up) during the read.
+        number, last = first.pages + 1, self.max_pages
+        while number <= last:
+            page = self.fetch(number)
+            self.write(page, next_page=0)
+            number, last = number + 1, page.pages
+
+    def note(self, page):
+        self.totals.append(page.total)
+        page.seq = len(self.totals) - 1
+        self.max_pages = max(self.max_pages, page.pages)
+
+    def fetch(self, number, with_children=True):
+        listing = self.listing
+        try:
+            page = listing.fetch(number, with_children=with_children)
+        except ApiError as exc:
+            if exc.status == 400 and number > 1 and not exc.fatal:
+                raise ApiError(f"{listing.stream.name}: the API refused page {number} ({exc}); it does not "
+                               f"accept search-query ranges either, so this listing cannot be read past page "
+                               f"{number - 1}. Narrow it with a later start_date, or ask Help Scout support",
+                               status=400, endpoint=exc.endpoint) from None
+            raise
+        self.note(page)
+        return page
+
+    def write(self, page, next_page):
+        self.listing.emit(page)
+        self.listing.checkpoint({"mode": "pages", "next_page": next_page, "total": page.total})
+
+    def changed(self, a, b):
+        """Did the listing's size change between (or while) two pages were read?"""
+        low, high = sorted((a.seq, b.seq))
+        return len(set(self.totals[low:high + 1])) > 1
+
+    def cover_gap(self, lower, upper):
+        """The listing changed between the reads of `upper` (page n+1) and `lower` (page n):
+        rows may have been pushed up from n into n+1 after n+1 was read. Such rows have numbers
+        between the last of `lower` and the first of `upper`; read pages around the boundary
+        until one page (one consistent view) holds that whole stretch, and emit it. If none does
+        after a few reads, the listing stays unconfirmed and its bookmark does not move."""
+        low, high = last_number(lower), first_number(upper)
+        number = upper.number
+        for _ in range(GAP_PROBES):
+            probe = self.fetch(number)
+            self.write(probe, next_page=lower.number)
+            if low is None or high is None:     # an empty side: one fresh read will do
+                return
+            numbers = _numbers(probe)
+            starts_before = probe.number == 1 or (numbers and numbers[0] < low)
+            ends_after = probe.number >= probe.pages or (numbers and numbers[-1] > high)
+            if starts_before and ends_after:
+                return
+            number = max(1, number - 1) if not starts_before else number + 1
+        self.listing.unconfirmed = True

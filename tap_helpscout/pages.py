@@ -1,0 +1,179 @@
+"""The arithmetic of reading the API's listings, as pure functions: no I/O here.
+
+- `hal_page` and `report_page` turn one answer into a `Page`, or raise `PageError` when its
+  shape cannot be trusted (a `page` block that is a list, `totalPages: "many"`, a `totalPages`
+  that does not match `totalElements`, ...).
+- `Pass` collects the pages of one read of a listing and says whether that read was complete:
+  every page reported the same total and the rows seen (by id) are as many as that total.
+- `split_range` plans the windows of a listing split by a numeric key.
+"""
+import math
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Optional
+
+# No account holds this many rows of one listing: a larger total is a broken answer, and
+# trusting it would mean walking (or queueing) a billion empty pages.
+MAX_TOTAL = 10 ** 9
+
+
+class PageError(ValueError):
+    """An answer whose shape or paging block is inconsistent; the message says what."""
+
+
+@dataclass
+class Page:
+    number: int                  # 1-based, as requested
+    items: list
+    size: int                    # rows a full page holds
+    total: int                   # rows of the whole listing (totalElements / count)
+    pages: int                   # totalPages / pages
+    server_time: Optional[datetime] = None
+    fetched_at: Optional[datetime] = None
+    children: dict = field(default_factory=dict)   # (child stream name, parent id) -> future
+
+    @property
+    def short(self):
+        """A page holding fewer rows than its own paging block says it holds (a full page below
+        the last one, the remainder on the last): within one answer that cannot be, so the page
+        is read again rather than trusted. Unknown when the page size is unknown (reports)."""
+        if not self.size or self.number > self.pages:
+            return False
+        expected = min(self.size, self.total - (self.number - 1) * self.size)
+        return len(self.items) < expected
+
+    @property
+    def holds_rest(self):
+        """This page holds every row that is left of the listing (a keyset read can stop)."""
+        return self.total <= len(self.items) or self.pages <= self.number
+
+
+def _count(block, name, where):
+    value = block.get(name)
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise PageError(f"{where}: {name} is not a count ({_shown(value)})")
+    if value > MAX_TOTAL:
+        raise PageError(f"{where}: {name} {value} is beyond any real account")
+    return value
+
+
+def _shown(value):
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def hal_page(data, records_key, number, default_size):
+    """The HAL answer `data` to a request for page `number` of a listing whose rows sit under
+    `_embedded.<records_key>`. An answer without a `page` block is a whole listing on one page
+    (older shapes of some small endpoints)."""
+    if not isinstance(data, dict):
+        raise PageError(f"the answer is {_kind(data)}, not a JSON object")
+    embedded = data.get("_embedded")
+    if embedded is None:
+        embedded = {}           # the API omits `_embedded` when there is nothing in it
+    if not isinstance(embedded, dict):
+        raise PageError(f"_embedded is {_kind(embedded)}, not an object")
+    items = embedded.get(records_key)
+    if items is None:
+        items = []
+    if not isinstance(items, list):
+        raise PageError(f"_embedded.{records_key} is {_kind(items)}, not a list")
+    block = data.get("page")
+    if block is None:
+        return Page(number, items, max(default_size, len(items)), len(items), 1 if items else 0)
+    if not isinstance(block, dict):
+        raise PageError(f"page is {_kind(block)}, not an object")
+    size = _count(block, "size", "page") if "size" in block else default_size
+    total = _count(block, "totalElements", "page")
+    pages = _count(block, "totalPages", "page")
+    if "number" in block and _count(block, "number", "page") != number:
+        raise PageError(f"page {number} was asked for and page {block['number']} came back")
+    if size and pages != math.ceil(total / size) and not (total == 0 and pages == 1):
+        raise PageError(f"page: totalPages {pages} does not match totalElements {total} "
+                        f"at {size} per page")
+    if len(items) > max(size, 1) and size:
+        raise PageError(f"page {number} holds {len(items)} rows, more than its size {size}")
+    return Page(number, items, size or default_size, total, pages)
+
+
+def report_page(data, records_key, number, size):
+    """An answer of a report endpoint: `{results, page, count, pages}` (not HAL)."""
+    if not isinstance(data, dict):
+        raise PageError(f"the answer is {_kind(data)}, not a JSON object")
+    items = data.get(records_key)
+    if items is None:
+        items = []
+    if not isinstance(items, list):
+        raise PageError(f"{records_key} is {_kind(items)}, not a list")
+    total = _count(data, "count", "report") if "count" in data else len(items)
+    pages = _count(data, "pages", "report") if "pages" in data else (1 if items else 0)
+    if size and pages > math.ceil(total / size) + 1:
+        raise PageError(f"report: pages {pages} does not match count {total}")
+    if len(items) > total and number <= pages:
+        raise PageError(f"report: page {number} holds {len(items)} rows of {total} in all")
+    return Page(number, items, size, total, pages)
+
+
+def _kind(value):
+    if value is None:
+        return "null"
+    return {dict: "an object", list: "a list", str: "a string", bool: "a boolean"}.get(
+        type(value), "a number")
+
+
+def identity(item, page_number, index):
+    """What tells one row from another: its id, or where it was seen when it has none (a
+    malformed row still counts as a row of the page)."""
+    if isinstance(item, dict) and item.get("id") is not None:
+        return ("id", item["id"])
+    return ("at", page_number, index)
+
+
+class Pass:
+    """One read of every page of a listing. Complete when every page told the same total and
+    as many distinct rows were seen as that total: then no row slid between pages while they
+    were read (or ties reordered between two requests)."""
+
+    def __init__(self, identify=identity):
+        self.identify = identify
+        self.totals = set()
+        self.seen = set()
+
+    def add(self, page):
+        self.totals.add(page.total)
+        for index, item in enumerate(page.items):
+            self.seen.add(self.identify(item, page.number, index))
+
+    @property
+    def complete(self):
+        return len(self.totals) == 1 and len(self.seen) >= next(iter(self.totals))
+
+
+def covered(passes):
+    """Several reads together cover the listing when the rows seen across them are at least as
+    many as the total of the latest one whose pages agreed."""
+    agreed = [p for p in passes if len(p.totals) == 1]
+    if not agreed:
+        return False
+    seen = set().union(*(p.seen for p in passes))
+    return len(seen) >= next(iter(agreed[-1].totals))
+
+
+def split_range(low, high, parts):
+    """[low, high] (integers, inclusive) in `parts` contiguous windows of nearly equal width."""
+    parts = max(1, min(parts, high - low + 1))
+    width = (high - low + 1) / parts
+    bounds = [low + round(width * i) for i in range(parts)] + [high + 1]
+    return [(bounds[i], bounds[i + 1] - 1) for i in range(parts) if bounds[i] <= bounds[i + 1] - 1]
+
+
+def number_query(low, high):
+    """The documented advanced-search range on conversation numbers; `*` is an open end."""
+    return f"(number:[{low} TO {'*' if high is None else high}])"
+
+
+def modified_query(low, high):
+    """The documented advanced-search range on modification times (API format strings)."""
+    return f"(modifiedAt:[{low} TO {'*' if high is None else high}])"

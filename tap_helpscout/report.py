@@ -1,0 +1,124 @@
+"""The happiness ratings report, queried window by window from the start date to now.
+
+The first window is the whole range; a window whose first page says it holds more than
+MAX_PAGES pages is split in two (that page is read again later, as part of the first half), and
+`report_window_days` caps a window's length. Neighbouring windows overlap by one second, which
+is right whether the API treats `start` and `end` as inclusive or exclusive; rows seen in both
+are emitted once. Every request asks for `rating=all`: without it the API may return one kind
+of rating only. A window's pages are read in passes until the distinct rows seen equal the
+report's `count`: tied ratings may come back in another order on the next page's request.
+
+The report is full table (the contract): every run reads it from the start date. With
+`report_lookback_days`, a run that follows a complete one reads only from the previous run's
+end less that many days.
+"""
+import itertools
+import json
+from collections import deque
+from datetime import datetime, timedelta, timezone
+
+from .logs import get_logger
+from .pages import Pass, covered, report_page
+from .timefmt import api_time, parse_date_time, utc_now
+
+LOGGER = get_logger()
+MAX_PAGES = 50
+OVERLAP = timedelta(seconds=1)
+SHORTEST = timedelta(days=1)
+PASSES = 3
+
+
+def row_identity(item, page_number, index):
+    """The whole row: two ratings may share the contract's primary key."""
+    return json.dumps(item, sort_keys=True, default=str)
+
+
+class DateWindowReport:
+    def __init__(self, engine, family):
+        self.engine = engine
+        self.family = family
+        self.stream = family.root
+        self.size = None            # rows per page, learned from the first full page
+
+    def run(self):
+        engine, stream = self.engine, self.stream
+        bookmark = engine.out.bookmark(stream.name)
+        start = engine.start_date
+        partial = False
+        if bookmark.get("window_start"):            # an interrupted run: resume where it stopped
+            start = parse_date_time(bookmark["window_start"])
+            partial = bookmark.get("partial", start > engine.start_date)
+        elif engine.report_lookback_days and bookmark.get("read_until"):
+            start = max(start, parse_date_time(bookmark["read_until"])
+                        - timedelta(days=engine.report_lookback_days))
+            partial = start > engine.start_date
+        if partial:
+            self.family.incomplete.add(stream.name)    # not read from the start: nothing to retire
+        end_of_all = utc_now()
+        cap = timedelta(days=engine.window_days) if engine.window_days else None
+        windows = deque([(start, min(start + cap, end_of_all) if cap else end_of_all)])
+        seen_at_edge = set()
+        while windows:
+            start, end = windows.popleft()
+            first = self.page(start, end, 1)
+            if first.pages > MAX_PAGES and end - start > SHORTEST:
+                middle = start + (end - start) / 2
+                windows.extendleft([(middle - OVERLAP, end), (start, middle)])
+                continue
+            fetched_at = datetime.now(timezone.utc)
+            rows = self.read_window(start, end, first)
+            keys_in_window = set()
+            records = []
+            for item in rows:
+                key = row_identity(item, 0, 0)
+                if key not in seen_at_edge and key not in keys_in_window:
+                    keys_in_window.add(key)
+                    records.append(item)
+            self.family.write(stream, self.family.shape_items(stream, records), fetched_at)
+            seen_at_edge = keys_in_window
+            if not windows and end < end_of_all:
+                windows.append((end - OVERLAP, min(end + cap, end_of_all)))
+            if windows:
+                bookmark["window_start"] = api_time(windows[0][0])
+                bookmark["partial"] = partial
+                engine.checkpoint(stream)
+        engine.out.clear_bookmark(stream.name)
+        if engine.report_lookback_days:
+            engine.out.set_bookmark(stream.name, {"read_until": api_time(end_of_all)})
+        engine.checkpoint(stream)
+
+    def read_window(self, start, end, first):
+        """Every rating of one window, read in passes until one agrees with `count`."""
+        passes, rows = [], {}
+        for attempt in range(1, PASSES + 1):
+            read = Pass(identify=row_identity)
+            if attempt > 1:
+                first = self.page(start, end, 1)
+            if self.size is None and first.pages > 1:
+                self.size = len(first.items)
+            pages = self.engine.fetcher.pages(self.stream, self.stream.path, self.params(start, end),
+                                              range(2, first.pages + 1), self.size, parallel=True,
+                                              parse=self.parse)
+            for page in itertools.chain([first], pages):
+                read.add(page)
+                for item in page.items:
+                    rows.setdefault(row_identity(item, 0, 0), item)
+            passes.append(read)
+            if read.complete or covered(passes):
+                return list(rows.values())
+            LOGGER.info("%s: the ratings of %s to %s changed or reordered while they were read (pass %d of %d); "
+                        "reading them again", self.stream.name, api_time(start), api_time(end), attempt, PASSES)
+        LOGGER.warning("%s: the ratings of %s to %s kept changing while they were read; every rating seen is "
+                       "emitted", self.stream.name, api_time(start), api_time(end))
+        self.family.incomplete.add(self.stream.name)
+        return list(rows.values())
+
+    def params(self, start, end):
+        return {"start": api_time(start), "end": api_time(end), "rating": "all"}
+
+    def parse(self, data, number):
+        return report_page(data, self.stream.records_key, number, self.size)
+
+    def page(self, start, end, number):
+        return self.engine.fetcher.page(self.stream, self.stream.path, self.params(start, end), number,
+                                        self.size, parse=self.parse)

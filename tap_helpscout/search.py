@@ -1,0 +1,423 @@
+"""The large listings (conversations, customers): backed by a search index, paged by offset,
+filtered by `modifiedSince`, and changing while they are read.
+
+Offset paging loses rows when rows slide between pages (created, deleted or modified during the
+read, or tied rows returned in another order by the next request), and a search backend may
+refuse deep pages. So wherever the API allows, a listing is read as a *keyset* chain: every
+request asks for page 1 of the rows after the last one read, and no offset is ever used.
+- Conversations are ordered by `number` (unique, never changes). With the documented `query`
+  ranges the listing is split into windows `(number:[N TO M])` read in parallel
+  (`NumberWindows`); where the API refuses `query`, the offset pages are read from the last to
+  the first with boundary checks (`offset.OffsetPages`).
+- Customers are ordered by `modifiedAt`, which they show as `updatedAt`: the chain moves
+  `modifiedSince` forward (`TimeKeyset`); a tie larger than a page is read on its own.
+The next run starts from the server's clock when this one began, less a margin for index lag.
+"""
+from concurrent.futures import FIRST_COMPLETED, wait
+from datetime import timedelta
+
+from .errors import ApiError, MalformedAnswer
+from .logs import get_logger
+from .pages import covered, modified_query, number_query, split_range, Pass, identity
+from .streams import BY_MODIFIED, BY_NUMBER, EMBEDDED
+from .timefmt import api_time, parse_date_time, utc_now
+
+LOGGER = get_logger()
+CLOCK_RESOLUTION = timedelta(seconds=1)
+WINDOW_MIN_PAGES = 10           # a window shorter than this is not worth a chain of its own
+
+
+class QueryRefused(Exception):
+    """The API refused or ignored a `query` range: the listing falls back to offset pages."""
+
+
+class SearchListing:
+    """What the strategies share: the family being read, the filter, emitting pages with their
+    separately fetched children, checkpoints and the final bookmark."""
+
+    def __init__(self, engine, family):
+        self.engine = engine
+        self.family = family
+        self.stream = family.root
+        self.fetcher = engine.fetcher
+        self.embedded = [c for c in family.children if c.reader == EMBEDDED and family.is_selected(c)]
+        self.size = self.stream.page_size
+        self.unconfirmed = False
+        self.started_at = None
+        self.since = None
+        self.params = {}
+
+    # -- the run -------------------------------------------------------------------------
+    def run(self):
+        members = self.family.selected
+        self.since = min(self.engine.bookmark_time(s) for s in members)
+        self.params = {**self.stream.params, "sortField": self.stream.sort_field,
+                       "sortOrder": "asc", "modifiedSince": api_time(self.since)}
+        if self.embedded:
+            self.params["embed"] = ",".join(c.embed for c in self.embedded)
+        self.strategy = STRATEGIES[self.stream.keyset](self)
+        resume = self.resume_point()
+        LOGGER.info("%s: listing rows modified since %s%s", self.stream.name, self.params["modifiedSince"],
+                    f", resuming ({resume['mode']})" if resume else "")
+        self.strategy.run(resume)
+        if self.unconfirmed:
+            # Losing nothing comes first: the next run lists the same range again.
+            LOGGER.warning("%s: the listing could not be confirmed complete; the bookmark stays at %s so that "
+                           "the next run reads these rows again", self.stream.name, api_time(self.since))
+            self.finish(self.since + self.engine.margin)
+        else:
+            self.finish(self.started_at)
+
+    def resume_point(self):
+        """The progress an interrupted run left, when it belongs to this same listing."""
+        points = [self.engine.out.bookmark(s.name).get("listing") for s in self.family.selected]
+        point = points[0]
+        if not point or any(p != point for p in points):
+            return None
+        if not isinstance(point, dict) or point.get("since") != api_time(self.since) \
+                or point.get("mode") not in self.strategy.modes:
+            LOGGER.warning("%s: the state's resume point is from another version or another listing; it is "
+                           "dropped and the listing restarts from its bookmark", self.stream.name)
+            return None
+        try:
+            self.started_at = parse_date_time(point["started_at"])
+        except (KeyError, ValueError):
+            return None
+        return point
+
+    def first_page(self, params=None, with_children=True):
+        """Page 1; its answer's Date header starts the clock for the next run's bookmark."""
+        requested_at = utc_now()
+        page = self.fetch(1, params, with_children)
+        if self.started_at is None:
+            # The next run lists rows modified after this instant. Both clocks count whole
+            # seconds and a row modified later in the same second carries that second: one
+            # second earlier, from the earlier of the two clocks.
+            self.started_at = min(page.server_time or requested_at, requested_at) - CLOCK_RESOLUTION
+        return page
+
+    # -- pages ---------------------------------------------------------------------------
+    def fetch(self, number, params=None, with_children=True):
+        page = self.fetcher.page(self.stream, self.stream.path, params or self.params, number, self.size)
+        if with_children:
+            self.fetch_children(page)
+        return page
+
+    def fetch_children(self, page):
+        for child in self.embedded:
+            for item in page.items:
+                if not isinstance(item, dict) or item.get("id") is None:
+                    continue
+                embedded = (item.get("_embedded") or {}).get(child.embed) \
+                    if isinstance(item.get("_embedded"), dict) else None
+                if not isinstance(embedded, list) or child.incomplete(item, embedded):
+                    page.children[(child.name, item["id"])] = self.engine.pool.submit(
+                        self.fetcher.children, child, item["id"])
+
+    def emit(self, page, items=None):
+        """Write a page's rows and, after each parent, its children (oldest first)."""
+        family = self.family
+        items = page.items if items is None else items
+        if family.is_selected(self.stream):
+            family.emit_items(self.stream, items, page.fetched_at)
+        for child in self.embedded:
+            for item in items:
+                if not isinstance(item, dict) or item.get("id") is None:
+                    continue
+                fetched = page.children.get((child.name, item["id"]))
+                if fetched is not None:
+                    listing = fetched.result()
+                    rows, self.unconfirmed = listing.items, self.unconfirmed or not listing.complete
+                else:
+                    rows = item["_embedded"][child.embed]
+                # The API lists threads newest first; emit them in the order they happened.
+                family.emit_items(child, list(reversed(rows)), page.fetched_at, parent_id=item["id"])
+
+    def checkpoint(self, progress):
+        listing = {"mode": progress.pop("mode"), "since": api_time(self.since),
+                   "started_at": api_time(self.started_at), **progress}
+        for stream in self.family.selected:
+            self.engine.out.bookmark(stream.name)["listing"] = listing
+        self.engine.checkpoint(self.stream)
+
+    def finish(self, started_at):
+        bookmark = api_time(started_at - self.engine.margin)
+        for stream in self.family.selected:
+            self.engine.out.set_bookmark(stream.name, {stream.replication_key: bookmark})
+        self.engine.checkpoint(self.stream)
+
+
+def numbers_of(items):
+    return [i["number"] for i in items
+            if isinstance(i, dict) and isinstance(i.get("number"), int) and not isinstance(i.get("number"), bool)]
+
+
+class NumberWindows:
+    """Conversations by `number`: page 1 of the plain listing first, then chains of page-1
+    requests over `(number:[N TO M])` windows, several at once. No offset, so rows sliding
+    between pages and refused deep pages do not matter; `number` is unique, so there are no
+    ties. Where the API refuses or ignores `query`, the offset reader takes over."""
+
+    modes = ("windows", "pages")
+
+    def __init__(self, listing):
+        self.listing = listing
+
+    def run(self, resume):
+        listing = self.listing
+        if resume and resume["mode"] == "pages":
+            from .offset import OffsetPages
+            return OffsetPages(listing).run(resume=resume)
+        if resume:
+            windows = [dict(w) for w in resume.get("windows", []) if isinstance(w, dict) and "low" in w]
+            return self.read_windows(windows)
+        first = listing.first_page(with_children=False)
+        if first.holds_rest or not numbers_of(first.items):
+            listing.fetch_children(first)
+            listing.emit(first)
+            return None
+        window = {"low": max(numbers_of(first.items)) + 1, "high": None}
+        try:
+            probe = self.fetch_window(window, probe=True)
+        except QueryRefused as why:
+            # Page 1 is read again at the end of the offset pass: it is not written twice.
+            LOGGER.info("%s: %s; reading the listing page by page instead", listing.stream.name, why)
+            from .offset import OffsetPages
+            return OffsetPages(listing).run(first=first)
+        listing.fetch_children(first)
+        listing.emit(first)
+        windows = [window]
+        ready = [(probe, window)]
+        remaining = probe.total - len(probe.items)
+        if self.worth_splitting(remaining) and numbers_of(probe.items):
+            top = self.top_page(window)
+            windows, ready = self.split(probe, window, top)
+        return self.read_windows(windows, ready)
+
+    def worth_splitting(self, remaining):
+        listing = self.listing
+        return listing.engine.parallel > 1 and remaining > 2 * WINDOW_MIN_PAGES * listing.size
+
+    def top_page(self, window):
+        """The highest numbers of the window (one request, whose rows are emitted like any
+        other): the windows can then be planned between the two ends."""
+        listing = self.listing
+        params = dict(listing.params, sortOrder="desc", query=number_query(window["low"], None))
+        top = listing.fetch(1, params)
+        self.check_range(top, window)
+        return top
+
+    def split(self, probe, window, top):
+        """Windows between the probe's rows and the top page's. The two pages are windows of
+        their own, done once written (until then a resumed run reads them again)."""
+        listing = self.listing
+        low = max(numbers_of(probe.items)) + 1
+        tops = numbers_of(top.items)
+        if top.holds_rest or not tops or min(tops) - 1 < low:
+            # The two ends meet: what the probe did not hold, the top page does.
+            probe_window = {"low": window["low"], "high": low - 1, "final": True}
+            top_window = {"low": low, "high": None, "final": True}
+            return [probe_window, top_window], [(probe, probe_window), (top, top_window)]
+        high = min(tops) - 1
+        parts = min(listing.engine.parallel,
+                    max(1, (probe.total - len(probe.items) - len(top.items)) // (WINDOW_MIN_PAGES * listing.size)))
+        probe_window = {"low": window["low"], "high": low - 1, "final": True}
+        top_window = {"low": min(tops), "high": None, "final": True}
+        middle = [{"low": a, "high": b} for a, b in split_range(low, high, parts)]
+        return [probe_window, *middle, top_window], [(probe, probe_window), (top, top_window)]
+
+    def fetch_window(self, window, probe=False):
+        listing = self.listing
+        params = dict(listing.params, query=number_query(window["low"], window["high"]))
+        try:
+            page = listing.fetch(1, params)
+        except ApiError as exc:
+            if probe and exc.status == 400 and not exc.fatal:
+                raise QueryRefused(f"the API refused the search query ({exc})") from None
+            raise
+        self.check_range(page, window, probe)
+        return page
+
+    def check_range(self, page, window, probe=False):
+        numbers = numbers_of(page.items)
+        outside = [n for n in numbers if n < window["low"] or (window["high"] is not None and n > window["high"])]
+        if outside:
+            if probe:
+                raise QueryRefused("the API ignored the search query (rows outside the range came back)")
+            raise MalformedAnswer(f"{self.listing.stream.name}: rows outside the requested number range "
+                                  f"{number_query(window['low'], window['high'])} came back")
+
+    def read_windows(self, windows, ready=()):
+        """Chains over `windows`, several in flight: a window's next page is requested as soon
+        as its previous one arrives, and its `low` moves only once that page is written, so the
+        state never passes a row that was not emitted."""
+        pool = self.listing.engine.pool
+        ready = list(ready)
+        in_flight = {}
+        for page, window in ready:
+            self.chain_on(page, window, in_flight)
+        for window in windows:
+            if not any(window is w for _, w in ready):
+                in_flight[pool.submit(self.fetch_window, dict(window))] = window
+        try:
+            while ready or in_flight:
+                if not ready:
+                    done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
+                    for future in done:
+                        window = in_flight.pop(future)
+                        page = future.result()
+                        self.chain_on(page, window, in_flight)
+                        ready.append((page, window))
+                page, window = ready.pop(0)
+                self.listing.emit(page)
+                if window.get("final") or page.holds_rest or not numbers_of(page.items):
+                    window["done"] = True
+                else:
+                    window["low"] = max(numbers_of(page.items)) + 1
+                self.listing.checkpoint({"mode": "windows", "windows": [
+                    {"low": w["low"], "high": w["high"]} for w in windows if not w.get("done")]})
+        finally:
+            for future in in_flight:
+                future.cancel()
+
+    def chain_on(self, page, window, in_flight):
+        """Ask for the window's next page at once, before this one is written."""
+        if window.get("final") or page.holds_rest or not numbers_of(page.items):
+            return
+        following = {"low": max(numbers_of(page.items)) + 1, "high": window["high"]}
+        in_flight[self.listing.engine.pool.submit(self.fetch_window, following)] = window
+
+
+class TimeKeyset:
+    """Customers by `modifiedAt` (shown as `updatedAt`): each request is page 1 of
+    `modifiedSince` = the last row's time less a second, so rows tied at that second come again
+    (a row read twice is harmless) and no offset is used. Whether `modifiedSince` is strict or
+    inclusive does not matter. A second holding more rows than a page is read on its own
+    (`read_tie`). A modified row moves to the end, where the chain finds it again; the chain
+    stops once it reaches the time the listing began (later changes are the next run's)."""
+
+    modes = ("keyset",)
+
+    def __init__(self, listing):
+        self.listing = listing
+        self.ties_read = set()
+        self.recent = {}            # id -> updatedAt, for the rows of the last two seconds
+
+    def run(self, resume):
+        listing = self.listing
+        cursor = listing.since
+        if resume:
+            try:
+                cursor = parse_date_time(resume["cursor"])
+            except (KeyError, ValueError):
+                cursor = listing.since
+        while True:
+            params = dict(listing.params, modifiedSince=api_time(cursor))
+            page = listing.first_page(params) if listing.started_at is None else listing.fetch(1, params)
+            times = self.times(page.items)
+            fresh = [i for i in page.items if not self.seen(i)]
+            listing.emit(page, fresh)
+            self.remember(page.items, times)
+            if page.holds_rest or not times:
+                if not page.holds_rest:
+                    raise MalformedAnswer(f"{listing.stream.name}: a full page without any usable "
+                                          f"updatedAt; the listing cannot go on")
+                return
+            if any(b < a for a, b in zip(times, times[1:])):
+                listing.unconfirmed = True      # not in modifiedAt order: the chain may skip rows
+            last = max(times)
+            following = last - CLOCK_RESOLUTION
+            if following <= cursor:
+                # A full page within one second (or two, if modifiedSince is inclusive).
+                if last not in self.ties_read:
+                    self.read_tie(last)
+                following = last if cursor < last else last + CLOCK_RESOLUTION
+            cursor = following
+            listing.checkpoint({"mode": "keyset", "cursor": api_time(cursor)})
+            if cursor > listing.started_at:
+                return
+
+    @staticmethod
+    def times(items):
+        times = []
+        for item in items:
+            try:
+                times.append(parse_date_time(item["updatedAt"]))
+            except (TypeError, KeyError, ValueError):
+                continue
+        return times
+
+    def seen(self, item):
+        return isinstance(item, dict) and item.get("id") in self.recent
+
+    def remember(self, items, times):
+        if not times:
+            return
+        horizon = max(times) - CLOCK_RESOLUTION
+        for item in items:
+            if isinstance(item, dict) and item.get("id") is not None:
+                self.recent[item["id"]] = item.get("updatedAt")
+        self.recent = {k: v for k, v in self.recent.items() if self.at_or_after(v, horizon)}
+
+    @staticmethod
+    def at_or_after(value, moment):
+        try:
+            return parse_date_time(value) >= moment
+        except (TypeError, ValueError):
+            return False
+
+    def read_tie(self, second):
+        """Every row modified in `second`: more than a page, so offset pages are needed, and
+        the API may order tied rows differently on each request. With `query` ranges the tie
+        is a listing of its own whose total says how many rows to expect; without, its pages
+        are read in passes until a pass brings no new row."""
+        listing = self.listing
+        self.ties_read.add(second)
+        stamp = api_time(second)
+        params = dict(listing.params, query=modified_query(stamp, stamp))
+        try:
+            tie = listing.fetcher.read_all(listing.stream, listing.stream.path, params, listing.size)
+            rows, complete = tie.items, tie.complete
+        except ApiError as exc:
+            if exc.status != 400 or exc.fatal:
+                raise
+            rows, complete = self.read_tie_by_offset(second)
+        fresh = [i for i in rows if not self.seen(i)]
+        listing.emit(_Rows(rows, listing), fresh)
+        self.remember(rows, self.times(rows))
+        if not complete:
+            listing.unconfirmed = True
+
+    def read_tie_by_offset(self, second):
+        listing = self.listing
+        params = dict(listing.params, modifiedSince=api_time(second - CLOCK_RESOLUTION))
+        found, passes = {}, []
+        for _ in range(3):
+            before, read, number = len(found), Pass(), 1
+            while True:
+                page = listing.fetch(number, params, with_children=False)
+                read.add(page)
+                for index, item in enumerate(page.items):
+                    found.setdefault(identity(item, number, index), item)
+                times = self.times(page.items)
+                if page.holds_rest or page.number >= page.pages or (times and max(times) > second):
+                    break
+                number += 1
+            passes.append(read)
+            if len(passes) > 1 and len(found) == before:
+                return list(found.values()), True
+        return list(found.values()), covered(passes)
+
+
+class _Rows:
+    """A set of rows emitted like a page (children are fetched as for any page)."""
+
+    def __init__(self, rows, listing):
+        from datetime import datetime, timezone
+        self.items = rows
+        self.fetched_at = datetime.now(timezone.utc)
+        self.children = {}
+        listing.fetch_children(self)
+
+
+STRATEGIES = {BY_NUMBER: NumberWindows, BY_MODIFIED: TimeKeyset}
