@@ -106,9 +106,7 @@ def run(argv=None, loaded=None):
     state = load_state(args.state) if args.state else {}
 
     # Imported here so that discovery never depends on the sync engine.
-    from tap_helpscout.memory import HEAP
     from tap_helpscout.sync import sync
-    HEAP.prepare()          # the process's allocator and collector, before any thread starts
     sync(config, args.config, catalog, state)
 
 

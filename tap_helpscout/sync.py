@@ -22,10 +22,10 @@ from singer import metrics
 
 from .client import HelpScoutClient
 from .errors import ApiError, PermissionDenied
-from .memory import HEAP
 from .state import Output, migrate
 from .streams import DATE_WINDOWS, EMBEDDED, MODIFIED_SINCE, PER_PARENT, STREAMS, WHOLE
-from .transform import RecordShaper, format_date_time, parse_date_time
+from .records import RecordShaper
+from .timefmt import format_date_time, parse_date_time
 
 LOGGER = singer.get_logger()
 GAP_PROBES = 8
@@ -49,21 +49,6 @@ def utc_now():
 def api_time(moment):
     """The API's request format for date-times: whole seconds, UTC, `Z`."""
     return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def selected_columns(entry, stream):
-    """Columns to emit: automatic ones, keys, and every other column not deselected
-    (`selected: false`) or unsupported — the rule singer-python's Transformer applies."""
-    mdata = md.to_map(entry.metadata)
-    columns = set(stream.key_properties)
-    if stream.replication_key:
-        columns.add(stream.replication_key)
-    for name in entry.schema.to_dict().get("properties", {}):
-        meta = mdata.get(("properties", name), {})
-        if meta.get("inclusion") == "automatic" or (
-                meta.get("selected") is not False and meta.get("inclusion") != "unsupported"):
-            columns.add(name)
-    return columns
 
 
 @dataclass
@@ -92,12 +77,10 @@ class Family:
         self.shapers = {}
         for stream in self.selected:
             entry = engine.entries[stream.name]
-            schema = entry.schema.to_dict()
-            columns = selected_columns(entry, stream)
             embedded_children = [c.embed for c in children if c.embed]
-            self.shapers[stream.name] = RecordShaper(stream, schema, columns, skip_embedded=embedded_children)
-            schema = dict(schema, properties={k: v for k, v in schema["properties"].items() if k in columns})
-            engine.out.schema(stream.name, schema, stream.key_properties,
+            shaper = self.shapers[stream.name] = RecordShaper(
+                stream, entry.schema.to_dict(), md.to_map(entry.metadata), skip_embedded=embedded_children)
+            engine.out.schema(stream.name, shaper.schema, stream.key_properties,
                               [stream.replication_key] if stream.replication_key else [])
 
     def is_selected(self, stream):
@@ -432,7 +415,6 @@ class ModifiedSinceListing:
     def emit_and_checkpoint(self, page):
         self.emit(page)
         self.checkpoint(page.next_page, page.total_elements)
-        HEAP.tidy()
 
     def emit(self, page):
         family = self.family
