@@ -109,7 +109,9 @@ class Engine:
     def __init__(self, config, client, catalog, state):
         self.config = config
         self.client = client
-        self.start_date = parse_date_time(config["start_date"])
+        # start_date is optional now; stopgap until the engine keeps its default start in state.
+        self.start_date = (parse_date_time(config["start_date"]) if config.get("start_date")
+                           else utc_now() - timedelta(days=365))
         self.margin = timedelta(seconds=int(config.get("bookmark_margin_seconds") or 0))
         self.window_days = config.get("report_window_days")
         self.report_lookback_days = config.get("report_lookback_days")
