@@ -56,7 +56,12 @@ def read_json_object(path, what, error):
 
 def validate_config(raw, now=None):
     """Check every known key of `raw` and return a new dict with defaults applied. Unknown keys
-    are kept (a newer version's keys, the caller's own) and each gets one warning."""
+    are kept (a newer version's keys, the caller's own) and each gets one warning, first: a
+    misspelt key often explains the error that follows ("client_secrte")."""
+    for key in raw:
+        warning = unknown_key_warning(key)
+        if warning:
+            LOGGER.warning("%s", warning)
     config = dict(raw)
     for key, value in raw.items():
         # Orchestrators write unset settings as null or "": both mean "not given".
@@ -73,11 +78,6 @@ def validate_config(raw, now=None):
             config[name] = _CHECKS[setting.kind](config, setting)
     if config.get("start_date"):
         _check_not_in_future(config["start_date"], now or datetime.now(timezone.utc))
-
-    for key in raw:
-        warning = unknown_key_warning(key)
-        if warning:
-            LOGGER.warning("%s", warning)
     return {**DEFAULTS, **config}
 
 

@@ -24,16 +24,19 @@ from datetime import date, datetime, timezone
 
 from singer import metadata as singer_metadata
 
+from tap_helpscout.errors import TapError
 from tap_helpscout.timefmt import format_date_time, parse_date_time
 
 __all__ = ["MalformedItem", "RecordShaper", "snake"]
 
 
-class MalformedItem(ValueError):
+class MalformedItem(TapError):
     """An item with a value that cannot be conformed to its schema.
 
     `field` is the column path (`customer_waiting_since.time`, `custom_fields[2].id`), or None
-    when the item as a whole is unusable; `reason` says what is wrong, in one line."""
+    when the item as a whole is unusable; `reason` says what is wrong, in one line. The engine
+    skips such an item with a warning; being a TapError, one that escaped would still end the
+    run with one line, not a traceback."""
 
     def __init__(self, field, reason):
         super().__init__(f"{field}: {reason}" if field else reason)

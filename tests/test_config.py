@@ -274,3 +274,14 @@ def test_validation_does_not_change_the_callers_dict():
     given = {**GOOD, "start_date": "2024-01-01"}
     validate_config(given)
     assert given["start_date"] == "2024-01-01"
+
+
+def test_a_misspelt_key_is_pointed_out_before_the_error_it_causes(tmp_path):
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps({**without("client_secret"), "client_secrte": SECRET}))
+    proc = run_discover(path)
+    assert proc.returncode == 1 and proc.stdout == ""
+    warning, error = proc.stderr.strip().splitlines()
+    assert 'did you mean "client_secret"?' in warning
+    assert error.startswith("tap-helpscout: config: ") and '"client_secret"' in error
+    assert SECRET not in proc.stderr and "Traceback" not in proc.stderr
