@@ -15,7 +15,7 @@ setup(
     license="Apache-2.0",
     python_requires=">=3.9",
     packages=find_packages(include=["tap_helpscout", "tap_helpscout.*"]),
-    package_data={"tap_helpscout": ["schemas/*.json"]},
+    package_data={"tap_helpscout": ["schemas/*.json", "logging.conf"]},
     include_package_data=True,
     install_requires=[
         "singer-python==6.8.*",

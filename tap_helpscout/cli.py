@@ -17,6 +17,7 @@ from singer.catalog import Catalog
 from tap_helpscout.config import SECRET_KEYS, load_config, read_json_object
 from tap_helpscout.discover import discover
 from tap_helpscout.errors import InputError, TapError
+from tap_helpscout.logs import configure_logging
 from tap_helpscout.streams import STREAMS
 from tap_helpscout.version import VERSION
 
@@ -112,6 +113,7 @@ def run(argv=None, loaded=None):
 
 
 def main(argv=None):
+    configure_logging()
     loaded = {}
     try:
         run(argv, loaded)

@@ -1,44 +1,25 @@
 """Loading and validating the config file, before the tap does any work.
 
-Every problem is a ConfigError with one line that names the key and says what is expected.
-Values of secret keys are never repeated in a message: a config file is often pasted into a
-ticket together with the tap's output.
+What each key may hold comes from the table in settings.py. Every problem is a ConfigError with
+one line that names the key and says what is expected. Values of secret keys are never repeated
+in a message (a config file is often pasted into a ticket together with the tap's output), and
+neither are values of unknown keys, which may be misspelt secrets.
 """
-import ipaddress
+import difflib
 import json
 import math
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from urllib.parse import urlsplit
 
+from tap_helpscout import settings
 from tap_helpscout.errors import ConfigError
+from tap_helpscout.logs import get_logger
+from tap_helpscout.settings import DEFAULTS, SECRET_KEYS, SETTINGS  # noqa: F401  (SECRET_KEYS: for cli)
+from tap_helpscout.timefmt import api_time, parse_date_time
 
-DEFAULT_BASE_URL = "https://api.helpscout.net/v2"
-SECRET_KEYS = ("client_secret", "refresh_token", "access_token")
-
-DEFAULTS = {
-    "user_agent": None,
-    "token_store_path": None,            # None: the rotated refresh token goes to the config file
-    "access_token": None,
-    "client_id": None,
-    "client_secret": None,
-    "refresh_token": None,
-    "base_url": DEFAULT_BASE_URL,
-    "request_timeout": 300.0,
-    "max_requests_per_minute": None,     # None: follow the server's rate-limit headers only
-    "max_parallel_requests": 4,
-    "report_window_days": None,          # None: windows sized by the data alone
-    "report_lookback_days": None,        # None: the report is read in full on every run
-    "bookmark_margin_seconds": 0,
-}
-MAX_PARALLEL_REQUESTS = 16
-
-# RFC 3339, plus two lenient forms that orchestrators produce: a bare date (midnight UTC) and a
-# date-time without offset (read as UTC, as singer-python does).
-_DATE_TIME = re.compile(
-    r"(\d{4})-(\d{2})-(\d{2})"
-    r"(?:[Tt ](\d{2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?"
-    r"(?:([Zz])|([+-])(\d{2}):?(\d{2}))?)?")
+LOGGER = get_logger(__name__)
+CREDENTIAL_KEYS = ("client_id", "client_secret", "refresh_token", "access_token")
 
 
 def load_config(path):
@@ -73,42 +54,47 @@ def read_json_object(path, what, error):
     return value
 
 
-def validate_config(raw):
-    """Check every known key of `raw` and return a new dict with defaults applied."""
+def validate_config(raw, now=None):
+    """Check every known key of `raw` and return a new dict with defaults applied. Unknown keys
+    are kept (a newer version's keys, the caller's own) and each gets one warning, first: a
+    misspelt key often explains the error that follows ("client_secrte")."""
+    for key in raw:
+        warning = unknown_key_warning(key)
+        if warning:
+            LOGGER.warning("%s", warning)
     config = dict(raw)
     for key, value in raw.items():
         # Orchestrators write unset settings as null or "": both mean "not given".
         if value is None or (isinstance(value, str) and not value.strip()):
             del config[key]
 
-    for key in ("client_id", "client_secret", "refresh_token", "access_token", "user_agent",
-                "token_store_path"):
+    for key in CREDENTIAL_KEYS:
         if key in config:
             config[key] = _string(config, key)
     _check_credentials(config)
 
-    if "start_date" not in config:
-        raise ConfigError('config: "start_date" is required: the RFC 3339 date-time from which '
-                          "to replicate, such as 2024-01-01T00:00:00Z")
-    config["start_date"] = parse_start_date(config["start_date"])
-
-    config["base_url"] = _base_url(config.get("base_url", DEFAULT_BASE_URL))
-    if "request_timeout" in config:
-        config["request_timeout"] = _positive_number(config, "request_timeout")
-    for key, low, high in (("max_requests_per_minute", 1, None),
-                           ("max_parallel_requests", 1, MAX_PARALLEL_REQUESTS),
-                           ("report_window_days", 1, None),
-                           ("report_lookback_days", 1, None),
-                           ("bookmark_margin_seconds", 0, None)):
-        if key in config:
-            config[key] = _integer(config, key, low, high)
-
+    for name, setting in SETTINGS.items():
+        if name in config and name not in CREDENTIAL_KEYS:
+            config[name] = _CHECKS[setting.kind](config, setting)
+    if config.get("start_date"):
+        _check_not_in_future(config["start_date"], now or datetime.now(timezone.utc))
     return {**DEFAULTS, **config}
 
 
+def unknown_key_warning(key):
+    """The warning for a config key the tap does not know, or None for a known key. Keys that
+    start with "_" are left alone: that is where Meltano keeps its extras (`_select`,
+    `_metadata`, ...; Meltano 4 does not write them into the config file it passes, but a
+    hand-copied one may hold them), and a convention for comments."""
+    if key in SETTINGS or key.startswith("_"):
+        return None
+    close = difflib.get_close_matches(key.lower(), list(SETTINGS), n=1, cutoff=0.6)
+    hint = f'did you mean "{close[0]}"?' if close else "it is none of the tap's settings (see the README)"
+    return f'config: unknown key "{_cut(key)}" is ignored; {hint}'
+
+
 def _check_credentials(config):
-    has = {key: key in config for key in ("client_id", "client_secret", "refresh_token",
-                                           "access_token")}
+    has = {key: key in config for key in CREDENTIAL_KEYS}
     if has["client_id"] != has["client_secret"]:
         present, missing = ("client_id", "client_secret") if has["client_id"] else \
             ("client_secret", "client_id")
@@ -123,57 +109,7 @@ def _check_credentials(config):
                           '"client_secret" alone (client-credentials flow), or "access_token"')
 
 
-def parse_start_date(value):
-    """`value` as UTC `YYYY-MM-DDTHH:MM:SSZ` (fractions of a second are dropped)."""
-    expected = ('config: "start_date" must be an RFC 3339 date-time such as '
-                "2024-01-01T00:00:00Z")
-    if not isinstance(value, str):
-        raise ConfigError(f"{expected} (got {_json_type(value)})")
-    match = _DATE_TIME.fullmatch(value.strip())
-    if not match:
-        raise ConfigError(f"{expected} (got {_shown(value)})")
-    year, month, day, hour, minute, second, _zulu, sign, off_h, off_m = match.groups()
-    try:
-        offset = timedelta(0)
-        if sign:
-            offset = timedelta(hours=int(off_h), minutes=int(off_m)) * (1 if sign == "+" else -1)
-        moment = datetime(int(year), int(month), int(day), int(hour or 0), int(minute or 0),
-                          int(second or 0), tzinfo=timezone(offset))
-    except ValueError as exc:         # month 13, hour 25, offset beyond 24 h, ...
-        raise ConfigError(f"{expected} (got {_shown(value)}: {exc})") from None
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _base_url(value):
-    if not isinstance(value, str):
-        raise ConfigError(f'config: "base_url" must be a URL such as {DEFAULT_BASE_URL} '
-                          f"(got {_json_type(value)})")
-    parts = urlsplit(value.strip())
-    if parts.scheme not in ("https", "http") or not parts.hostname:
-        raise ConfigError(f'config: "base_url" must be an https:// URL such as '
-                          f"{DEFAULT_BASE_URL} (got {_shown(value)})")
-    if parts.username or parts.password or parts.query or parts.fragment:
-        # Credentials go in their own keys; the URL is printed in logs.
-        raise ConfigError('config: "base_url" must be a plain URL without user, password, '
-                          f"query or fragment, such as {DEFAULT_BASE_URL}")
-    if parts.scheme == "http" and not _is_loopback(parts.hostname):
-        raise ConfigError('config: "base_url" must use https:// (plain http:// is allowed only '
-                          f'for a loopback host such as 127.0.0.1; got host "{parts.hostname}")')
-    try:
-        parts.port     # raises on a port that is not a number in 0..65535
-    except ValueError:
-        raise ConfigError(f'config: "base_url" has an invalid port (got {_shown(value)})') from None
-    return value.strip().rstrip("/")
-
-
-def _is_loopback(host):
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
+# --- one check per kind of setting ------------------------------------------------------------
 
 def _string(config, key):
     value = config[key]
@@ -182,8 +118,57 @@ def _string(config, key):
     return value.strip()
 
 
-def _positive_number(config, key):
-    value = config[key]
+def _string_setting(config, setting):
+    return _string(config, setting.name)
+
+
+def parse_start_date(value, key="start_date"):
+    """`value` as UTC `YYYY-MM-DDTHH:MM:SSZ` (fractions of a second are dropped)."""
+    expected = f'config: "{key}" must be an RFC 3339 date-time such as 2024-01-01T00:00:00Z'
+    if not isinstance(value, str):
+        raise ConfigError(f"{expected} (got {_json_type(value)})")
+    try:
+        return api_time(parse_date_time(value))
+    except ValueError:
+        raise ConfigError(f"{expected} (got {_shown(value)})") from None
+
+
+def _date_time(config, setting):
+    return parse_start_date(config[setting.name], setting.name)
+
+
+def _check_not_in_future(start_date, now):
+    # A future start would set every bookmark to now: the history before it would never be read,
+    # even after the date is corrected.
+    if parse_date_time(start_date) > now:
+        raise ConfigError(f'config: "start_date" is in the future ({start_date}); give a past '
+                          "date-time, or leave it out to start one year back")
+
+
+def _url(config, setting):
+    key, value = setting.name, config[setting.name]
+    example = setting.default
+    if not isinstance(value, str):
+        raise ConfigError(f'config: "{key}" must be a URL such as {example} (got {_json_type(value)})')
+    parts = urlsplit(value.strip())
+    if parts.scheme not in ("https", "http") or not parts.hostname:
+        raise ConfigError(f'config: "{key}" must be an https:// URL such as {example} (got {_shown(value)})')
+    if parts.username or parts.password or parts.query or parts.fragment:
+        # Credentials go in their own keys; the URL is printed in logs.
+        raise ConfigError(f'config: "{key}" must be a plain URL without user, password, '
+                          f"query or fragment, such as {example}")
+    if parts.scheme == "http" and not settings.is_loopback(parts.hostname):
+        raise ConfigError(f'config: "{key}" must use https:// (plain http:// is allowed only '
+                          f'for a loopback host such as 127.0.0.1; got host "{parts.hostname}")')
+    try:
+        parts.port     # raises on a port that is not a number in 0..65535
+    except ValueError:
+        raise ConfigError(f'config: "{key}" has an invalid port (got {_shown(value)})') from None
+    return value.strip().rstrip("/")
+
+
+def _seconds(config, setting):
+    key, value = setting.name, config[setting.name]
     number = None
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         number = float(value)
@@ -194,27 +179,43 @@ def _positive_number(config, key):
             pass
     if number is None or not math.isfinite(number) or number <= 0:
         raise ConfigError(f'config: "{key}" must be a number of seconds greater than 0, '
-                          f"such as 300 (got {_shown(value)})")
+                          f"such as {setting.default:g} (got {_shown(value)})")
     return number
 
 
-def _integer(config, key, low, high):
-    value = config[key]
+def _integer(config, setting):
+    key, value = setting.name, config[setting.name]
+    low, high = setting.minimum, setting.maximum
     number = None
     if isinstance(value, int) and not isinstance(value, bool):
         number = value
     elif isinstance(value, float) and value.is_integer():
         number = int(value)
-    elif isinstance(value, str) and re.fullmatch(r"\s*[+-]?\d+\s*", value):
+    elif isinstance(value, str) and re.fullmatch(r"\s*[+-]?[0-9]+\s*", value):
         number = int(value)
-    if high is None:
-        expected = f"an integer of at least {low}"
-    else:
-        expected = f"an integer from {low} to {high}"
+    expected = f"an integer of at least {low}" if high is None else f"an integer from {low} to {high}"
     if number is None or number < low or (high is not None and number > high):
         raise ConfigError(f'config: "{key}" must be {expected} (got {_shown(value)})')
     return number
 
+
+def _boolean(config, setting):
+    key, value = setting.name, config[setting.name]
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str) and value.strip().lower() in ("true", "false", "1", "0"):
+        return value.strip().lower() in ("true", "1")
+    raise ConfigError(f'config: "{key}" must be true or false (got {_shown(value)})')
+
+
+_CHECKS = {settings.STRING: _string_setting, settings.PATH: _string_setting, settings.URL: _url,
+           settings.DATE_TIME: _date_time, settings.SECONDS: _seconds, settings.INTEGER: _integer,
+           settings.BOOLEAN: _boolean}
+
+
+# --- messages -----------------------------------------------------------------------------------
 
 def _json_type(value):
     if value is None:
@@ -232,5 +233,9 @@ def _json_type(value):
 
 def _shown(value):
     """A non-secret value as it appears in a message: JSON, cut short."""
-    text = json.dumps(value)
+    return _cut(json.dumps(value))
+
+
+def _cut(text):
+    text = json.dumps(text)[1:-1] if any(c < " " for c in text) else text   # no control characters
     return text if len(text) <= 60 else text[:57] + "..."

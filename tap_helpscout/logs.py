@@ -1,7 +1,56 @@
-"""Logging (placeholder until the logging setup lands): the modules ask this module for their
-logger, so that the setup lives in one place."""
-import singer
+"""Logging for the people who read it: every line on stderr is `<ISO 8601 UTC time> LEVEL message`,
+Singer's METRIC lines included.
+
+singer-python's `get_logger()` re-reads its logging configuration file on every call (its
+metrics call it for every counter and timer), and that reload replaces the root logger's
+handlers, which undoes any handler or formatter set once at start-up. Rather than fight the
+reload, `configure_logging()` points it at our own configuration file: `singer.logger` finds
+its `logging.conf` beside its module's `__file__`, so setting that to this module's path makes
+every reload, from any caller, install `tap_helpscout/logging.conf` again, with our formatter.
+tests/test_logs.py checks it against the installed singer-python.
+
+The modules of the tap log through `get_logger(__name__)` (loggers under `tap_helpscout`, which
+propagate to the root logger and so to that one handler).
+"""
+import logging
+import logging.config
+import time
+from pathlib import Path
+
+import singer.logger
+
+PACKAGE = "tap_helpscout"
+CONFIG_FILE = Path(__file__).with_name("logging.conf")
 
 
-def get_logger():
-    return singer.get_logger()
+class UtcFormatter(logging.Formatter):
+    """`2024-06-01T12:00:00.123Z INFO message`. A message of several lines (a traceback) gets the
+    same prefix on every line, so that no line lacks a time and none can pass for another entry."""
+
+    converter = time.gmtime
+
+    def formatTime(self, record, datefmt=None):
+        return time.strftime("%Y-%m-%dT%H:%M:%S", self.converter(record.created)) + f".{int(record.msecs):03d}Z"
+
+    def format(self, record):
+        text = super().format(record).rstrip("\n")     # captured warnings end with one
+        if "\n" not in text:
+            return text
+        prefix = f"{self.formatTime(record)} {record.levelname} "
+        first, *rest = text.split("\n")
+        return "\n".join([first, *(prefix + line for line in rest)])
+
+
+def configure_logging():
+    """Timestamped lines on stderr for the whole process; call once, at start (calling again
+    does no harm)."""
+    # Only the folder of this path is used by singer's reload (see the module's docstring).
+    singer.logger.__file__ = str(CONFIG_FILE.with_name("logs.py"))
+    logging.config.fileConfig(str(CONFIG_FILE), disable_existing_loggers=False)
+    # Python's own warnings (deprecations in libraries) then get a time too.
+    logging.captureWarnings(True)
+
+
+def get_logger(name=None):
+    """The logger for a module of the tap (`get_logger(__name__)`), or for the package."""
+    return logging.getLogger(name or PACKAGE)

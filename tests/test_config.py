@@ -3,14 +3,20 @@
 Values of secret keys never appear in a message, even when the mistake is in that very key.
 """
 import json
+import logging
+import re
 import subprocess
 import sys
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
 
-from tap_helpscout.config import DEFAULT_BASE_URL, validate_config
+from tap_helpscout.config import unknown_key_warning, validate_config
 from tap_helpscout.errors import ConfigError
+from tap_helpscout.settings import DEFAULTS, SETTINGS
+
+DEFAULT_BASE_URL = DEFAULTS["base_url"]
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRET = "do-not-print-this-secret-1b9f"
@@ -42,7 +48,8 @@ def assert_clear_failure(proc, *words):
 
 
 BAD_CONFIGS = {
-    "missing start_date": (without("start_date"), ['"start_date"', "required"]),
+    "start_date in the future": ({**GOOD, "start_date": "2999-01-01T00:00:00Z"},
+                                 ['"start_date"', "in the future", "2999-01-01T00:00:00Z"]),
     "unparsable start_date": ({**GOOD, "start_date": "yesterday"},
                               ['"start_date"', "RFC 3339", '"yesterday"']),
     "impossible start_date": ({**GOOD, "start_date": "2024-13-01T00:00:00Z"}, ['"start_date"']),
@@ -69,6 +76,18 @@ BAD_CONFIGS = {
     "zero report lookback": ({**GOOD, "report_lookback_days": 0}, ['"report_lookback_days"', "at least 1"]),
     "negative bookmark margin": ({**GOOD, "bookmark_margin_seconds": -1},
                                  ['"bookmark_margin_seconds"']),
+    "start_date beyond year 9999 in UTC": ({**GOOD, "start_date": "9999-12-31T23:59:59-12:00"},
+                                           ['"start_date"']),
+    "start_date on a day that does not exist": ({**GOOD, "start_date": "2024-02-30"}, ['"start_date"']),
+    "zero max_rate_limit_wait_seconds": ({**GOOD, "max_rate_limit_wait_seconds": 0},
+                                         ['"max_rate_limit_wait_seconds"', "at least 1"]),
+    "zero max_run_minutes": ({**GOOD, "max_run_minutes": "0"}, ['"max_run_minutes"', "at least 1"]),
+    "boolean that is not one": ({**GOOD, "fetch_saved_reply_text": "yes"},
+                                ['"fetch_saved_reply_text"', "true or false"]),
+    "boolean of 2": ({**GOOD, "fetch_saved_reply_text": 2}, ['"fetch_saved_reply_text"']),
+    "http authorize_url to a remote host": (
+        {**GOOD, "authorize_url": "http://secure.helpscout.net/authentication/authorizeClientApplication"},
+        ['"authorize_url"', "https://"]),
 }
 
 
@@ -105,10 +124,42 @@ def test_defaults_are_applied():
     assert config["request_timeout"] == 300.0
     assert config["max_requests_per_minute"] is None
     assert config["max_parallel_requests"] == 4
+    assert config["max_rate_limit_wait_seconds"] == 600
     assert config["report_window_days"] is None
     assert config["report_lookback_days"] is None
-    assert config["bookmark_margin_seconds"] == 0
-    assert config["user_agent"] is None and config["access_token"] is None
+    assert config["bookmark_margin_seconds"] == 300
+    assert config["max_run_minutes"] is None
+    assert config["fetch_saved_reply_text"] is False
+    assert config["authorize_url"] == "https://secure.helpscout.net/authentication/authorizeClientApplication"
+    assert config["user_agent"].startswith("tap-helpscout/") and config["access_token"] is None
+    assert {k: config[k] for k in DEFAULTS if k not in GOOD} == {k: v for k, v in DEFAULTS.items() if k not in GOOD}
+
+
+def test_start_date_is_optional():
+    assert validate_config(without("start_date"))["start_date"] is None
+    assert validate_config({**GOOD, "start_date": ""})["start_date"] is None
+
+
+def test_a_start_date_of_now_is_accepted_and_one_second_later_refused():
+    now = datetime(2024, 6, 1, 12, 0, 0, tzinfo=timezone.utc)
+    assert validate_config({**GOOD, "start_date": "2024-06-01T12:00:00Z"}, now=now)["start_date"] == \
+        "2024-06-01T12:00:00Z"
+    with pytest.raises(ConfigError, match='"start_date" is in the future'):
+        validate_config({**GOOD, "start_date": "2024-06-01T12:00:01Z"}, now=now)
+    with pytest.raises(ConfigError, match='"start_date" is in the future'):
+        validate_config({**GOOD, "start_date": "2024-06-01T13:30:00+01:00"}, now=now)
+
+
+@pytest.mark.parametrize("given, value", [(True, True), (False, False), ("true", True), ("false", False),
+                                          ("TRUE", True), (" False ", False), (1, True), (0, False),
+                                          ("1", True), ("0", False)])
+def test_booleans_accept_true_false_and_one_zero(given, value):
+    assert validate_config({**GOOD, "fetch_saved_reply_text": given})["fetch_saved_reply_text"] is value
+
+
+def test_authorize_url_may_be_plain_http_to_loopback_only():
+    url = "http://127.0.0.1:5000/authentication/authorizeClientApplication"
+    assert validate_config({**GOOD, "authorize_url": url})["authorize_url"] == url
 
 
 @pytest.mark.parametrize("given,normalized", [
@@ -165,7 +216,7 @@ def test_a_refresh_token_needs_the_app_credentials():
 def test_null_and_empty_values_mean_not_given():
     config = validate_config({**GOOD, "user_agent": "", "access_token": None,
                               "request_timeout": None, "base_url": ""})
-    assert config["user_agent"] is None and config["access_token"] is None
+    assert config["user_agent"] == DEFAULTS["user_agent"] and config["access_token"] is None
     assert config["request_timeout"] == 300.0 and config["base_url"] == DEFAULT_BASE_URL
 
 
@@ -173,7 +224,64 @@ def test_unknown_keys_are_kept_for_forward_compatibility():
     assert validate_config({**GOOD, "custom_setting": 1})["custom_setting"] == 1
 
 
+@pytest.mark.parametrize("typo, meant", [
+    ("max_request_per_minute", "max_requests_per_minute"), ("requests_timeout", "request_timeout"),
+    ("start_dat", "start_date"), ("Start_Date", "start_date"), ("max_parallel_request", "max_parallel_requests"),
+    ("client_secrte", "client_secret"), ("refreshtoken", "refresh_token"),
+])
+def test_an_unknown_key_is_warned_about_with_the_closest_known_key(typo, meant):
+    assert unknown_key_warning(typo) == f'config: unknown key "{typo}" is ignored; did you mean "{meant}"?'
+
+
+def test_an_unknown_key_like_none_of_the_settings_is_still_warned_about():
+    warning = unknown_key_warning("colour")
+    assert '"colour"' in warning and "did you mean" not in warning
+
+
+@pytest.mark.parametrize("key", sorted(SETTINGS) + ["_select", "_metadata", "_catalog", "_state",
+                                                    "_load_schema", "_select_filter", "_comment"])
+def test_known_keys_and_underscore_keys_are_not_warned_about(key):
+    assert unknown_key_warning(key) is None
+
+
+def test_validation_logs_one_warning_per_unknown_key(caplog):
+    with caplog.at_level(logging.WARNING, logger="tap_helpscout"):
+        config = validate_config({**GOOD, "max_request_per_minute": 100, "requests_timeout": 5,
+                                  "_select": ["*.*"], "client_secrte": SECRET})
+    messages = [r.getMessage() for r in caplog.records if r.name.startswith("tap_helpscout")]
+    assert len(messages) == 3
+    assert any('did you mean "max_requests_per_minute"?' in m for m in messages)
+    assert any('did you mean "request_timeout"?' in m for m in messages)
+    assert all(SECRET not in m for m in messages)
+    assert config["max_request_per_minute"] == 100 and config["max_requests_per_minute"] is None
+
+
+def test_unknown_keys_are_one_timestamped_warning_line_each_on_stderr(tmp_path):
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps({**GOOD, "max_request_per_minute": 100, "client_secrte": SECRET,
+                                "_select": ["*.*"]}))
+    proc = run_discover(path)
+    assert proc.returncode == 0, proc.stderr
+    json.loads(proc.stdout)
+    lines = [line for line in proc.stderr.splitlines() if "unknown key" in line]
+    assert len(lines) == 2, proc.stderr
+    stamp = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z WARNING config: unknown key "
+    assert all(re.match(stamp, line) for line in lines), lines
+    assert SECRET not in proc.stderr and "_select" not in proc.stderr
+
+
 def test_validation_does_not_change_the_callers_dict():
     given = {**GOOD, "start_date": "2024-01-01"}
     validate_config(given)
     assert given["start_date"] == "2024-01-01"
+
+
+def test_a_misspelt_key_is_pointed_out_before_the_error_it_causes(tmp_path):
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps({**without("client_secret"), "client_secrte": SECRET}))
+    proc = run_discover(path)
+    assert proc.returncode == 1 and proc.stdout == ""
+    warning, error = proc.stderr.strip().splitlines()
+    assert 'did you mean "client_secret"?' in warning
+    assert error.startswith("tap-helpscout: config: ") and '"client_secret"' in error
+    assert SECRET not in proc.stderr and "Traceback" not in proc.stderr

@@ -1,0 +1,174 @@
+"""Every config key of the tap, defined once: name, type, default, secret or not, meaning.
+
+config.py validates from this table, the README's config table and meltano.yml's `settings`
+are generated from it (a test checks they match), and the rest of the tap reads its defaults
+here (`DEFAULTS["base_url"]`, `SETTINGS["max_parallel_requests"].maximum`, `is_loopback`):
+
+    python -m tap_helpscout.settings --markdown     # the README's table
+    python -m tap_helpscout.settings --meltano      # meltano.yml's settings list
+"""
+import argparse
+import ipaddress
+import sys
+from dataclasses import dataclass
+from typing import Optional
+
+from tap_helpscout.version import VERSION
+
+# Kinds: how config.py checks a value, and which Meltano setting kind it is.
+STRING = "string"
+PATH = "path"                 # a file path, relative to the working directory
+URL = "url"                   # https://, or http:// to a loopback host only
+DATE_TIME = "date-time"       # RFC 3339; normalized to YYYY-MM-DDTHH:MM:SSZ
+SECONDS = "seconds"           # a number greater than 0
+INTEGER = "integer"           # between minimum and maximum
+BOOLEAN = "boolean"
+
+MELTANO_KINDS = {STRING: "string", PATH: "string", URL: "string", DATE_TIME: "date_iso8601",
+                 SECONDS: "integer", INTEGER: "integer", BOOLEAN: "boolean"}
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    kind: str
+    meaning: str                          # one line, Markdown, for the README
+    default: object = None                # None: not set (the meaning says what that does)
+    secret: bool = False                  # never shown in a message or log; sensitive in Meltano
+    required: str = "no"                  # the README's "required" column
+    shown_default: Optional[str] = None   # the README's "default" column, when not the value itself
+    minimum: Optional[int] = None         # INTEGER only
+    maximum: Optional[int] = None
+
+
+_TABLE = (
+    Setting("client_id", STRING, "the app's App ID", required="for the OAuth2 flows"),
+    Setting("client_secret", STRING, "the app's App Secret", secret=True, required="for the OAuth2 flows"),
+    Setting("refresh_token", STRING, "from step 3; the tap replaces it in the file as Help Scout rotates it",
+            secret=True, required="for the authorization-code flow"),
+    Setting("access_token", STRING,
+            "a current access token. Used first if present; alone (without `client_id`/`client_secret`) "
+            "it is used as is and never refreshed", secret=True),
+    Setting("start_date", DATE_TIME,
+            "RFC 3339 date-time from which to replicate, e.g. `2024-01-01T00:00:00Z`. A bare date means "
+            "midnight UTC; a date-time without offset is read as UTC; a date in the future is refused. "
+            "Without it the first run starts one year before it began, and that start is kept in the "
+            "state, so that later runs (and the report's full reads) use the same one",
+            shown_default="one year before the first run"),
+    Setting("user_agent", STRING, "the User-Agent header of every request",
+            default=f"tap-helpscout/{VERSION}", shown_default="`tap-helpscout/<version>`"),
+    Setting("base_url", URL,
+            "the API root. Plain `http://` is refused unless the host is loopback (`localhost`, "
+            "`127.0.0.0/8`, `::1`), so credentials never travel in clear",
+            default="https://api.helpscout.net/v2"),
+    Setting("request_timeout", SECONDS,
+            "seconds to wait for a whole answer (headers and body), a number greater than 0; a request "
+            "that takes longer is retried a bounded number of times", default=300.0, shown_default="`300`"),
+    Setting("max_requests_per_minute", INTEGER,
+            "a cap on the tap's request rate, to leave room for other API users of the account (the rate "
+            "limit is per account). Without it the tap follows Help Scout's rate-limit headers", minimum=1),
+    Setting("max_parallel_requests", INTEGER, "requests in flight at once, 1 to 16",
+            default=4, minimum=1, maximum=16),
+    Setting("max_rate_limit_wait_seconds", INTEGER,
+            "the longest wait, in seconds, that the tap accepts when Help Scout's rate limit tells it to "
+            "wait (`Retry-After`); a longer one stops the run with one line instead of sleeping",
+            default=600, minimum=1),
+    Setting("report_window_days", INTEGER,
+            "longest window, in days, in which the happiness ratings report is requested; without it the "
+            "tap starts with one window from `start_date` to now and halves any window holding more than "
+            "50 pages", minimum=1),
+    Setting("report_lookback_days", INTEGER,
+            "makes the happiness ratings report cheap on repeated runs: after a complete run, the next one "
+            "requests the report only from the end of the previous one less this many days (at least 1), "
+            "instead of from `start_date`. The report is full table by contract and, without this key, "
+            "read in full on every run: at ten ratings per page, an account with years of ratings spends "
+            "that many requests on each run. With it, a rating changed longer than this many days after it "
+            "was first read is not read again", minimum=1),
+    Setting("token_store_path", PATH,
+            "a JSON file in which the tap keeps the rotating refresh token, for orchestrators such as "
+            "Meltano that write a new config file (with the original refresh token) for every run; created "
+            "readable by its owner only; relative to the working directory. A new `refresh_token` put in "
+            "the config later wins over the store"),
+    Setting("bookmark_margin_seconds", INTEGER,
+            "seconds subtracted from the server's clock when a bookmark is set, for a Help Scout search "
+            "index that lags behind its clock: rows changed in that margin are read again by the next run",
+            default=300, minimum=0),
+    Setting("max_run_minutes", INTEGER,
+            "a budget for one run: when it is reached the tap stops at the next page boundary with a "
+            "complete STATE and exit code 0, and the next run continues from there; without it a run "
+            "goes on until everything is read", minimum=1),
+    Setting("fetch_saved_reply_text", BOOLEAN,
+            "also read each saved reply's full `text` and `chat_text`, at one request per saved reply "
+            "(the listing gives previews only)", default=False),
+    Setting("authorize_url", URL,
+            "the address of Help Scout's authorization page that `--authorize` opens (for emulators "
+            "and tests)", default="https://secure.helpscout.net/authentication/authorizeClientApplication"),
+)
+
+SETTINGS = {setting.name: setting for setting in _TABLE}
+DEFAULTS = {setting.name: setting.default for setting in _TABLE}
+SECRET_KEYS = tuple(setting.name for setting in _TABLE if setting.secret)
+
+
+def is_loopback(host):
+    """Whether plain http:// may go to `host`: only this machine (`localhost`, 127.0.0.0/8,
+    ::1), so that credentials never cross a network in clear."""
+    host = (host or "").strip("[]").lower()
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+# --- the generated documentation --------------------------------------------------------------
+
+def _shown_default(setting):
+    if setting.shown_default is not None:
+        return setting.shown_default
+    if setting.default is None:
+        return "–"
+    if isinstance(setting.default, bool):
+        return f"`{str(setting.default).lower()}`"
+    return f"`{setting.default}`"
+
+
+def markdown_table():
+    """The README's config table."""
+    lines = ["| key | required | default | meaning |", "|---|---|---|---|"]
+    lines += [f"| `{s.name}` | {s.required} | {_shown_default(s)} | {s.meaning} |" for s in _TABLE]
+    return "\n".join(lines) + "\n"
+
+
+def meltano_settings():
+    """meltano.yml's `settings` entries: name, Meltano kind, and `sensitive` for secrets."""
+    entries = []
+    for s in _TABLE:
+        entry = {"name": s.name, "kind": MELTANO_KINDS[s.kind]}
+        if s.secret:
+            entry["sensitive"] = True
+        entries.append(entry)
+    return entries
+
+
+def meltano_yaml(indent="    "):
+    """meltano.yml's `settings` list, one flow mapping per line, as the file writes it."""
+    def line(entry):
+        fields = ", ".join(f"{k}: {str(v).lower() if isinstance(v, bool) else v}" for k, v in entry.items())
+        return f"{indent}- {{{fields}}}"
+    return "\n".join(line(entry) for entry in meltano_settings()) + "\n"
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m tap_helpscout.settings",
+                                     description="Print the tap's config keys as documentation.")
+    group = parser.add_mutually_exclusive_group(required=True)
+    group.add_argument("--markdown", action="store_true", help="the README's config table")
+    group.add_argument("--meltano", action="store_true", help="meltano.yml's settings list")
+    args = parser.parse_args(argv)
+    sys.stdout.write(markdown_table() if args.markdown else meltano_yaml())
+
+
+if __name__ == "__main__":
+    main()
