@@ -14,7 +14,6 @@ import base64
 import binascii
 import email.utils
 import json
-import math
 import random
 import secrets
 import socket
@@ -27,8 +26,8 @@ from urllib.parse import parse_qsl
 
 from .api import JSON, Api, Reply, dumps, error_reply
 from .dataset import generate, utc_now
+from .ratelimit import RateLimiter
 
-UNLIMITED = 1_000_000        # the limit advertised when rate limiting is off
 FAULT_KINDS = ("500", "502", "503", "504", "429", "401", "drop", "cut", "stall")
 REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
            405: "Method Not Allowed", 429: "Too Many Requests", 500: "Internal Server Error",
@@ -89,37 +88,12 @@ class Fault:
         return False
 
 
-class RateLimiter:
-    """A fixed window of `window` seconds that opens with the first request after the previous
-    window ended (the real window type is UNCONFIRMED; this one makes tests deterministic).
-    Writes cost 2 [D-RATE]; the token endpoint is a POST and costs 2 as well (whether it is rate
-    limited at all is UNCONFIRMED: counting it is the stricter choice)."""
-
-    def __init__(self, limit, window):
-        self.limit, self.window = limit, window
-        self.lock = threading.Lock()
-        self.window_start = None
-        self.used = 0
-
-    def take(self, cost):
-        """Returns (allowed, limit, remaining, retry_after_seconds)."""
-        with self.lock:
-            now = time.monotonic()
-            if self.window_start is None or now - self.window_start >= self.window:
-                self.window_start, self.used = now, 0
-            limit = self.limit if self.limit is not None else UNLIMITED
-            if self.limit is not None and self.used + cost > self.limit:
-                return False, limit, 0, max(1, math.ceil(self.window_start + self.window - now))
-            self.used += cost
-            return True, limit, max(0, limit - self.used), 0
-
-
 class Emulator:
     """A Help Scout Mailbox API 2.0 account served over HTTP on 127.0.0.1."""
 
     def __init__(self, seed=1, conversations=200, customers=100, mailboxes=3, users=8, teams=3, workflows=6,
                  ratings=50, chat_fraction=0.2, plan="plus", rate_limit=None, time_scale=1.0, latency=0.0,
-                 token_lifetime=172800, drift=None, host="127.0.0.1", port=0,
+                 token_lifetime=172800, drift=None, rate_window="fixed", host="127.0.0.1", port=0,
                  client_id=None, client_secret=None, refresh_token=None, prerender=True):
         if plan not in PLANS:
             raise ValueError(f"plan must be one of {PLANS}")
@@ -142,7 +116,7 @@ class Emulator:
         self._refresh_tokens = [refresh_token or secrets.token_hex(16)]    # valid ones, newest last
         self._access_tokens = {}          # token -> expiry (time.time())
         self._auth_lock = threading.Lock()
-        self.rate_limiter = RateLimiter(rate_limit, 60 * time_scale)
+        self.rate_limiter = RateLimiter(rate_limit, 60 * time_scale, rate_window)
         self.throttled = 0                # 429 answers sent (rate limit and injected)
         self.drifts = 0                   # drift rounds applied
         self.requests = []
