@@ -257,8 +257,10 @@ class Emulator:
     def modify_conversation(self, conversation_id):
         return self.data.modify_conversation(conversation_id)
 
-    def add_thread(self, conversation_id):
-        return self.data.add_thread(conversation_id)
+    def add_thread(self, conversation_id, thread_type=None):
+        """A new thread, newest of the conversation; `thread_type` e.g. "lineitem" (default:
+        chat for chats, else a customer thread, a reply or a note)."""
+        return self.data.add_thread(conversation_id, thread_type=thread_type)
 
     def create_conversation(self):
         return self.data.create_conversation()
