@@ -453,3 +453,42 @@ def test_mangled_bodies_keep_non_ascii_text(make_emulator):
     assert item == api.json("/conversations", status="all")["_embedded"]["conversations"][0]
     assert json.dumps(item)
     assert parse_iso(item["createdAt"])
+
+
+# ------------------------------------------------------------------------------------ command line
+
+def test_command_line_flags_set_the_readings(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    config = tmp_path / "config.json"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tests.emulator", "--port", "0", "--conversations", "60", "--customers", "80",
+         "--plan", "standard", "--reports-status", "401", "--customer-sort-strict", "--query-ranges",
+         "--max-page-depth", "2", "--rate-window", "sliding", "--rate-limit", "500", "--organizations", "3",
+         "--saved-replies-hal", "--config-out", str(config)],
+        cwd=Path(__file__).resolve().parent.parent, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        base_url = process.stdout.readline().strip()
+        settings = json.loads(config.read_text())
+        access = requests.post(base_url + "/oauth2/token", data={
+            "grant_type": "client_credentials", "client_id": settings["client_id"],
+            "client_secret": settings["client_secret"]}, timeout=10).json()["access_token"]
+        session = requests.Session()
+        session.headers["Authorization"] = "Bearer " + access
+
+        def get(path, **params):
+            return session.get(base_url + path, params=params, timeout=10)
+
+        assert get("/customers", sortField="createdAt").status_code == 400
+        assert get("/customers", query="(createdAt:[* TO *])").status_code == 200
+        assert get("/conversations", status="all", page=3).status_code == 400
+        assert get("/reports/happiness/ratings", **REPORT).status_code == 401
+        assert get("/organizations").json()["page"]["totalElements"] == 3
+        mailbox = get("/mailboxes").json()["_embedded"]["mailboxes"][0]["id"]
+        assert "savedReplies" in get(f"/mailboxes/{mailbox}/saved-replies").json()["_embedded"]
+        assert get("/users").headers["X-RateLimit-Limit-Minute"] == "500"
+    finally:
+        process.terminate()
+        assert process.wait(timeout=10) == 0

@@ -11,8 +11,7 @@ import math
 import random
 import threading
 
-from .shapes import (CHAT_EMBEDDED_THREADS, EMBEDDED_THREADS_CAP, HAL, PAGE_SIZE, WEB, Reply, Readings, dumps,
-                     parse_int)
+from .shapes import CHAT_EMBEDDED_THREADS, EMBEDDED_THREADS_CAP, PAGE_SIZE, WEB, Reply, Readings, dumps, parse_int
 
 
 class Renderer:

@@ -25,7 +25,8 @@ from urllib.parse import parse_qsl
 
 from . import resources
 from .api import Api
-from .dataset import generate, utc_now
+from .dataset import utc_now
+from .generate import generate
 from .index import SearchIndex
 from .oauth import AUTHORIZE_PATH, DEFAULT_REDIRECT_URI, OAuth
 from .ratelimit import RateLimiter
