@@ -492,3 +492,11 @@ def test_command_line_flags_set_the_readings(tmp_path):
     finally:
         process.terminate()
         assert process.wait(timeout=10) == 0
+
+
+@pytest.mark.parametrize("options", [{"report_rating_default": "best"}, {"reports_status": 302},
+                                     {"max_page_depth": 0}, {"index_lag_seconds": -1}, {"rate_window": "leaky"}])
+def test_bad_option_values_are_refused(options):
+    from tests.emulator import Emulator
+    with pytest.raises(ValueError):
+        Emulator(conversations=5, customers=5, **options)
