@@ -12,7 +12,8 @@ emulator takes the stricter reading and says so in a comment next to the code. T
 interface, options, fault kinds, drift and the list of choices are in README.md beside this file.
 Standard library only.
 """
-from .dataset import Dataset, generate
+from .dataset import Dataset
+from .generate import generate
 from .server import Drift, Emulator, LoggedRequest
 
 __all__ = ["Emulator", "Drift", "Dataset", "LoggedRequest", "generate"]

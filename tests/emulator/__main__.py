@@ -13,6 +13,7 @@ import signal
 import sys
 import threading
 
+from .oauth import DEFAULT_REDIRECT_URI
 from .server import Emulator
 
 
@@ -46,10 +47,29 @@ def main(argv=None):
     parser.add_argument("--chat-fraction", type=float, default=0.2)
     parser.add_argument("--plan", choices=["standard", "plus", "pro"], default="plus")
     parser.add_argument("--rate-limit", type=int, default=None, help="requests per (scaled) minute")
+    parser.add_argument("--rate-window", choices=["fixed", "sliding"], default="fixed",
+                        help="fixed: the budget comes back when the window ends; sliding: over the last minute")
     parser.add_argument("--time-scale", type=float, default=1.0, help="a minute lasts 60*SCALE seconds")
     parser.add_argument("--latency", type=parse_latency, default=0.0, help="seconds, or MIN,MAX")
     parser.add_argument("--token-lifetime", type=int, default=172800)
     parser.add_argument("--drift", type=parse_drift, default=None, help="every=N,modify=A,create=B,delete=C")
+    parser.add_argument("--organizations", type=int, default=5)
+    parser.add_argument("--tags-never-updated", type=int, default=0, help="generated tags without updatedAt")
+    parser.add_argument("--redirect-uri", default=DEFAULT_REDIRECT_URI,
+                        help="where the authorization page redirects when the request names none")
+    strict = parser.add_argument_group("stricter readings of the API (all off by default; see README.md)")
+    strict.add_argument("--customer-sort-strict", action="store_true",
+                        help="/customers accepts only sortField score, firstName, lastName, modifiedAt")
+    strict.add_argument("--thread-count-published-only", action="store_true",
+                        help="`threads` counts neither line items nor drafts")
+    strict.add_argument("--unstable-ties", action="store_true", help="tied rows in a new order per request")
+    strict.add_argument("--report-rating-default", choices=["great", "ok", "not-good", "all"],
+                        help="the ratings report's `rating` when the request has none")
+    strict.add_argument("--reports-status", type=int, default=403, help="reports' status on the Standard plan")
+    strict.add_argument("--max-page-depth", type=int, help="deepest page of /conversations and /customers")
+    strict.add_argument("--index-lag-seconds", type=float, default=0, help="changes reach listings this late")
+    strict.add_argument("--query-ranges", action="store_true", help="support `query` ranges")
+    strict.add_argument("--saved-replies-hal", action="store_true", help="saved replies as a HAL page")
     parser.add_argument("--client-id")
     parser.add_argument("--client-secret")
     parser.add_argument("--refresh-token")
@@ -60,10 +80,16 @@ def main(argv=None):
     emu = Emulator(seed=args.seed, conversations=args.conversations, customers=args.customers,
                    mailboxes=args.mailboxes, users=args.users, teams=args.teams, workflows=args.workflows,
                    ratings=args.ratings, chat_fraction=args.chat_fraction, plan=args.plan,
-                   rate_limit=args.rate_limit, time_scale=args.time_scale, latency=args.latency,
-                   token_lifetime=args.token_lifetime, drift=args.drift, host=args.host, port=args.port,
-                   client_id=args.client_id, client_secret=args.client_secret,
-                   refresh_token=args.refresh_token).start()
+                   rate_limit=args.rate_limit, rate_window=args.rate_window, time_scale=args.time_scale,
+                   latency=args.latency, token_lifetime=args.token_lifetime, drift=args.drift, host=args.host,
+                   port=args.port, client_id=args.client_id, client_secret=args.client_secret,
+                   refresh_token=args.refresh_token, organizations=args.organizations,
+                   tags_never_updated=args.tags_never_updated, redirect_uri=args.redirect_uri,
+                   customer_sort_strict=args.customer_sort_strict,
+                   thread_count_published_only=args.thread_count_published_only, unstable_ties=args.unstable_ties,
+                   report_rating_default=args.report_rating_default, reports_status=args.reports_status,
+                   max_page_depth=args.max_page_depth, index_lag_seconds=args.index_lag_seconds,
+                   query_ranges=args.query_ranges, saved_replies_hal=args.saved_replies_hal).start()
     if args.config_out:
         with open(args.config_out, "w", encoding="utf-8") as handle:
             json.dump({"client_id": emu.client_id, "client_secret": emu.client_secret,
@@ -71,7 +97,8 @@ def main(argv=None):
                        "start_date": args.start_date}, handle, indent=2)
     print(emu.base_url, flush=True)
     print(f"emulator: {len(emu.data.conversations)} conversations, {len(emu.data.customers)} customers, "
-          f"plan {emu.plan}; token endpoint {emu.base_url}/oauth2/token", file=sys.stderr, flush=True)
+          f"plan {emu.plan}; token endpoint {emu.base_url}/oauth2/token; authorization page {emu.authorize_url}",
+          file=sys.stderr, flush=True)
 
     done = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
