@@ -27,12 +27,12 @@ def config_path(tmp_path):
 
 @pytest.fixture
 def fake_sync(monkeypatch):
-    """Stands in for tap_helpscout.sync and records what main hands to it."""
+    """Stands in for the sync engine and records what main hands to it."""
     calls = []
-    module = types.ModuleType("tap_helpscout.sync")
-    module.sync = lambda config, config_path, catalog, state: calls.append(
+    module = types.ModuleType("tap_helpscout.engine")
+    module.sync = lambda config, config_path, catalog, state, *rest, **options: calls.append(
         {"config": config, "config_path": config_path, "catalog": catalog, "state": state})
-    monkeypatch.setitem(sys.modules, "tap_helpscout.sync", module)
+    monkeypatch.setitem(sys.modules, "tap_helpscout.engine", module)
     return calls
 
 
@@ -172,18 +172,18 @@ def test_catalog_and_properties_together_are_ambiguous(tmp_path, config_path):
 # --- failures during the run -------------------------------------------------------------------
 
 def test_interrupt_exits_130(tmp_path, config_path, fake_sync, monkeypatch, capsys):
-    def interrupted(*args):
+    def interrupted(*args, **options):
         raise KeyboardInterrupt
-    monkeypatch.setattr(sys.modules["tap_helpscout.sync"], "sync", interrupted)
+    monkeypatch.setattr(sys.modules["tap_helpscout.engine"], "sync", interrupted)
     assert run_main("-c", str(config_path), "--catalog", write(tmp_path, "c.json", discover())) == 130
 
 
 def test_a_bug_shows_its_traceback_without_any_secret(tmp_path, config_path, fake_sync,
                                                       monkeypatch, capsys):
-    def buggy(config, *args):
+    def buggy(config, *args, **options):
         raise RuntimeError(f"boom with {config['client_secret']} and {config['refresh_token']} "
                            "and Authorization: Bearer fresh-access-token-123")
-    monkeypatch.setattr(sys.modules["tap_helpscout.sync"], "sync", buggy)
+    monkeypatch.setattr(sys.modules["tap_helpscout.engine"], "sync", buggy)
     assert run_main("-c", str(config_path), "--catalog", write(tmp_path, "c.json", discover())) == 1
     err = capsys.readouterr().err
     assert err.startswith("tap-helpscout: unexpected error: RuntimeError: boom")
@@ -196,9 +196,9 @@ def test_errors_the_user_must_fix_print_one_line(tmp_path, config_path, fake_syn
                                                  capsys):
     from tap_helpscout.errors import AuthError
 
-    def refused(*args):
+    def refused(*args, **options):
         raise AuthError("Help Scout refused the refresh token: authorize the app again")
-    monkeypatch.setattr(sys.modules["tap_helpscout.sync"], "sync", refused)
+    monkeypatch.setattr(sys.modules["tap_helpscout.engine"], "sync", refused)
     assert run_main("-c", str(config_path), "--catalog", write(tmp_path, "c.json", discover())) == 1
     assert capsys.readouterr().err == \
         "tap-helpscout: Help Scout refused the refresh token: authorize the app again\n"
