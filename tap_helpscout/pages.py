@@ -134,8 +134,9 @@ def _kind(value):
 def identity(item, page_number, index, key="id"):
     """What tells one row from another: its id (`key`: the stream's identifying field), or
     where it was seen when it has none (a malformed row still counts as a row of the page)."""
-    if isinstance(item, dict) and item.get(key) is not None:
-        return ("id", item[key])
+    value = item.get(key) if isinstance(item, dict) else None
+    if isinstance(value, (int, float, str)):        # an object or list as id is a malformed row
+        return ("id", value)
     return ("at", page_number, index)
 
 
