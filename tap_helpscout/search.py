@@ -333,6 +333,7 @@ class TimeKeyset:
                     self.read_tie(last)
                 following = last if cursor < last else last + CLOCK_RESOLUTION
             cursor = following
+            self.forget_before(cursor)
             listing.checkpoint({"mode": "keyset", "cursor": api_time(cursor)})
             if cursor > listing.started_at:
                 return
@@ -350,14 +351,14 @@ class TimeKeyset:
     def seen(self, item):
         return isinstance(item, dict) and item.get("id") in self.recent
 
-    def remember(self, items, times):
-        if not times:
-            return
-        horizon = max(times) - CLOCK_RESOLUTION
+    def remember(self, items, times=None):
         for item in items:
             if isinstance(item, dict) and item.get("id") is not None:
                 self.recent[item["id"]] = item.get("updatedAt")
-        self.recent = {k: v for k, v in self.recent.items() if self.at_or_after(v, horizon)}
+
+    def forget_before(self, cursor):
+        """Only rows at or after the next request's `modifiedSince` can come again."""
+        self.recent = {k: v for k, v in self.recent.items() if self.at_or_after(v, cursor)}
 
     @staticmethod
     def at_or_after(value, moment):
@@ -382,9 +383,10 @@ class TimeKeyset:
             if exc.status != 400 or exc.fatal:
                 raise
             rows, complete = self.read_tie_by_offset(second)
+        rows = [i for i in rows if self.times([i]) == [second]]     # the tie only
         fresh = [i for i in rows if not self.seen(i)]
         listing.emit(_Rows(rows, listing), fresh)
-        self.remember(rows, self.times(rows))
+        self.remember(rows)
         if not complete:
             listing.unconfirmed = True
 
