@@ -204,7 +204,7 @@ class NumberWindows:
         listing = self.listing
         params = dict(listing.params, sortOrder="desc", query=number_query(window["low"], None))
         top = listing.fetch(1, params)
-        self.check_range(top, window)
+        self.check_range(top, window, descending=True)
         return top
 
     def split(self, probe, window, top):
@@ -238,14 +238,25 @@ class NumberWindows:
         self.check_range(page, window, probe)
         return page
 
-    def check_range(self, page, window, probe=False):
+    def check_range(self, page, window, probe=False, descending=False):
+        """The chain moves on from the highest number of a page: that is only safe when the
+        rows came in number order and within the range asked for."""
         numbers = numbers_of(page.items)
         outside = [n for n in numbers if n < window["low"] or (window["high"] is not None and n > window["high"])]
+        ordered = numbers == sorted(numbers, reverse=descending)
+        problem = None
         if outside:
-            if probe:
-                raise QueryRefused("the API ignored the search query (rows outside the range came back)")
-            raise MalformedAnswer(f"{self.listing.stream.name}: rows outside the requested number range "
-                                  f"{number_query(window['low'], window['high'])} came back")
+            problem = "rows outside the requested number range came back"
+        elif not ordered:
+            problem = "the rows did not come in number order"
+        elif not page.holds_rest and len(numbers) < len(page.items):
+            problem = "a page holds rows without a number"
+        if problem is None:
+            return
+        if probe:
+            raise QueryRefused(f"the API ignored the search query ({problem})")
+        raise MalformedAnswer(f"{self.listing.stream.name}: {problem} for "
+                              f"{number_query(window['low'], window['high'])}")
 
     def read_windows(self, windows, ready=()):
         """Chains over `windows`, several in flight: a window's next page is requested as soon
@@ -323,9 +334,13 @@ class TimeKeyset:
                     raise MalformedAnswer(f"{listing.stream.name}: a full page without any usable "
                                           f"updatedAt; the listing cannot go on")
                 return
-            if any(b < a for a, b in zip(times, times[1:])):
-                listing.unconfirmed = True      # not in modifiedAt order: the chain may skip rows
-            last = max(times)
+            if any(b < a for a, b in zip(times, times[1:])) and not listing.unconfirmed:
+                # Not in updatedAt order: moving on from the last row is still safe when the
+                # hidden modification time the API sorts by is never before updatedAt, which no
+                # source confirms; the bookmark then stays where it was.
+                LOGGER.warning("%s: the rows did not come in updatedAt order", listing.stream.name)
+                listing.unconfirmed = True
+            last = times[-1]
             following = last - CLOCK_RESOLUTION
             if following <= cursor:
                 # A full page within one second (or two, if modifiedSince is inclusive).
