@@ -5,15 +5,14 @@ import math
 
 import pytest
 
-from tests.tap_runner import discover, run_tap, select, write_config
+from tests.tap_runner import run_tap, select
+
 
 
 @pytest.fixture
-def account(make_emulator, tmp_path):
+def account(account):
     def start(**options):
-        emu = make_emulator(**{"seed": 7, "conversations": 125, "customers": 70, "ratings": 20, **options})
-        config = write_config(emu, tmp_path)
-        return emu, config, discover(config)
+        return account(**{"conversations": 125, "ratings": 20, **options})
     return start
 
 

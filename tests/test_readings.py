@@ -6,18 +6,9 @@ import pytest
 
 from tests.emulator import Drift
 from tests.expected import expected_row_counts, expected_rows, key_of, latest_by_key
-from tests.tap_runner import discover, run_tap, select, write_config
+from tests.tap_runner import run_tap, select
 
 LISTINGS = ["conversations", "conversation_threads", "customers"]
-
-
-@pytest.fixture
-def account(make_emulator, tmp_path):
-    def start(**options):
-        emu = make_emulator(**{"seed": 7, "conversations": 120, "customers": 70, "ratings": 40, **options})
-        config = write_config(emu, tmp_path)
-        return emu, config, discover(config)
-    return start
 
 
 def assert_every_row(run, emu, streams):

@@ -14,16 +14,6 @@ from tests.tap_runner import discover, run_tap, run_until_killed, select, write_
 ALL_STREAMS = list(PRIMARY_KEYS)
 
 
-@pytest.fixture
-def account(make_emulator, tmp_path):
-    """An emulated account, a config for it and the full catalog."""
-    def start(**options):
-        emu = make_emulator(**{"seed": 7, "conversations": 120, "customers": 70, "ratings": 40, **options})
-        config = write_config(emu, tmp_path)
-        return emu, config, discover(config)
-    return start
-
-
 def emitted(run, stream):
     return {key_of(stream, r): r for r in run.records(stream)}
 
@@ -210,16 +200,6 @@ def test_state_of_the_original_tap_is_migrated(account):
     assert counts.get("conversations", 0) == 0 and counts.get("customers", 0) == 0 and counts.get("users", 0) == 0
     assert counts["mailbox_folders"] == len(expected_rows(emu.data)["mailbox_folders"])
     assert isinstance(run.last_state["bookmarks"]["conversations"], dict)
-
-
-def test_report_forbidden_by_the_plan_skips_only_that_stream(account):
-    emu, config, catalog = account(plan="standard")
-    run = run_tap(config, catalog=select(catalog))
-    counts = run.record_counts()
-    assert "happiness_ratings_report" not in counts
-    assert counts["conversations"] == len(emu.data.conversations)
-    assert counts["workflows"] == len(emu.data.workflows)
-    assert "happiness_ratings_report" in run.stderr and "plan" in run.stderr
 
 
 def test_deselected_columns_are_left_out_and_keys_are_kept(account):
