@@ -46,6 +46,8 @@ def main(argv=None):
     parser.add_argument("--chat-fraction", type=float, default=0.2)
     parser.add_argument("--plan", choices=["standard", "plus", "pro"], default="plus")
     parser.add_argument("--rate-limit", type=int, default=None, help="requests per (scaled) minute")
+    parser.add_argument("--rate-window", choices=["fixed", "sliding"], default="fixed",
+                        help="fixed: the budget comes back when the window ends; sliding: over the last minute")
     parser.add_argument("--time-scale", type=float, default=1.0, help="a minute lasts 60*SCALE seconds")
     parser.add_argument("--latency", type=parse_latency, default=0.0, help="seconds, or MIN,MAX")
     parser.add_argument("--token-lifetime", type=int, default=172800)
@@ -60,7 +62,7 @@ def main(argv=None):
     emu = Emulator(seed=args.seed, conversations=args.conversations, customers=args.customers,
                    mailboxes=args.mailboxes, users=args.users, teams=args.teams, workflows=args.workflows,
                    ratings=args.ratings, chat_fraction=args.chat_fraction, plan=args.plan,
-                   rate_limit=args.rate_limit, time_scale=args.time_scale, latency=args.latency,
+                   rate_limit=args.rate_limit, rate_window=args.rate_window, time_scale=args.time_scale, latency=args.latency,
                    token_lifetime=args.token_lifetime, drift=args.drift, host=args.host, port=args.port,
                    client_id=args.client_id, client_secret=args.client_secret,
                    refresh_token=args.refresh_token).start()

@@ -115,6 +115,10 @@ class Dataset:
         self.workflows = []
         self.ratings = []                # happiness report result items
         self.tags = []
+        self.organizations = []          # organization items, without the counts (computed when served)
+        self.customer_properties = []    # definitions of the customer properties, by slug
+        self.saved_replies = {}          # mailbox id -> saved replies {id, name, text, chatText}
+        self.chat_saved_reply_ids = set()    # hidden: replies for chat, listed only with includeChatReplies
         self.conversation_modified_at = {}   # hidden: conversation id -> aware datetime
         self.user_mailboxes = {}         # hidden: user id -> mailbox ids the user can see
         self.deleted_conversation_ids = set()
@@ -127,6 +131,8 @@ class Dataset:
         self._user_by_id = {}
         self._tag_by_name = {}
         self._folder_by_id = {}
+        self._organization_by_name = {}
+        self.published_thread_count = False   # `threads` counts only published non-lineitem threads
         self._next_ids = {}
         self._rng = random.Random()
 
@@ -143,6 +149,31 @@ class Dataset:
     def _new_id(self, kind, step_max=997):
         self._next_ids[kind] += self._rng.randint(1, step_max)
         return self._next_ids[kind]
+
+    def thread_count(self, conversation_id):
+        """The conversation's `threads` field: every thread, or (with `published_thread_count`,
+        as v1 and the webhook docs define it) only published threads that are not line items."""
+        threads = self.threads[conversation_id]
+        if not self.published_thread_count:
+            return len(threads)
+        return sum(1 for t in threads if t["state"] == "published" and t["type"] != "lineitem")
+
+    def link_organization(self, cust):
+        """`organizationId` follows the customer's `organization` name (absent when the name is
+        no organization of the account), placed right after `organization`."""
+        organization = self._organization_by_name.get(cust.get("organization"))
+        if organization is None:
+            cust.pop("organizationId", None)
+            return
+        if "organizationId" not in cust:
+            rebuilt = {}
+            for key, value in cust.items():
+                rebuilt[key] = value
+                if key == "organization":
+                    rebuilt["organizationId"] = None
+            cust.clear()
+            cust.update(rebuilt)
+        cust["organizationId"] = organization["id"]
 
     def _changed(self, kind, record_id):
         self.revision += 1
@@ -187,7 +218,7 @@ class Dataset:
             thread_type = thread_type or ("chat" if conv["type"] == "chat" else self._rng.choice(["customer", "reply", "note"]))
             thread = self._make_thread(conv, thread_type, now)
             self.threads[conversation_id].append(thread)
-            conv["threads"] = len(self.threads[conversation_id])
+            conv["threads"] = self.thread_count(conversation_id)
             self._after_thread(conv, thread, now)
             self.conversation_modified_at[conversation_id] = now
             self._changed("conversation", conversation_id)
@@ -228,6 +259,7 @@ class Dataset:
                 cust["jobTitle"] = rng.choice(["CTO", "Support Lead", "Buyer", "Directrice financière"])
             elif change == "organization":
                 cust["organization"] = rng.choice(COMPANIES)
+                self.link_organization(cust)
             elif change == "phone":
                 embedded = cust.setdefault("_embedded", {})
                 embedded.setdefault("phones", []).append(
@@ -242,6 +274,7 @@ class Dataset:
         with self.lock:
             now = now or utc_now()
             cust = self._make_customer(now, now)
+            self.link_organization(cust)
             self.customers.append(cust)
             self._customer_by_id[cust["id"]] = cust
             self._changed("customer", cust["id"])
@@ -534,7 +567,7 @@ class Dataset:
             threads.append(thread)
             moments.append(when)
         self.threads[conv["id"]] = threads
-        conv["threads"] = len(threads)
+        conv["threads"] = self.thread_count(conv["id"])
         for thread, moment in zip(threads, moments):
             self._after_thread(conv, thread, moment)
         first_body = next((t["body"] for t in threads if t.get("body")), "")
@@ -566,13 +599,18 @@ def _random_time(rng, start=HISTORY_START, end=HISTORY_END):
 
 
 def generate(seed=1, conversations=200, customers=100, mailboxes=3, users=8, teams=3, workflows=6,
-             ratings=50, chat_fraction=0.2):
-    """Build the account. Deterministic: the same arguments give the same records."""
+             ratings=50, chat_fraction=0.2, organizations=5, tags_never_updated=0,
+             thread_count_published_only=False):
+    """Build the account. Deterministic: the same arguments give the same records. The parts
+    beyond the original eleven streams (organizations, customer properties, saved replies) and
+    the options' extra traps come from their own seeded generators (resources.py), so they
+    leave every other record exactly as it was without them."""
     if conversations > 0 and customers < 1:
         raise ValueError("conversations need at least one customer")
     data = Dataset()
     rng = data._rng = random.Random(f"helpscout-emulator/{seed}")
     data._chat_fraction = chat_fraction
+    data.published_thread_count = thread_count_published_only
     data._next_ids = {"conversation": CONVERSATION_ID_BASE, "thread": THREAD_ID_BASE, "customer": CUSTOMER_ID_BASE,
                       "attachment": ATTACHMENT_ID_BASE, "entry": 700_000_000, "number": 1000, "user": 400_000,
                       "team": 900_000, "mailbox": 100_000, "folder": 3_000_000, "field": 8_000, "option": 33_000,
@@ -762,4 +800,8 @@ def generate(seed=1, conversations=200, customers=100, mailboxes=3, users=8, tea
             "ratingCreatedAt": iso(created),
             "ratingCustomerName": f"{cust['firstName']} {cust['lastName']}",
             "ratingUserId": user["id"], "ratingUserName": f"{user['firstName']} {user['lastName']}"})
+
+    from .resources import add_resources      # resources.py builds on this module
+    add_resources(data, seed, organizations=organizations, tags_never_updated=tags_never_updated,
+                  hidden_threads=thread_count_published_only)
     return data

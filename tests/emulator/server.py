@@ -4,19 +4,17 @@ drift, request log) on a ThreadingHTTPServer speaking HTTP/1.1 with keep-alive.
 Order of processing for every request (each step can answer instead of the next ones):
   1. latency (sleep), 2. rate limit (429 when the window's budget is spent), 3. injected fault,
   4. routing: the token endpoint, or bearer-token check (401) then the resource endpoint,
-  with drift applied just before a conversations/customers listing is answered.
-Every answer carries Date, Content-Type, Content-Length and the two X-RateLimit headers.
+  with drift applied just before a conversations/customers listing is answered, and
+  `emu.mangle` applied to a 2xx answer.
+Every answer carries Date, Content-Type, Content-Length and the two X-RateLimit headers, except
+the authorization page (a browser page outside the API: step 1, then the page; no rate limit).
 
 Time: the rate-limit window lasts 60 * time_scale seconds. Token lifetimes (`token_lifetime`,
 `expires_in`) are real, unscaled seconds: pass a small `token_lifetime` to test expiry.
 """
-import base64
-import binascii
 import email.utils
 import json
-import math
 import random
-import secrets
 import socket
 import threading
 import time
@@ -25,12 +23,16 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl
 
-from .api import JSON, Api, Reply, dumps, error_reply
+from . import resources
+from .api import Api
 from .dataset import generate, utc_now
+from .index import SearchIndex
+from .oauth import AUTHORIZE_PATH, DEFAULT_REDIRECT_URI, OAuth
+from .ratelimit import RateLimiter
+from .shapes import JSON, Readings, Reply, dumps, error_reply
 
-UNLIMITED = 1_000_000        # the limit advertised when rate limiting is off
 FAULT_KINDS = ("500", "502", "503", "504", "429", "401", "drop", "cut", "stall")
-REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
+REASONS = {200: "OK", 302: "Found", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
            405: "Method Not Allowed", 429: "Too Many Requests", 500: "Internal Server Error",
            502: "Bad Gateway", 503: "Service Unavailable", 504: "Gateway Timeout"}
 TOKEN_PATH = "/v2/oauth2/token"
@@ -89,60 +91,44 @@ class Fault:
         return False
 
 
-class RateLimiter:
-    """A fixed window of `window` seconds that opens with the first request after the previous
-    window ended (the real window type is UNCONFIRMED; this one makes tests deterministic).
-    Writes cost 2 [D-RATE]; the token endpoint is a POST and costs 2 as well (whether it is rate
-    limited at all is UNCONFIRMED: counting it is the stricter choice)."""
-
-    def __init__(self, limit, window):
-        self.limit, self.window = limit, window
-        self.lock = threading.Lock()
-        self.window_start = None
-        self.used = 0
-
-    def take(self, cost):
-        """Returns (allowed, limit, remaining, retry_after_seconds)."""
-        with self.lock:
-            now = time.monotonic()
-            if self.window_start is None or now - self.window_start >= self.window:
-                self.window_start, self.used = now, 0
-            limit = self.limit if self.limit is not None else UNLIMITED
-            if self.limit is not None and self.used + cost > self.limit:
-                return False, limit, 0, max(1, math.ceil(self.window_start + self.window - now))
-            self.used += cost
-            return True, limit, max(0, limit - self.used), 0
-
-
 class Emulator:
-    """A Help Scout Mailbox API 2.0 account served over HTTP on 127.0.0.1."""
+    """A Help Scout Mailbox API 2.0 account served over HTTP on 127.0.0.1. Options and methods
+    are described in README.md beside this file."""
 
     def __init__(self, seed=1, conversations=200, customers=100, mailboxes=3, users=8, teams=3, workflows=6,
                  ratings=50, chat_fraction=0.2, plan="plus", rate_limit=None, time_scale=1.0, latency=0.0,
-                 token_lifetime=172800, drift=None, host="127.0.0.1", port=0,
-                 client_id=None, client_secret=None, refresh_token=None, prerender=True):
+                 token_lifetime=172800, drift=None, rate_window="fixed", host="127.0.0.1", port=0,
+                 client_id=None, client_secret=None, refresh_token=None, prerender=True,
+                 organizations=5, tags_never_updated=0, redirect_uri=DEFAULT_REDIRECT_URI,
+                 customer_sort_strict=False, thread_count_published_only=False, unstable_ties=False,
+                 report_rating_default=None, reports_status=403, max_page_depth=None, index_lag_seconds=0,
+                 query_ranges=False, saved_replies_hal=False):
         if plan not in PLANS:
             raise ValueError(f"plan must be one of {PLANS}")
+        if index_lag_seconds < 0:
+            raise ValueError("index_lag_seconds must not be negative")
         self.seed = seed
-        self.plan = plan
+        self.readings = Readings(plan=plan, reports_status=reports_status, customer_sort_strict=customer_sort_strict,
+                                 unstable_ties=unstable_ties, report_rating_default=report_rating_default,
+                                 max_page_depth=max_page_depth, query_ranges=query_ranges,
+                                 saved_replies_hal=saved_replies_hal, seed=seed)
         self.prerender = prerender
         self.time_scale = time_scale
         self.latency = latency
-        self.token_lifetime = token_lifetime
+        self.mangle = None                # fn(path, query, body) -> body: see Handler.mangled
         self.drift = Drift(**drift) if isinstance(drift, dict) else drift
         if self.drift is not None and self.drift.every < 1:
             raise ValueError("drift.every must be at least 1")
         self.host, self.port = host, port
         self.data = generate(seed=seed, conversations=conversations, customers=customers, mailboxes=mailboxes,
                              users=users, teams=teams, workflows=workflows, ratings=ratings,
-                             chat_fraction=chat_fraction)
-        self.client_id = client_id or secrets.token_hex(16)
-        self.client_secret = client_secret or secrets.token_hex(16)
-        self.authorization_code = secrets.token_hex(16)
-        self._refresh_tokens = [refresh_token or secrets.token_hex(16)]    # valid ones, newest last
-        self._access_tokens = {}          # token -> expiry (time.time())
-        self._auth_lock = threading.Lock()
-        self.rate_limiter = RateLimiter(rate_limit, 60 * time_scale)
+                             chat_fraction=chat_fraction, organizations=organizations,
+                             tags_never_updated=tags_never_updated,
+                             thread_count_published_only=thread_count_published_only)
+        # with an index lag, listings see changes late (index.py); its clock can be replaced
+        self.search_index = SearchIndex(self.data, index_lag_seconds) if index_lag_seconds else None
+        self.oauth = OAuth(client_id, client_secret, refresh_token, token_lifetime, redirect_uri)
+        self.rate_limiter = RateLimiter(rate_limit, 60 * time_scale, rate_window)
         self.throttled = 0                # 429 answers sent (rate limit and injected)
         self.drifts = 0                   # drift rounds applied
         self.requests = []
@@ -165,7 +151,7 @@ class Emulator:
         self._server = Server((self.host, self.port), handler)
         self.port = self._server.server_address[1]
         self.base_url = f"http://{self.host}:{self.port}/v2"
-        self.api = Api(self.data, self.base_url, self.plan)
+        self.api = Api(self.data, self.base_url, self.readings, self.search_index)
         if self.prerender:
             self.api.prerender()
         # a short poll interval keeps stop() (and so every test teardown) fast
@@ -193,89 +179,38 @@ class Emulator:
     def __exit__(self, *exc):
         self.stop()
 
-    # ------------------------------------------------------------------ tokens
+    plan = property(lambda self: self.readings.plan)
+
+    # ------------------------------------------------------------------ tokens (oauth.py)
+    client_id = property(lambda self: self.oauth.client_id)
+    client_secret = property(lambda self: self.oauth.client_secret)
+    token_lifetime = property(lambda self: self.oauth.token_lifetime)
+
     @property
     def refresh_token(self):
         """The currently valid refresh token (it changes whenever a client rotates it)."""
-        with self._auth_lock:
-            return self._refresh_tokens[-1]
+        return self.oauth.refresh_token
+
+    @property
+    def authorization_code(self):
+        """A code for the authorization_code grant, always ready; single use (a fresh one takes
+        its place). The authorization page hands out more, see `authorize_url`."""
+        return self.oauth.authorization_code
+
+    @property
+    def authorize_url(self):
+        """The authorization page of the code flow (without query), for `authorize_url` in a
+        tap config: `?client_id=…&state=…[&redirect_uri=…]` answers 302 with a fresh code."""
+        return f"http://{self.host}:{self.port}{AUTHORIZE_PATH}"
 
     def issue_access_token(self, lifetime=None):
-        token = secrets.token_hex(16)
-        with self._auth_lock:
-            self._access_tokens[token] = time.time() + (self.token_lifetime if lifetime is None else lifetime)
-        return token
+        return self.oauth.issue_access_token(lifetime)
 
     def expire_access_tokens(self):
-        with self._auth_lock:
-            for token in self._access_tokens:
-                self._access_tokens[token] = 0.0
+        self.oauth.expire_access_tokens()
 
     def token_valid(self, token):
-        with self._auth_lock:
-            return self._access_tokens.get(token, 0.0) > time.time()
-
-    def _expire(self, token):
-        with self._auth_lock:
-            if token in self._access_tokens:
-                self._access_tokens[token] = 0.0
-
-    def token_endpoint(self, query, headers, body):
-        """POST /v2/oauth2/token: parameters from the query string and from the body if its
-        Content-Type says form or JSON ("as long as the appropriate Content-Type header is
-        included" [D-AUTH]); client credentials may also come by HTTP Basic."""
-        params = dict(query)
-        content_type = headers.get("content-type", "").split(";")[0].strip().lower()
-        if body:
-            if content_type == "application/x-www-form-urlencoded":
-                params.update(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
-            elif content_type == "application/json":
-                try:
-                    parsed = json.loads(body)
-                except ValueError:
-                    return oauth_error(400, "invalid_request", "Malformed JSON body")
-                if not isinstance(parsed, dict):
-                    return oauth_error(400, "invalid_request", "Malformed JSON body")
-                params.update({k: str(v) for k, v in parsed.items()})
-        authorization = headers.get("authorization", "")
-        if authorization.lower().startswith("basic "):
-            try:
-                user, _, password = base64.b64decode(authorization[6:].strip()).decode().partition(":")
-            except (binascii.Error, UnicodeDecodeError):
-                return oauth_error(401, "invalid_client", "Bad client credentials")
-            params.setdefault("client_id", user)
-            params.setdefault("client_secret", password)
-        grant = params.get("grant_type")
-        if not grant:
-            return oauth_error(400, "invalid_request", "Missing grant_type")
-        if (params.get("client_id"), params.get("client_secret")) != (self.client_id, self.client_secret):
-            # codes and strings for a bad client are UNCONFIRMED; standard OAuth2 answer
-            return oauth_error(401, "invalid_client", "Bad client credentials")
-        with self._auth_lock:
-            if grant == "refresh_token":
-                if params.get("refresh_token") not in self._refresh_tokens:
-                    # verbatim real answer, key order included [PHP#291]
-                    return Reply(400, b'{"error_description":"Invalid refresh_token","error":"invalid_request"}', JSON)
-                # rotation: the used token dies at once (no grace period: UNCONFIRMED, stricter)
-                self._refresh_tokens.remove(params["refresh_token"])
-                new_refresh = secrets.token_hex(16)
-                self._refresh_tokens.append(new_refresh)
-            elif grant == "authorization_code":
-                if params.get("code") != self.authorization_code:
-                    return oauth_error(400, "invalid_grant", "Invalid authorization code")
-                self.authorization_code = secrets.token_hex(16)    # codes are single use
-                new_refresh = secrets.token_hex(16)
-                self._refresh_tokens.append(new_refresh)
-            elif grant == "client_credentials":
-                new_refresh = None
-            else:
-                return oauth_error(400, "unsupported_grant_type", f"Unsupported grant type: {grant}")
-            access = secrets.token_hex(16)
-            self._access_tokens[access] = time.time() + self.token_lifetime
-        answer = {"token_type": "bearer", "access_token": access, "expires_in": self.token_lifetime}
-        if new_refresh:
-            answer["refresh_token"] = new_refresh
-        return Reply(200, dumps(answer), JSON)
+        return self.oauth.token_valid(token)
 
     # ------------------------------------------------------------------ faults
     def add_fault(self, kind, nth=None, path=None, fraction=None, seed=None, stall_seconds=30.0, retry_after=1):
@@ -339,6 +274,48 @@ class Emulator:
 
     def delete_customer(self, customer_id):
         self.data.delete_customer(customer_id)
+
+    # The resources of the newer streams and the full-table ones (resources.py): deletions for
+    # the tap's table-versioning tests, and additions. Each raises KeyError for an unknown id.
+    def add_tag(self, name=None, color="#929499"):
+        return resources.add_tag(self.data, name, color)
+
+    def delete_tag(self, tag_id):
+        resources.delete_tag(self.data, tag_id)
+
+    def add_organization(self, name=None):
+        return resources.add_organization(self.data, name)
+
+    def delete_organization(self, organization_id):
+        resources.delete_organization(self.data, organization_id)
+
+    def add_customer_property(self, slug=None, name=None, kind="text", labels=()):
+        return resources.add_customer_property(self.data, slug, name, kind, labels)
+
+    def delete_customer_property(self, slug):
+        resources.delete_customer_property(self.data, slug)
+
+    def add_saved_reply(self, mailbox_id, name=None, text="<p>Thanks for reaching out!</p>", chat_text=None,
+                        chat=False):
+        return resources.add_saved_reply(self.data, mailbox_id, name, text, chat_text, chat)
+
+    def delete_saved_reply(self, mailbox_id, reply_id):
+        resources.delete_saved_reply(self.data, mailbox_id, reply_id)
+
+    def add_team_member(self, team_id, user_id):
+        resources.add_team_member(self.data, team_id, user_id)
+
+    def remove_team_member(self, team_id, user_id):
+        resources.remove_team_member(self.data, team_id, user_id)
+
+    def add_mailbox_field(self, mailbox_id, name=None, field_type="single_line"):
+        return resources.add_mailbox_field(self.data, mailbox_id, name, field_type)
+
+    def delete_mailbox_field(self, mailbox_id, field_id):
+        resources.delete_mailbox_field(self.data, mailbox_id, field_id)
+
+    def delete_rating(self, which):
+        return resources.delete_rating(self.data, which)
 
     def invalidate(self):
         """Call after editing `emu.data` records by hand (the `modify_*`/`create_*`/`delete_*`
@@ -468,6 +445,12 @@ class Handler(BaseHTTPRequestHandler):
         emu.requests.append(entry)
         try:
             emu._delay()
+            if path == AUTHORIZE_PATH:
+                # a browser page, not the API: no rate limit, no faults, no rate-limit headers
+                self.rate_headers = {}
+                self.answer(entry, emu.oauth.authorize_page(entry.query) if method == "GET"
+                            else error_reply(405, "Method not allowed"))
+                return
             allowed, limit, remaining, retry_after = emu.rate_limiter.take(1 if method == "GET" else 2)
             self.rate_headers = {"X-RateLimit-Limit-Minute": str(limit), "X-RateLimit-Remaining-Minute": str(remaining)}
             if not allowed:
@@ -492,7 +475,7 @@ class Handler(BaseHTTPRequestHandler):
         if path == TOKEN_PATH:
             if method != "POST":
                 return error_reply(405, "Method not allowed")
-            return emu.token_endpoint(parse_qsl(raw_query, keep_blank_values=True), headers, body)
+            return emu.oauth.token_endpoint(parse_qsl(raw_query, keep_blank_values=True), headers, body)
         if not path.startswith("/v2/") and path != "/v2":
             return error_reply(404, "Resource not found")
         authorization = headers.get("authorization", "")
@@ -503,7 +486,19 @@ class Handler(BaseHTTPRequestHandler):
         if method != "GET":
             return error_reply(405, "Method not allowed: the emulator serves the read API only")
         emu._maybe_drift(path)
-        return emu.api.get(path, raw_query)
+        return self.mangled(path, raw_query, emu.api.get(path, raw_query))
+
+    def mangled(self, path, raw_query, reply):
+        """`emu.mangle(path, query, body)`, when set, rewrites every 2xx answer of a resource
+        endpoint (not the token endpoint): it gets the parsed JSON body and returns the body to
+        send, a JSON value (NaN and infinities are written as Python's json writes them) or
+        bytes to send verbatim. Content-Length follows the new body."""
+        mangle = self.emulator.mangle
+        if mangle is None or not 200 <= reply.status < 300:
+            return reply
+        body = mangle(path, dict(parse_qsl(raw_query, keep_blank_values=True)), json.loads(reply.body))
+        data = body if isinstance(body, bytes) else json.dumps(body, ensure_ascii=False).encode("utf-8")
+        return Reply(reply.status, data, reply.content_type, reply.headers)
 
     @staticmethod
     def too_many(retry_after):
@@ -527,7 +522,7 @@ class Handler(BaseHTTPRequestHandler):
         elif kind == "401":
             authorization = entry.headers.get("authorization", "")
             if authorization[:7].lower() == "bearer ":
-                emu._expire(authorization[7:].strip())
+                emu.oauth.expire(authorization[7:].strip())
             self.answer(entry, error_reply(401, "OAuth2 token is either not provided or not valid"))
         elif kind == "drop":
             entry.status = 0
