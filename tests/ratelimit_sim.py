@@ -103,7 +103,7 @@ def simulate(server, requests, workers=4, latency=0.015, overhead=0.005, paralle
         at(clock[0] + latency / 2, lambda: answer(worker, ticket, cost, allowed, headers, retry))
 
     def answer(worker, ticket, cost, allowed, headers, retry):
-        limiter.release(ticket, headers)
+        limiter.release(ticket, headers, refused=not allowed)
         last_answer[0] = clock[0]
         wake, waiting[:] = list(waiting), []
         for run in wake:
