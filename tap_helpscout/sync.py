@@ -20,7 +20,7 @@ import singer
 from singer import metadata as md
 from singer import metrics
 
-from .client import HelpScoutClient
+from .http import HelpScoutClient
 from .errors import ApiError, PermissionDenied
 from .memory import HEAP
 from .state import Output, migrate

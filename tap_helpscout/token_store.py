@@ -207,23 +207,30 @@ class TokenStore:
         """The file rotated tokens go to (None: nowhere, tokens live in memory only)."""
         return self.store_path or self.config_path
 
-    def load(self):
-        """(refresh_token, access_token) as they are now on disk, each None when absent."""
+    def initial(self):
+        """(refresh_token, access_token) to start with, each None when absent: the token
+        store's when it applies, else the config's."""
+        stored = self._stored()
+        return stored if stored else (self.config_refresh_token, self.config_access_token)
+
+    def current(self):
+        """(refresh_token, access_token) as stored on disk now (another run may have rotated
+        them since this one started); (None, None) when there is nothing there."""
         if self.store_path:
-            stored = _read_json(self.store_path)
-            token = stored.get("refresh_token")
-            if isinstance(token, str) and token and (
-                    self.config_refresh_token is None or
-                    stored.get("config_refresh_token_sha256") == fingerprint(self.config_refresh_token)):
-                access = stored.get("access_token")
-                return token, access if isinstance(access, str) and access else None
-            return self.config_refresh_token, self.config_access_token
-        if self.config_path:
-            current = _read_json(self.config_path)
-            token, access = current.get("refresh_token"), current.get("access_token")
-            if isinstance(token, str) and token:
-                return token, access if isinstance(access, str) and access else None
-        return self.config_refresh_token, self.config_access_token
+            return self._stored() or (None, None)
+        on_disk = _read_json(self.config_path) if self.config_path else {}
+        return _text(on_disk.get("refresh_token")), _text(on_disk.get("access_token"))
+
+    def _stored(self):
+        """The store's (refresh_token, access_token) when the store applies, else None."""
+        if not self.store_path:
+            return None
+        stored = _read_json(self.store_path)
+        token = _text(stored.get("refresh_token"))
+        if token and (self.config_refresh_token is None or stored.get(
+                "config_refresh_token_sha256") == fingerprint(self.config_refresh_token)):
+            return token, _text(stored.get("access_token"))
+        return None
 
     def ensure_writable(self):
         """Stop (TapError) unless a new refresh token could be stored: call before spending one."""
@@ -314,6 +321,10 @@ def _write_store(path, refresh_token, access_token, config_refresh_token):
                       indent=2) + "\n"
     if not create_private_file(path, text):
         write_file(os.path.realpath(path), text)
+
+
+def _text(value):
+    return value if isinstance(value, str) and value else None
 
 
 def _read_json(path):
