@@ -26,6 +26,7 @@ leaking the tap.
 import email.utils
 import json
 import math
+import os
 import re
 import threading
 import time
@@ -184,6 +185,13 @@ class HelpScoutClient:
         self.stats = ClientStats(self._limiter)
         self._watchdog = Watchdog()
         self._session = Session()
+        # The environment, read once per run the way requests reads it for every request (which
+        # costs a fifth of a request's CPU): proxies for the API host unless NO_PROXY spares it,
+        # the CA bundle. Without trust_env, requests never reads ~/.netrc either.
+        self._session.trust_env = False
+        self._session.proxies = requests.utils.get_environ_proxies(self._base_url)
+        self._session.verify = (os.environ.get("REQUESTS_CA_BUNDLE") or
+                                os.environ.get("CURL_CA_BUNDLE") or True)
         self._session.headers.update({"User-Agent": config.get("user_agent") or DEFAULT_USER_AGENT,
                                       "Accept": ACCEPT})
         adapter = Adapter(pool_connections=2, pool_maxsize=parallelism + 1)

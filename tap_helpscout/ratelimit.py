@@ -34,6 +34,7 @@ FIRST_PAUSE = 0.05          # s: the first pause while pacing
 MIN_GROWTH = 0.25           # a pause is at least this share of the time waited so far
 MAX_WINDOW_SECONDS = 60.0   # Help Scout's documented window; emulators only shorten it
 PROBES = 16                 # requests of the reserve spent finding the refill
+LEARNING_PROBES = 32        # the same while the window length is unknown
 LOG_EVERY_SECONDS = 60.0    # at most one INFO line about pacing in that time
 
 
@@ -147,7 +148,8 @@ class RateLimiter:
             waits.append(math.inf if self._in_flight and not self._unmetered else 0.0)
             return max(waits)
         spare = min(self._parallelism, max(1, (self.limit or 0) // 10))
-        reserve = spare + min(PROBES, max(2, (self.limit or 0) // 4))
+        probes = PROBES if self._span else LEARNING_PROBES
+        reserve = spare + min(probes, max(2, (self.limit or 0) // 4))
         left = self._fresh[1] - (self._spent - self._fresh[0]) - cost
         if left >= reserve:
             self._low_since = None

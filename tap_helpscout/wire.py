@@ -54,13 +54,16 @@ class Watchdog:
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="http-deadlines", daemon=True)
                 self._thread.start()
-            self._cond.notify()
+            if self._heap[0][2] is watch:     # the earliest deadline: wake the thread for it
+                self._cond.notify()
         _current.watch = watch
         return watch
 
     def done(self, watch):
         with self._cond:
             watch.done = True
+            while self._heap and self._heap[0][2].done:      # answers end roughly in order
+                heapq.heappop(self._heap)
         _current.watch = None
 
     def _run(self):

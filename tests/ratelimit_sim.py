@@ -1,5 +1,5 @@
-"""A discrete-event simulation of the tap's workers against a rate-limited server, on a fake
-clock: no sockets, no sleeps. Used by tests/test_ratelimit.py."""
+"""A discrete-event simulation of the tap's workers sharing one RateLimiter against a
+rate-limited server, on a fake clock: no sockets, no sleeps, deterministic."""
 import heapq
 import math
 from collections import deque
@@ -8,14 +8,17 @@ from tap_helpscout.ratelimit import RateLimiter, Ticket
 
 
 class FixedWindow:
-    """Opens with the first request after the previous window ended (the emulator's kind)."""
+    """Opens with the first request after the previous window ended (the emulator's)."""
 
     def __init__(self, limit, window):
         self.limit, self.window, self.start, self.used = limit, window, None, 0
 
-    def take(self, now, cost):
+    def slot(self, now):
         if self.start is None or now - self.start >= self.window:
             self.start, self.used = now, 0
+
+    def take(self, now, cost):
+        self.slot(now)
         if self.used + cost > self.limit:
             return False, 0, max(1, math.ceil(self.start + self.window - now))
         self.used += cost
@@ -23,26 +26,22 @@ class FixedWindow:
 
 
 class ClockWindow(FixedWindow):
-    """Fixed windows aligned to the clock (Kong's fixed windows)."""
+    """Fixed windows that follow the clock."""
 
-    def take(self, now, cost):
-        slot = math.floor(now / self.window) * self.window
-        if self.start != slot:
-            self.start, self.used = slot, 0
-        if self.used + cost > self.limit:
-            return False, 0, max(1, math.ceil(self.start + self.window - now))
-        self.used += cost
-        return True, self.limit - self.used, None
+    def slot(self, now):
+        start = math.floor(now / self.window) * self.window
+        if start != self.start:
+            self.start, self.used = start, 0
 
 
-class SlidingLog:
-    """Counts the requests of the last `window` seconds."""
+class SlidingWindow:
+    """Counts what was spent in the last `window` seconds (the emulator's sliding window)."""
 
     def __init__(self, limit, window):
         self.limit, self.window, self.log = limit, window, deque()
 
     def take(self, now, cost):
-        while self.log and self.log[0][0] <= now - self.window:
+        while self.log and now - self.log[0][0] >= self.window:
             self.log.popleft()
         used = sum(c for _, c in self.log)
         if used + cost > self.limit:
@@ -51,103 +50,69 @@ class SlidingLog:
         return True, self.limit - used - cost, None
 
 
-class WeightedSliding:
-    """Kong's sliding window: the previous fixed window's count, weighted by how much of it
-    still overlaps the last `window` seconds, plus the current one's."""
-
-    def __init__(self, limit, window):
-        self.limit, self.window, self.counts = limit, window, {}
-
-    def take(self, now, cost):
-        slot = math.floor(now / self.window)
-        weight = 1 - (now / self.window - slot)
-        used = self.counts.get(slot - 1, 0) * weight + self.counts.get(slot, 0)
-        if used + cost > self.limit:
-            return False, 0, max(1, math.ceil((slot + 1) * self.window - now))
-        self.counts[slot] = self.counts.get(slot, 0) + cost
-        return True, int(self.limit - used - cost), None
+class Run:
+    def __init__(self, seconds, throttled, limiter):
+        self.seconds, self.throttled, self.limiter = seconds, throttled, limiter
 
 
-def simulate(server, requests, workers=4, latency=0.015, overhead=0.005, parallelism=None,
-             token_cost=2, cap=None, limit_header=None, start=1000.0):
-    """Run `requests` GETs (after one token POST) through `workers` threads sharing one
-    RateLimiter; returns (seconds from first to last answer, 429s, limiter)."""
+def simulate(server, requests, workers=4, latency=0.015, overhead=0.005, cap=None, start=1000.0):
+    """One token request (a POST, cost 2), then `requests` GETs by `workers` workers, each
+    sending its next request `overhead` after an answer. A 429 holds the limiter and is
+    retried after the server's wait, as the client does."""
     clock = [start]
-    limiter = RateLimiter(parallelism or workers, cap, clock=lambda: clock[0])
-    events, order = [], [0]
-    waiting = []
-    todo = [requests]
-    throttled = [0]
-    last_answer = [start]
+    limiter = RateLimiter(workers, cap, clock=lambda: clock[0])
+    events, counter, waiting = [], [0], []
+    state = {"todo": requests, "throttled": 0, "last": start}
 
-    def at(time, action):
-        order[0] += 1
-        heapq.heappush(events, (time, order[0], action))
+    def at(moment, action):
+        counter[0] += 1
+        heapq.heappush(events, (moment, counter[0], action))
 
-    def attempt(worker, cost):
-        def run():
+    def send(cost, then):
+        def attempt():
             ticket = limiter.try_acquire(cost)
             if not isinstance(ticket, Ticket):
                 if ticket == math.inf:
-                    waiting.append(run)
+                    waiting.append(attempt)
                 else:
-                    at(clock[0] + ticket + 1e-9, run)
+                    at(clock[0] + ticket + 1e-9, attempt)
                 return
-            at(clock[0] + latency / 2, lambda: arrive(worker, ticket, cost))
-        return run
+            at(clock[0] + latency / 2, lambda: arrive(ticket, cost, then))
+        attempt()
 
-    def arrive(worker, ticket, cost):
-        allowed, remaining, retry = server.take(clock[0], cost)
-        headers = {"X-RateLimit-Limit-Minute": str(limit_header or server.limit),
-                   "X-RateLimit-Remaining-Minute": str(remaining)}
-        at(clock[0] + latency / 2, lambda: answer(worker, ticket, cost, allowed, headers, retry))
-
-    def answer(worker, ticket, cost, allowed, headers, retry):
-        limiter.release(ticket, headers, refused=not allowed)
-        last_answer[0] = clock[0]
-        wake, waiting[:] = list(waiting), []
-        for run in wake:
-            at(clock[0], run)
-        if not allowed:
-            throttled[0] += 1
-            limiter.hold(retry)
-            at(clock[0] + retry, attempt(worker, cost))
-            return
-        next_request(worker)
-
-    def next_request(worker):
-        if todo[0] > 0:
-            todo[0] -= 1
-            at(clock[0] + overhead, attempt(worker, 1))
-
-    first = attempt(0, token_cost)
-
-    def after_token():
-        for worker in range(workers):
-            next_request(worker)
-    # The token request goes alone, then every worker starts.
-    original_answer = answer
-
-    def token_answer(worker, ticket, cost, allowed, headers, retry):
-        limiter.release(ticket, headers)
-        after_token()
-    at(start, lambda: _token(limiter, server, clock, at, latency, token_answer, token_cost))
-    while events:
-        time, _, action = heapq.heappop(events)
-        clock[0] = time
-        action()
-        if clock[0] - start > 3600:
-            raise AssertionError("the simulation ran for an hour")
-    return last_answer[0] - start, throttled[0], limiter
-
-
-def _token(limiter, server, clock, at, latency, done, cost):
-    ticket = limiter.try_acquire(cost)
-    assert isinstance(ticket, Ticket)
-
-    def arrive():
+    def arrive(ticket, cost, then):
         allowed, remaining, retry = server.take(clock[0], cost)
         headers = {"X-RateLimit-Limit-Minute": str(server.limit),
                    "X-RateLimit-Remaining-Minute": str(remaining)}
-        at(clock[0] + latency / 2, lambda: done(0, ticket, cost, allowed, headers, retry))
-    at(clock[0] + latency / 2, arrive)
+        at(clock[0] + latency / 2, lambda: answer(ticket, cost, then, allowed, headers, retry))
+
+    def answer(ticket, cost, then, allowed, headers, retry):
+        limiter.release(ticket, headers, refused=not allowed)
+        state["last"] = clock[0]
+        woken, waiting[:] = list(waiting), []
+        for attempt in woken:
+            at(clock[0], attempt)
+        if allowed:
+            then()
+            return
+        state["throttled"] += 1
+        limiter.hold(retry)
+        at(clock[0] + retry, lambda: send(cost, then))
+
+    def next_request():
+        if state["todo"] > 0:
+            state["todo"] -= 1
+            at(clock[0] + overhead, lambda: send(1, next_request))
+
+    at(start, lambda: send(2, lambda: [next_request() for _ in range(workers)]))
+    while events:
+        moment, _, action = heapq.heappop(events)
+        clock[0] = moment
+        action()
+        assert moment - start < 7200, "the simulated run took two hours"
+    return Run(state["last"] - start, state["throttled"], limiter)
+
+
+def floor_seconds(server, requests):
+    """The rate-limit floor: the whole budget spent evenly (the token request costs 2)."""
+    return (requests + 2) / server.limit * server.window
