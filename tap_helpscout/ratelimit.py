@@ -121,12 +121,15 @@ class RateLimiter:
             remaining = None if headers is None else _number(headers, "X-RateLimit-Remaining-Minute")
             if remaining is not None:
                 self.limit = _number(headers, "X-RateLimit-Limit-Minute") or self.limit
-                if not refused:
-                    self._answers.append((now, ticket.cost))
                 self._last_answer = now
                 while self._answers and self._answers[0][0] < now - MAX_WINDOW_SECONDS:
                     self._answers.popleft()
-                self._observe(ticket, remaining, now)
+                if refused:                   # nothing left, and nothing to learn from
+                    if self._fresh is None or ticket.spent_at > self._fresh[0]:
+                        self._fresh = (ticket.spent_at, 0)
+                else:
+                    self._answers.append((now, ticket.cost))
+                    self._observe(ticket, remaining, now)
             elif headers is not None and self._fresh is None:
                 self._unmetered = True
             self._cond.notify_all()
