@@ -170,6 +170,7 @@ class HelpScoutClient:
     """See the module docstring. Thread-safe; makes no request until the first call."""
 
     def __init__(self, config, config_path=None, redactor=None):
+        singer.get_logger()     # (re)configures logging: to the stderr of the moment, once
         self._redactor = redactor or redact.RUN
         self._redactor.add(*(config.get(k) for k in ("client_secret", "refresh_token", "access_token")))
         self._base_url = (config.get("base_url") or DEFAULT_BASE_URL).rstrip("/")

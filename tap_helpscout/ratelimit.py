@@ -67,7 +67,7 @@ class RateLimiter:
         self._spent = 0                  # cost of every request started
         self._in_flight = 0
         self._fresh = None               # (spent_at, remaining) of the latest-started answered
-        self._unmetered = False          # answers come without rate-limit headers
+        self._unmetered = False          # answers came without rate-limit headers so far
         self._answers = deque()          # (time, cost) of the counted answers of the last minute
         self._last_answer = -math.inf
         self._span = None                # window length: (shortest, likely longest, longest)
@@ -146,8 +146,9 @@ class RateLimiter:
 
     def _delay(self, now, cost):
         waits = [self._hold_until - now, self._bucket_next - now]
-        if self._fresh is None or self._unmetered:
-            # Nothing known yet: one request at a time until an answer tells the budget.
+        if self._fresh is None:
+            # Nothing known yet: one request at a time until an answer tells the budget (unless
+            # answers come without one).
             waits.append(math.inf if self._in_flight and not self._unmetered else 0.0)
             return max(waits)
         spare = min(self._parallelism, max(1, (self.limit or 0) // 10))
