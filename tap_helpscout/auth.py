@@ -147,7 +147,7 @@ def make_grant(config, store, redactor):
     """The grant the config (and token store) calls for: (grant, first access token)."""
     client_id, client_secret = config.get("client_id"), config.get("client_secret")
     refresh_token, access_token = store.initial()
-    redactor.add(refresh_token, access_token)
+    redactor.add(client_secret, refresh_token, access_token)
     if refresh_token:
         if not (client_id and client_secret):
             raise ConfigError("the config has a refresh_token but no client_id or client_secret: "

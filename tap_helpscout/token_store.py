@@ -72,9 +72,11 @@ def update_config_file(path, updates):
 def write_file(path, text):
     """Replace the content of the existing file `path` by `text`: atomically when its folder
     allows it, else in place."""
-    if _folder_is_writable(os.path.dirname(os.path.abspath(path))):
+    try:
         write_file_atomically(path, text)
-    else:
+    except OSError as exc:
+        if exc.errno not in (errno.EACCES, errno.EPERM, errno.EROFS):
+            raise
         write_file_in_place(path, text)
 
 
