@@ -23,14 +23,11 @@ leaking the tap.
   the run stops at once. Retries are logged at WARNING with host, endpoint and status.
 - **Messages**: every one the client logs or raises goes through the run's Redactor.
 """
-import email.utils
 import json
-import math
+import logging
 import os
 import re
 import threading
-import time
-from datetime import timezone
 from urllib.parse import urljoin, urlsplit
 
 import backoff
@@ -45,7 +42,7 @@ from tap_helpscout.errors import (ApiError, ApiUnreachable, AuthError, ConfigErr
 from tap_helpscout.ratelimit import RateLimiter
 from tap_helpscout.version import VERSION
 from tap_helpscout.wire import (Adapter, Bearer, Failure, NoAuth, RateLimited, Session, Watchdog,
-                                network_failure, origin)
+                                network_failure, origin, parse_http_date, retry_after_seconds)
 
 LOGGER = singer.get_logger()
 
@@ -105,36 +102,6 @@ class ClientStats:
         return self._limiter.wait_seconds
 
 
-def parse_http_date(value):
-    """The aware UTC datetime of an HTTP date, or None."""
-    try:
-        moment = email.utils.parsedate_to_datetime(value) if value else None
-    except (TypeError, ValueError, IndexError, OverflowError):
-        return None
-    if moment is None:
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(timezone.utc)
-
-
-def retry_after_seconds(headers, now=None):
-    """Seconds the server asks to wait (`X-RateLimit-Retry-After`, else `Retry-After`; seconds
-    or an HTTP date), or None. Never NaN or negative; may be inf."""
-    for name in ("X-RateLimit-Retry-After", "Retry-After"):
-        value = (headers.get(name) or "").strip()
-        try:
-            seconds = float(value)
-        except ValueError:
-            moment = parse_http_date(value)
-            if moment is None:
-                continue
-            seconds = moment.timestamp() - (time.time() if now is None else now)
-        if not math.isnan(seconds):
-            return max(0.0, seconds)
-    return None
-
-
 def server_message(text):
     """The API's own explanation in an error body: the vnd.error `message` with each
     `_embedded.errors[]` `path: message`, an OAuth `error_description`, or the text itself
@@ -171,6 +138,9 @@ class HelpScoutClient:
 
     def __init__(self, config, config_path=None, redactor=None):
         singer.get_logger()     # (re)configures logging: to the stderr of the moment, once
+        # urllib3 logs what a hostile server sends (unparsable headers) with a traceback; the
+        # client reports every failure itself, in one redacted line.
+        logging.getLogger("urllib3").setLevel(logging.ERROR)
         self._redactor = redactor or redact.RUN
         self._redactor.add(*(config.get(k) for k in ("client_secret", "refresh_token", "access_token")))
         self._base_url = (config.get("base_url") or DEFAULT_BASE_URL).rstrip("/")
@@ -343,10 +313,16 @@ class HelpScoutClient:
 
     def _judge(self, call, method, url, response, watch):
         endpoint, status, headers = call["endpoint"], response.status_code, response.headers
+        if watch.expired:         # what arrived before the watchdog cut it is not all
+            call["lost"] = True
+            raise network_failure(None, watch, self._timeouts, in_body=False)
         if 300 <= status < 400 and headers.get("Location"):
             return self._redirect(endpoint, method, url, status, headers["Location"])
         ok = 200 <= status < 300
         body = self._read(call, response, watch, MAX_BODY_BYTES if ok else MAX_ERROR_BODY_BYTES)
+        if watch.expired:
+            call["lost"] = True
+            raise network_failure(None, watch, self._timeouts, in_body=False)
         if ok or (method == "POST" and status in (400, 401, 403)):
             try:
                 parsed = json.loads(body)

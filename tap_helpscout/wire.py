@@ -11,11 +11,14 @@ trickles, redirects or fails, and failures described in words a user can act on.
 - `Bearer` and `NoAuth` go through requests' `auth=`: requests reads `~/.netrc` only when no
   auth is given, so its credentials never replace the token (nor reach the token endpoint).
 """
+import email.utils
 import heapq
+import math
 import socket
 import ssl
 import threading
 import time
+from datetime import timezone
 from urllib.parse import urlsplit
 
 import requests
@@ -223,3 +226,33 @@ def network_failure(exc, watch, timeouts, in_body):
 def origin(url):
     parts = urlsplit(url)
     return parts.scheme, (parts.hostname or "").lower(), parts.port or (443 if parts.scheme == "https" else 80)
+
+
+def parse_http_date(value):
+    """The aware UTC datetime of an HTTP date, or None."""
+    try:
+        moment = email.utils.parsedate_to_datetime(value) if value else None
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(timezone.utc)
+
+
+def retry_after_seconds(headers, now=None):
+    """Seconds the server asks to wait (`X-RateLimit-Retry-After`, else `Retry-After`; seconds
+    or an HTTP date), or None. Never NaN or negative; may be inf."""
+    for name in ("X-RateLimit-Retry-After", "Retry-After"):
+        value = (headers.get(name) or "").strip()
+        try:
+            seconds = float(value)
+        except ValueError:
+            moment = parse_http_date(value)
+            if moment is None:
+                continue
+            seconds = moment.timestamp() - (time.time() if now is None else now)
+        if not math.isnan(seconds):
+            return max(0.0, seconds)
+    return None
