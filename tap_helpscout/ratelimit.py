@@ -73,7 +73,7 @@ class RateLimiter:
         self._span = None                # window length: (shortest, likely longest, longest)
         self._trust_openers = True       # windows open with a request (not on the clock)
         self._opener = None              # (started, answered) of the request that opened it
-        self._old_start = None           # latest start of a request answered from it
+        self._old_start = -math.inf      # latest start of a request answered from it
         self._refilled = False           # it has shown a refill (a sliding window)
         self._last_end = None            # the previous window ended after this
         self._ends_by = None             # a 429 said when it ends

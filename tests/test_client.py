@@ -687,3 +687,12 @@ def _error_of(call, *args):
     except Exception as exc:     # the test inspects whatever was raised
         return exc
     return None
+
+
+def test_a_dead_server_is_given_up_on_in_about_two_minutes():
+    # With request_timeout 5: every try may take its 5 s, and the pauses between tries are at
+    # most 1, 2, 4, ... s (full jitter: half that on average), capped.
+    tries = http_module.MAX_TRIES
+    pauses = [min(http_module.BACKOFF_MAX_SECONDS, http_module.BACKOFF_FACTOR_SECONDS * 2 ** n)
+              for n in range(tries - 1)]
+    assert 90 <= tries * 5 + sum(pauses) / 2 <= 150 and tries * 5 + sum(pauses) <= 180

@@ -136,3 +136,23 @@ def test_windows_that_follow_the_clock_cost_at_most_one_429_to_learn():
     server = ClockWindow(400, 60.0)
     run = simulate(server, 3000, workers=4, latency=0.1, overhead=0.01)
     assert run.throttled <= 1
+
+
+def test_a_429_as_the_very_first_answer_is_waited_out():
+    clock = FakeClock()
+    limiter = RateLimiter(4, clock=clock)
+    limiter.release(limiter.try_acquire(), limits(400, 0), refused=True)
+    limiter.hold(1.0)
+    assert limiter.try_acquire() == pytest.approx(1.0)
+    clock.now += 1.0
+    ticket = limiter.try_acquire()
+    limiter.release(ticket, limits(400, 399))
+    assert isinstance(limiter.try_acquire(), Ticket)
+
+
+def test_answers_with_headers_after_an_answer_without_them_are_paced():
+    limiter = RateLimiter(4, clock=FakeClock())
+    limiter.release(limiter.try_acquire(), {})                   # e.g. a token endpoint
+    limiter.release(limiter.try_acquire(), limits(40, 5))
+    delay = limiter.try_acquire()
+    assert 0 < delay < math.inf, "paced: the budget is nearly spent"
