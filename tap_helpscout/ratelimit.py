@@ -74,7 +74,8 @@ class RateLimiter:
         self._trust_openers = True       # windows open with a request (not on the clock)
         self._opener = None              # (started, answered) of the request that opened it
         self._old_start = -math.inf      # latest start of a request answered from it
-        self._refilled = False           # it has shown a refill (a sliding window)
+        self._refilled = False           # it has shown a refill
+        self._sliding = False            # a refill came bit by bit: a sliding window
         self._last_end = None            # the previous window ended after this
         self._ends_by = None             # a 429 said when it ends
         self._hold_until = -math.inf
@@ -211,6 +212,8 @@ class RateLimiter:
     # -- learning ------------------------------------------------------------------------------
 
     def _observe(self, ticket, remaining, now):
+        # Overtaking makes two answers of one window differ from the expected by up to twice
+        # the requests in flight; not for a request sent alone (everything before it answered).
         if self._fresh is not None and ticket.spent_at <= self._fresh[0]:
             return                        # older news than what is known
         opens = self.limit is not None and remaining + ticket.cost >= self.limit
@@ -222,11 +225,13 @@ class RateLimiter:
         self._fresh = (ticket.spent_at, remaining)
         whole = self.limit is not None and remaining + ticket.cost + self._parallelism >= self.limit
         if whole and gain >= max(2 * self._parallelism, self.limit // 4):
-            self._learn(now)              # a new window
+            self._learn(now)              # a new window (or a sliding one refilled whole)
             self._start_window(ticket, now, opens)
-        elif gain >= (1 if ticket.alone else self._parallelism):
-            if not self._refilled:        # a sliding window's first refill
-                self._learn(now, sliding=True)
+        elif gain >= (1 if ticket.alone else 2 * self._parallelism):
+            if not self._sliding:         # bounds learned as if windows were fixed do not hold
+                self._sliding, self._span = True, None
+            if not self._refilled:        # the first refill since the whole budget was seen
+                self._learn(now)
                 self._refilled = True
         else:
             if opens and self._opener is None:
@@ -241,18 +246,18 @@ class RateLimiter:
         self._refilled = False
         self._hold_until = -math.inf
 
-    def _learn(self, now, sliding=False):
+    def _learn(self, now):
         """A window ended after `_old_start` and before `now`. It lasted at least from the
         answer of the request that showed its whole budget to `_old_start`. At most: from the
         previous end to `now` (fixed windows, whether they open on a request or on the clock),
-        or (a sliding window's first refill) from that request's start. Likely at most: from
-        that request's start, unless windows follow the clock (a contradiction tells)."""
+        or (sliding windows) from that request's start. Likely at most: from that request's
+        start, unless windows follow the clock (a contradiction tells)."""
         shortest, longest = 0.0, MAX_WINDOW_SECONDS
         if self._opener is not None:
             shortest = max(0.0, self._old_start - self._opener[1])
-            if sliding:
-                longest = now - self._opener[0]
-        if self._last_end is not None and not sliding:
+            if self._sliding:
+                longest = min(longest, now - self._opener[0])
+        if self._last_end is not None and not self._sliding:
             longest = min(longest, now - self._last_end)
         self._last_end = self._old_start
         likely = longest

@@ -2,6 +2,7 @@
 rate-limited server, on a fake clock: no sockets, no sleeps, deterministic."""
 import heapq
 import math
+import random
 from collections import deque
 
 from tap_helpscout.ratelimit import RateLimiter, Ticket
@@ -55,10 +56,14 @@ class Run:
         self.seconds, self.throttled, self.limiter = seconds, throttled, limiter
 
 
-def simulate(server, requests, workers=4, latency=0.015, overhead=0.005, cap=None, start=1000.0):
+def simulate(server, requests, workers=4, latency=0.015, overhead=0.005, cap=None, start=1000.0,
+             jitter=None):
     """One token request (a POST, cost 2), then `requests` GETs by `workers` workers, each
     sending its next request `overhead` after an answer. A 429 holds the limiter and is
-    retried after the server's wait, as the client does."""
+    retried after the server's wait, as the client does. `jitter` (a seed): each leg of a
+    request takes 0 to 2 times half the latency, so that requests overtake each other."""
+    rng = random.Random(jitter)
+    leg = (lambda: rng.uniform(0, latency)) if jitter is not None else (lambda: latency / 2)
     clock = [start]
     limiter = RateLimiter(workers, cap, clock=lambda: clock[0])
     events, counter, waiting = [], [0], []
@@ -77,14 +82,14 @@ def simulate(server, requests, workers=4, latency=0.015, overhead=0.005, cap=Non
                 else:
                     at(clock[0] + ticket + 1e-9, attempt)
                 return
-            at(clock[0] + latency / 2, lambda: arrive(ticket, cost, then))
+            at(clock[0] + leg(), lambda: arrive(ticket, cost, then))
         attempt()
 
     def arrive(ticket, cost, then):
         allowed, remaining, retry = server.take(clock[0], cost)
         headers = {"X-RateLimit-Limit-Minute": str(server.limit),
                    "X-RateLimit-Remaining-Minute": str(remaining)}
-        at(clock[0] + latency / 2, lambda: answer(ticket, cost, then, allowed, headers, retry))
+        at(clock[0] + leg(), lambda: answer(ticket, cost, then, allowed, headers, retry))
 
     def answer(ticket, cost, then, allowed, headers, retry):
         limiter.release(ticket, headers, refused=not allowed)

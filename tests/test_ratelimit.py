@@ -132,6 +132,14 @@ def test_many_short_windows_come_close_to_the_floor_once_learned(window):
     assert run.seconds <= 1.1 * floor_seconds(server, 5000)
 
 
+@pytest.mark.parametrize("window", [FixedWindow, SlidingWindow])
+@pytest.mark.parametrize("seed", range(6))
+def test_requests_that_overtake_each_other_meet_no_429(window, seed):
+    server = window(40, 3.0)
+    run = simulate(server, 400, workers=4, latency=0.02, overhead=0.002, jitter=seed)
+    assert run.throttled == 0
+
+
 def test_windows_that_follow_the_clock_cost_at_most_one_429_to_learn():
     server = ClockWindow(400, 60.0)
     run = simulate(server, 3000, workers=4, latency=0.1, overhead=0.01)
