@@ -248,10 +248,7 @@ class Engine:
 
 
 def sync(config, config_path, catalog, state, out_factory, state_source="state"):
-    try:
-        from .http import HelpScoutClient
-    except ImportError:         # until the requests-based client lands
-        from .client import HelpScoutClient
+    from .http import HelpScoutClient
     client = HelpScoutClient(config, config_path)
     engine = Engine(config, client, catalog, state, out_factory, state_source)
     try:
