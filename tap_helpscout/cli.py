@@ -34,15 +34,30 @@ def parse_args(argv=None):
         prog=PROG, description="Singer tap for the Help Scout Mailbox API 2.0.")
     parser.add_argument("-c", "--config", required=True, metavar="CONFIG",
                         help="config file (JSON); see sample_config.json")
-    parser.add_argument("-d", "--discover", action="store_true",
-                        help="print the catalog of streams and exit (works offline)")
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("-d", "--discover", action="store_true",
+                      help="print the catalog of streams and exit (works offline)")
+    mode.add_argument("--authorize", action="store_true",
+                      help="authorize the Help Scout app in a browser and store its tokens (README)")
+    mode.add_argument("--check", action="store_true",
+                      help="check config, credentials, plan and rate limit, and estimate a backfill")
     parser.add_argument("--catalog", metavar="CATALOG", help="catalog file with the selected streams")
     parser.add_argument("-p", "--properties", metavar="PROPERTIES",
                         help="legacy name of --catalog")
     parser.add_argument("-s", "--state", metavar="STATE",
                         help="state file from a previous run (ignored with --discover)")
+    parser.add_argument("--port", type=int, metavar="N",
+                        help="with --authorize: the loopback port of the Redirection URL (8765)")
+    parser.add_argument("--no-browser", action="store_true",
+                        help="with --authorize: print the address, read the redirected one from stdin")
+    parser.add_argument("--json", action="store_true", help="with --check: one JSON object on stdout")
     parser.add_argument("--version", action="version", version=f"{PROG} {version()}")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if (args.port is not None or args.no_browser) and not args.authorize:
+        parser.error("--port and --no-browser go with --authorize")
+    if args.json and not args.check:
+        parser.error("--json goes with --check")
+    return args
 
 
 def load_catalog(path):
@@ -86,12 +101,22 @@ def load_state(path):
 
 
 def run(argv=None, loaded=None):
-    """Do what the arguments ask; raises TapError for anything the user must fix.
-    `loaded` receives the config, so that main can hide its secrets from a traceback."""
+    """Do what the arguments ask; raises TapError for anything the user must fix, and returns
+    the exit code when it is not 0 (--check). `loaded` receives the config, so that main can hide its secrets from a traceback."""
     args = parse_args(argv)
+    if args.check:
+        # check.py validates the config itself, so that --json reports a broken one as JSON.
+        from tap_helpscout.check import run_check
+        return run_check(args, loaded)
     config = load_config(args.config)
     if loaded is not None:
         loaded["config"] = config
+    if args.authorize:
+        from tap_helpscout.authorize import DEFAULT_PORT, authorize
+        port = DEFAULT_PORT if args.port is None else args.port
+        print(authorize(config, args.config, port=port, browser=not args.no_browser),
+              file=sys.stderr, flush=True)
+        return 0
     if args.discover:
         # Only the catalog goes to stdout: a target or a file reads it.
         sys.stdout.write(json.dumps(discover(), indent=2) + "\n")
@@ -116,7 +141,7 @@ def main(argv=None):
     configure_logging()
     loaded = {}
     try:
-        run(argv, loaded)
+        code = run(argv, loaded)
     except TapError as exc:
         _fail(f"{PROG}: {exc}", 1)
     except KeyboardInterrupt:
@@ -131,7 +156,7 @@ def main(argv=None):
         # after a rotation) and keep the traceback's lines.
         RUN.add(*_secrets(argv, loaded.get("config")))
         _fail(RUN.scrub(message), 1)
-    sys.exit(0)
+    sys.exit(code or 0)
 
 
 def _secrets(argv, config):

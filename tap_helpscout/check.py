@@ -1,0 +1,437 @@
+"""`--check`: a pre-flight check in at most MAX_REQUESTS requests, for a person before a backfill
+or a scheduler before each sync.
+
+It validates the config (and the catalog and state when given) exactly as a sync does, then
+asks Help Scout, through the sync's own client (so a rotated refresh token is stored as in a
+sync): who the token acts as, how many mailboxes it sees, whether the plan has reports, the
+account's rate limit, and the sizes that decide what a sync costs: conversations and customers
+(page 1's totalElements), and the share of conversations whose threads cost a request of their
+own, sampled from pages spread over the listing. estimate.py turns those into requests and
+minutes. Every problem comes with what to do; the exit code is 0 when a sync can run.
+
+The order of the requests matters: `/users/me` first (do the credentials work at all?), then the
+report. A 401 on the report, which the client retries once with a fresh token, means "no
+reports" only if that same fresh token then works elsewhere: the listings that follow prove it.
+"""
+import json
+import logging
+import sys
+from datetime import timedelta
+
+from tap_helpscout import estimate
+from tap_helpscout.errors import ApiError, AuthError, PermissionDenied, TapError
+from tap_helpscout.pages import PageError, array_or_hal_page, hal_page, report_page
+from tap_helpscout.streams import EMBEDDED_THREADS_CAP, STREAMS, threads_truncated
+from tap_helpscout.timefmt import api_time, format_date_time, parse_date_time, utc_now
+
+PROG = "tap-helpscout"
+MAX_REQUESTS = 10
+SAMPLE_PAGES = 4                       # conversation pages sampled, page 1 included
+KEYS = ("ok", "user", "mailboxes", "reports_available", "rate_limit_per_minute", "conversations",
+        "customers", "estimated_requests", "estimated_minutes", "problems")
+REPORT = "happiness_ratings_report"
+DEFAULT_HISTORY = timedelta(days=365)  # as engine.DEFAULT_HISTORY: without start_date, one year
+
+
+class Stop(Exception):
+    """Nothing more can be learned (credentials refused, API out of reach): report now."""
+
+
+class Check:
+    def __init__(self, config, config_path, selected, state, catalog_given, client):
+        self.config = config
+        self.config_path = config_path
+        self.selected = selected
+        self.state = state
+        self.catalog_given = catalog_given
+        self.client = client
+        self.result = {key: None for key in KEYS}
+        self.result["problems"] = []
+        self.notes = []
+        self.sizes = estimate.Sizes()
+        self.sample = None              # (pages, conversations, chats, at cap, truncated)
+        self.cost = {}
+        self.reports_refused_401 = False
+        self.report_ratings = None
+        self.mailbox_ids = []
+        self.first_conversations = None
+        self.start = self.start_date()
+
+    # -- the requests ---------------------------------------------------------------------------
+    def spent(self):
+        stats = self.client.stats
+        return stats.requests + stats.token_requests
+
+    def can_spend(self, requests=1):
+        return self.spent() + requests <= MAX_REQUESTS
+
+    def get(self, path, params=None, endpoint=None):
+        """The answer; a refusal of the credentials (or any error that stops a sync) ends the
+        check. After a 401 on the report it also settles that 401: the credentials, not the plan."""
+        try:
+            return self.client.get(path, params or {}, endpoint=endpoint or path.strip("/"))
+        except ApiError as exc:
+            if not exc.fatal:
+                raise
+            self.reports_refused_401 = False
+            self.problem(str(exc))
+            raise Stop() from None
+
+    def run(self):
+        try:
+            self.whoami()
+            self.report()
+            self.mailboxes()
+            self.conversations()
+            self.customers()
+            self.small_sizes()
+        except Stop:
+            pass
+        except TapError as exc:          # the token cannot be stored, a lock not taken
+            self.problem(str(exc))
+        self.conclude()
+        return self.result
+
+    def whoami(self):
+        me = self.get("/users/me", endpoint="users/me").json
+        self.result["user"] = _user(me)
+
+    def report(self):
+        start = self.report_start()
+        params = {"start": api_time(start), "end": api_time(utc_now()), "rating": "all", "page": "1"}
+        try:
+            answer = self.client.get(STREAMS[REPORT].path, params, endpoint=REPORT)
+        except PermissionDenied:
+            self.result["reports_available"] = False
+            return
+        except AuthError as exc:
+            if exc.status != 401 or exc.endpoint == "oauth2/token":
+                self.problem(str(exc))
+                raise Stop() from None
+            # Decided by the next request, made with the token this one was refused with.
+            self.reports_refused_401 = True
+            return
+        except ApiError as exc:
+            if exc.fatal:
+                self.problem(str(exc))
+                raise Stop() from None
+            self.listing_failed(REPORT, exc)
+            return
+        try:
+            page = report_page(answer.json, STREAMS[REPORT].records_key, 1, None)
+        except PageError as exc:
+            self.listing_failed(REPORT, exc)
+            return
+        self.result["reports_available"] = True
+        self.sizes.report_pages = page.pages
+        self.report_ratings = page.total
+
+    def after_first_listing(self):
+        if self.reports_refused_401:
+            # A fresh token refused on the report works on a listing: the plan lacks reports.
+            self.reports_refused_401 = False
+            self.result["reports_available"] = False
+
+    def listing(self, stream_name, path, params, records_key, size=estimate.PAGE, bare_array=False):
+        """Page 1 of a listing as a Page, or None when it failed (a problem if selected)."""
+        try:
+            answer = self.get(path, {**params, "page": "1"}, endpoint=stream_name)
+            self.after_first_listing()
+            parse = array_or_hal_page if bare_array else hal_page
+            return parse(answer.json, records_key, 1, size)
+        except (ApiError, PageError) as exc:
+            self.listing_failed(stream_name, exc)
+            return None
+
+    def mailboxes(self):
+        page = self.listing("mailboxes", "/mailboxes", {}, "mailboxes")
+        if page is not None:
+            self.sizes.mailboxes = self.result["mailboxes"] = page.total
+            self.mailbox_ids = [i.get("id") for i in page.items if isinstance(i, dict)]
+            if page.total == 0:
+                self.notes.append("the token sees no mailbox: authorize as a user who can see the "
+                                  "mailboxes to extract (run --authorize again)")
+
+    def conversation_params(self):
+        stream = STREAMS["conversations"]
+        params = {**stream.params, "sortField": stream.sort_field, "sortOrder": "asc",
+                  "modifiedSince": api_time(self.since("conversations", "conversation_threads"))}
+        if "conversation_threads" in self.selected:
+            params["embed"] = "threads"
+        return params
+
+    def conversations(self):
+        params = self.conversation_params()
+        first = self.listing("conversations", "/conversations", params, "conversations",
+                             estimate.CONVERSATIONS_PAGE)
+        if first is None:
+            return
+        self.sizes.conversations = self.result["conversations"] = first.total
+        self.first_conversations = first
+
+    def customers(self):
+        stream = STREAMS["customers"]
+        params = {"sortField": stream.sort_field, "sortOrder": "asc",
+                  "modifiedSince": api_time(self.since("customers"))}
+        page = self.listing("customers", "/customers", params, "customers")
+        if page is not None:
+            self.sizes.customers = self.result["customers"] = page.total
+
+    def small_sizes(self):
+        """The sizes worth a request, most costly first, while the budget lasts."""
+        if "team_members" in self.selected and self.can_spend():
+            page = self.listing("teams", "/teams", {}, "teams")
+            self.sizes.teams = page.total if page else None
+        ids = self.mailbox_ids
+        if ("saved_replies" in self.selected and self.config.get("fetch_saved_reply_text") and ids
+                and self.can_spend()):
+            stream = STREAMS["saved_replies"]
+            page = self.listing("saved_replies", stream.path.format(parent_id=ids[0]), stream.params,
+                                stream.records_key, bare_array=True)
+            self.sizes.saved_replies_per_mailbox = page.total if page else None
+        self.sample_conversations()
+        for name in ("organizations", "users", "tags"):
+            if name in self.selected and self.can_spend():
+                stream = STREAMS[name]
+                page = self.listing(name, stream.path, stream.params, stream.records_key)
+                setattr(self.sizes, name, page.total if page else None)
+
+    def sample_conversations(self):
+        """Chats (and conversations at the embedded cap) from page 1 and pages spread over the
+        listing: one page of 25 measures their share only roughly."""
+        first = self.first_conversations
+        if first is None or "conversation_threads" not in self.selected:
+            return
+        numbers = spread(first.pages, SAMPLE_PAGES)
+        sampled = [first]
+        params = self.conversation_params()
+        for number in numbers[1:]:
+            if not self.can_spend():
+                break
+            try:
+                answer = self.get("/conversations", {**params, "page": str(number)}, endpoint="conversations")
+                sampled.append(hal_page(answer.json, "conversations", number, estimate.CONVERSATIONS_PAGE))
+            except (ApiError, PageError):
+                break                   # page 1 is enough for a rough share
+        items = [i for page in sampled for i in page.items if isinstance(i, dict)]
+        chats = at_cap = truncated = 0
+        pages_needed = 0
+        for item in items:
+            embedded = (item.get("_embedded") or {}).get("threads") if isinstance(item.get("_embedded"), dict) else None
+            chats += item.get("type") == "chat"
+            at_cap += isinstance(embedded, list) and len(embedded) >= EMBEDDED_THREADS_CAP
+            if not isinstance(embedded, list) or threads_truncated(item, embedded):
+                truncated += 1
+                pages_needed += estimate.thread_pages(item.get("threads"), len(embedded or ()))
+        if items:
+            self.sizes.truncated_share = truncated / len(items)
+            self.sizes.thread_pages = pages_needed / truncated if truncated else 1.0
+        self.sample = (len(sampled), len(items), chats, at_cap, truncated)
+
+    # -- the conclusion ---------------------------------------------------------------------------
+    def conclude(self):
+        result = self.result
+        if self.reports_refused_401:
+            # Nothing after the report worked, so the 401 says nothing about the plan.
+            self.reports_refused_401 = False
+        if result["reports_available"] is False:
+            if REPORT in self.selected and self.catalog_given:
+                self.problem(f"{REPORT} is selected, but the account's Help Scout plan has no reports "
+                             f"(the report was refused): deselect it in the catalog (a sync would skip "
+                             f"it with a warning), or move to the Plus or Pro plan")
+            else:
+                self.notes.append(f"the account's plan has no reports: a sync skips {REPORT} with a "
+                                  f"warning (deselect it in the catalog)")
+        limit = self.client.rate_limit_per_minute
+        result["rate_limit_per_minute"] = limit
+        if result["user"] is not None:
+            if not self.sizes.report_pages and result["reports_available"] is not True:
+                self.sizes.report_pages = None
+            self.cost = estimate.requests_by_family(self.selected, self.sizes,
+                                                    bool(self.config.get("fetch_saved_reply_text")))
+            result["estimated_requests"] = sum(self.cost.values())
+            result["estimated_minutes"] = estimate.minutes(result["estimated_requests"], self.pace())
+        result["ok"] = not result["problems"]
+
+    def pace(self):
+        """Requests per minute a sync will make: the account's limit, or the cap below it."""
+        rates = [r for r in (self.client.rate_limit_per_minute, self.config.get("max_requests_per_minute")) if r]
+        return min(rates) if rates else None
+
+    def problem(self, text):
+        if text not in self.result["problems"]:
+            self.result["problems"].append(text)
+
+    def listing_failed(self, stream_name, exc):
+        if stream_name in self.selected or stream_name in ("mailboxes", "conversations", "customers"):
+            self.problem(f"{stream_name}: {exc}; a sync would fail that stream: look at the message, "
+                         f"or deselect the stream")
+
+    # -- where a sync would start ----------------------------------------------------------------------
+    def start_date(self):
+        if self.config.get("start_date"):
+            return parse_date_time(self.config["start_date"])
+        kept = self.state.get("start_date")
+        return parse_date_time(kept) if kept else utc_now() - DEFAULT_HISTORY
+
+    def since(self, *names):
+        """The earliest bookmark of these streams (the start date without one), as the engine."""
+        moments = []
+        for name in [n for n in names if n in self.selected] or names:
+            value = self.state["bookmarks"].get(name, {}).get(STREAMS[name].replication_key)
+            moments.append(max(parse_date_time(value), self.start) if value else self.start)
+        return min(moments)
+
+    def report_start(self):
+        bookmark = self.state["bookmarks"].get(REPORT, {})
+        lookback = self.config.get("report_lookback_days")
+        if bookmark.get("window_start"):
+            return parse_date_time(bookmark["window_start"])
+        if lookback and bookmark.get("read_until"):
+            return max(self.start, parse_date_time(bookmark["read_until"]) - timedelta(days=lookback))
+        return self.start
+
+    def incremental(self):
+        return any(value for value in self.state["bookmarks"].values())
+
+
+def spread(total_pages, count):
+    """`count` page numbers spread over 1..total_pages, page 1 and the last one included."""
+    if total_pages <= count:
+        return list(range(1, total_pages + 1)) or [1]
+    return sorted({1 + round((total_pages - 1) * i / (count - 1)) for i in range(count)})
+
+
+def _user(me):
+    if not isinstance(me, dict):
+        return None
+    name = " ".join(str(me[k]) for k in ("firstName", "lastName") if me.get(k)) or None
+    return {"id": me.get("id"), "name": name, "email": me.get("email")}
+
+
+# -- the command --------------------------------------------------------------------------------------
+
+def run_check(args, loaded=None):
+    """`--check`: prints the report (text, or JSON with --json) on stdout; the exit code."""
+    from tap_helpscout.cli import load_catalog, load_state   # cli imports this module lazily
+    from tap_helpscout.config import load_config
+    from tap_helpscout.state import prepare
+
+    result = {key: None for key in KEYS}
+    result["problems"] = []
+    check = None
+    try:
+        config = load_config(args.config)
+        if loaded is not None:
+            loaded["config"] = config
+        if args.catalog and args.properties:
+            raise TapError("give the catalog with --catalog or with --properties, not both")
+        catalog_path = args.catalog or args.properties
+        catalog = load_catalog(catalog_path) if catalog_path else None
+        state = prepare(load_state(args.state) if args.state else {}, STREAMS,
+                        f'state file "{args.state}"')
+    except TapError as exc:
+        result["problems"].append(str(exc))
+        result["ok"] = False
+    else:
+        selected = ({e.tap_stream_id for e in catalog.streams if e.is_selected()} if catalog
+                    else set(STREAMS))
+        from tap_helpscout.http import HelpScoutClient
+        try:
+            client = HelpScoutClient(config, args.config)
+            # Its per-request METRIC lines would bury the report's few lines; warnings stay.
+            logging.getLogger().setLevel(logging.WARNING)
+        except TapError as exc:
+            result["problems"].append(str(exc))
+            result["ok"] = False
+        else:
+            try:
+                check = Check(config, args.config, selected, state, catalog is not None, client)
+                result = check.run()
+            finally:
+                client.close()
+    if args.json:
+        sys.stdout.write(json.dumps(result) + "\n")
+    else:
+        sys.stdout.write(human_text(result, check, args))
+    sys.stdout.flush()
+    return 0 if result["ok"] else 1
+
+
+def human_text(result, check, args):
+    lines = [f"{PROG} --check ({args.config})"]
+    if check is not None:
+        shown = len(check.selected)
+        lines.append(f"  config{', catalog' if check.catalog_given else ''}"
+                     f"{' and state' if args.state else ''}: valid; "
+                     + (f"{shown} of {len(STREAMS)} streams selected" if check.catalog_given
+                        else f"no catalog given: the estimate covers all {len(STREAMS)} streams"))
+        user = result["user"]
+        if user:
+            who = " ".join(filter(None, [user.get("name"), f"<{user['email']}>" if user.get("email") else None]))
+            lines.append(f"  credentials: work; the token acts as {who or 'a user'} (user {user.get('id')})")
+        if result["mailboxes"] is not None:
+            lines.append(f"  mailboxes: {result['mailboxes']} visible to that user")
+        available = result["reports_available"]
+        if available is not None:
+            lines.append("  reports: " + (f"available ({check.report_ratings} happiness "
+                                          f"ratings since {format_date_time(check.report_start())})"
+                                          if available else "not in the account's plan"))
+        lines += _rate_lines(result, check)
+        lines += _size_lines(result, check)
+        lines += _estimate_lines(result, check)
+        lines += [f"  note: {note}" for note in check.notes]
+    for problem in result["problems"]:
+        lines.append(f"  PROBLEM: {problem}")
+    lines.append("OK: a sync can run" if result["ok"] else
+                 f"NOT READY: {len(result['problems'])} problem{'s' if len(result['problems']) > 1 else ''} "
+                 f"to fix (each says what to do)")
+    return "\n".join(lines) + "\n"
+
+
+def _rate_lines(result, check):
+    limit, cap = result["rate_limit_per_minute"], check.config.get("max_requests_per_minute")
+    if limit is None and cap is None:
+        return []
+    text = (f"  rate limit: {limit:,} requests per minute for the account" if limit
+            else "  rate limit: the account's was not in the answers")
+    if cap:
+        text += f"; max_requests_per_minute caps the tap at {cap:,}"
+    return [text]
+
+
+def _size_lines(result, check):
+    lines = []
+    if result["conversations"] is not None:
+        since = format_date_time(check.since("conversations", "conversation_threads"))
+        lines.append(f"  conversations: {result['conversations']:,} (status=all, modified since {since})")
+        if check.sample:
+            pages, items, chats, at_cap, truncated = check.sample
+            if items:
+                lines.append(f"    sampled {pages} page{'s' if pages > 1 else ''} ({items} conversations) spread "
+                             f"over the listing: chats {chats / items:.0%}, at the 25 embedded threads cap "
+                             f"{at_cap / items:.0%}; {truncated / items:.0%} need a thread listing of their own")
+    if result["customers"] is not None:
+        lines.append(f"  customers: {result['customers']:,} (modified since "
+                     f"{format_date_time(check.since('customers'))})")
+    return lines
+
+
+def _estimate_lines(result, check):
+    if result["estimated_requests"] is None:
+        return []
+    what = "the next run from this state" if check.incremental() else "a full backfill"
+    minutes = result["estimated_minutes"]
+    pace = check.pace()
+    if minutes is None:
+        at = " (the rate limit is unknown)"
+    else:
+        at = (f", {'under a minute' if minutes < 1 else f'about {minutes:g} minutes'} at {pace:,} "
+              f"requests per minute")
+    lines = [f"  estimate of {what}: about {result['estimated_requests']:,} requests{at}",
+             "    " + ", ".join(f"{name} {count:,}" for name, count in check.cost.items())]
+    budget = check.config.get("max_run_minutes")
+    if minutes and budget and minutes > budget:
+        lines.append(f"    max_run_minutes ({budget}) stops each run earlier: about "
+                     f"{-(-minutes // budget):.0f} runs to finish")
+    return lines

@@ -1,0 +1,111 @@
+"""What a sync will cost, in requests, from the sizes of an account: the rules the listings
+follow (search.py, keyset.py, small.py, report.py, streams.threads_truncated), as arithmetic.
+No I/O here; `check.py` measures the sizes.
+
+- Conversations: page 1, then a chain of page-1 requests over number windows, or (where the API
+  refuses `query` ranges) every offset page plus page 1 again and the refused probe: at most
+  the listing's pages + 2, which is what both come to within a request or two.
+- Threads: one listing (50 per page) per conversation whose embedded threads may be
+  incomplete: chats, conversations at the 25 embedded threads cap, and those with fewer
+  embedded than counted. Measured on a sample of conversations.
+- Customers: a keyset chain whose every request brings a page of 50 less the row(s) tied at its
+  last second: about 49 new rows per request.
+- Small listings: their pages (50 per page), plus one listing per mailbox for each selected
+  mailbox child (fields, folders, saved replies) and one per team for its members.
+- The report: its pages (10 ratings each); a window of more than 50 pages is split in halves,
+  each split costing the first page of the window it split.
+"""
+import math
+from dataclasses import dataclass
+from typing import Optional
+
+CONVERSATIONS_PAGE = 25
+PAGE = 50
+THREADS_PAGE = 50
+CUSTOMERS_PER_REQUEST = PAGE - 1
+REPORT_MAX_PAGES = 50
+# Families: a root stream and its children, read together (engine.Family).
+MAILBOX_CHILDREN = ("mailbox_fields", "mailbox_folders", "saved_replies")
+SMALL = ("users", "workflows", "tags", "organizations", "customer_properties")
+
+
+@dataclass
+class Sizes:
+    """What the check measured; None where it did not (then one page is assumed)."""
+    conversations: int = 0
+    customers: int = 0
+    mailboxes: int = 0
+    truncated_share: float = 0.0        # conversations whose thread list is read separately
+    thread_pages: float = 1.0           # pages of a thread list, on average, for those
+    teams: Optional[int] = None
+    users: Optional[int] = None
+    workflows: Optional[int] = None
+    tags: Optional[int] = None
+    organizations: Optional[int] = None
+    report_pages: Optional[int] = None  # None: the plan has no reports (one refused request)
+    saved_replies_per_mailbox: Optional[float] = None
+
+
+def pages(rows, size=PAGE):
+    """Requests of a listing read page by page: at least one, even when it is empty."""
+    return max(1, math.ceil((rows or 0) / size))
+
+
+def conversation_requests(total):
+    if total <= CONVERSATIONS_PAGE:
+        return 1
+    return pages(total, CONVERSATIONS_PAGE) + 2
+
+
+def customer_requests(total):
+    if total <= PAGE:
+        return 1
+    return 1 + math.ceil((total - PAGE) / CUSTOMERS_PER_REQUEST)
+
+
+def report_requests(report_pages):
+    """The report's pages, and the first pages of the windows split for holding too many."""
+    if report_pages is None:
+        return 1
+    windows = 1
+    while report_pages / windows > REPORT_MAX_PAGES:
+        windows *= 2
+    # Each split wastes one first page; each window ends on a page half full, on average.
+    return max(1, report_pages) + (windows - 1) + (windows - 1) // 2
+
+
+def thread_pages(count, embedded):
+    """Pages of one conversation's thread list, from its count and embedded threads."""
+    return pages(max(count if isinstance(count, int) else 0, embedded), THREADS_PAGE)
+
+
+def requests_by_family(selected, sizes, fetch_saved_reply_text=False):
+    """{family name: requests} for a sync of the streams in `selected` (a set of names)."""
+    cost = {}
+    if selected & {"conversations", "conversation_threads"}:
+        cost["conversations"] = conversation_requests(sizes.conversations)
+        if "conversation_threads" in selected:
+            cost["conversation_threads"] = round(
+                sizes.conversations * sizes.truncated_share * sizes.thread_pages)
+    if "customers" in selected:
+        cost["customers"] = customer_requests(sizes.customers)
+    if "happiness_ratings_report" in selected:
+        cost["happiness_ratings_report"] = report_requests(sizes.report_pages)
+    if selected & {"mailboxes", *MAILBOX_CHILDREN}:
+        children = [c for c in MAILBOX_CHILDREN if c in selected]
+        cost["mailboxes"] = pages(sizes.mailboxes) + sizes.mailboxes * len(children)
+        if "saved_replies" in selected and fetch_saved_reply_text:
+            cost["mailboxes"] += round(sizes.mailboxes * (sizes.saved_replies_per_mailbox or 0))
+    if selected & {"teams", "team_members"}:
+        cost["teams"] = pages(sizes.teams) + ((sizes.teams or 0) if "team_members" in selected else 0)
+    for name in SMALL:
+        if name in selected:
+            cost[name] = 1 if name == "customer_properties" else pages(getattr(sizes, name))
+    return cost
+
+
+def minutes(requests, limit_per_minute):
+    """Minutes for `requests` at `limit_per_minute` (None when the limit is unknown)."""
+    if not limit_per_minute:
+        return None
+    return round(requests / limit_per_minute, 1)
