@@ -238,10 +238,10 @@ def authorize(config, config_path, port=DEFAULT_PORT, browser=True, stdin=None, 
     def say(line):
         print(line, file=out, flush=True)
 
-    say(f"The Help Scout app must have this Redirection URL: {redirect_url(port)}")
-    say("  (Help Scout > Your Profile > My Apps > your app; if Help Scout does not accept it, "
-        "see --no-browser in the README)")
     if browser:
+        say(f"The Help Scout app must have this Redirection URL: {redirect_url(port)}")
+        say("  (Help Scout > Your Profile > My Apps > your app; if Help Scout does not accept it, "
+            "use --no-browser, see the README)")
         callbacks = Callbacks(state, out)
         listener = CallbackListener(port, callbacks)
         try:
@@ -265,9 +265,11 @@ def authorize(config, config_path, port=DEFAULT_PORT, browser=True, stdin=None, 
                            f"run --authorize again and click Authorize")
         code = answer.code
     else:
+        say(f"The browser is sent to the Help Scout app's Redirection URL, such as {redirect_url(port)}: "
+            f"any address works, nothing needs to answer there.")
         say("Open this address in a browser where you are logged in to Help Scout and click Authorize:")
         say(f"  {url}")
-        say("The browser is then sent to the Redirection URL (a page that does not load is fine).")
+        say("The browser then lands on the Redirection URL (a page that does not load is fine).")
         say("Paste the address from its address bar here (or only its code) and press Enter:")
         line = stdin.readline()
         if not line.strip():

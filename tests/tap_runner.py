@@ -5,13 +5,17 @@ of them: no secret from the config (before or after a token rotation) appears in
 """
 import json
 import os
+import queue
+import re
 import subprocess
 import sys
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
 SECRET_KEYS = ("client_secret", "refresh_token", "access_token")
 TAP = [sys.executable, "-m", "tap_helpscout"]
+ROOT = Path(__file__).resolve().parent.parent
 
 
 @dataclass
@@ -48,6 +52,29 @@ def secrets_of(config):
     return {str(config[k]) for k in SECRET_KEYS if config.get(k)}
 
 
+def secrets_on_disk(config_path):
+    """The secrets in the config file as it is now, and in its token store (`--authorize` and
+    rotations write new tokens there)."""
+    try:
+        config = json.loads(Path(config_path).read_text())
+    except ValueError:
+        return set()
+    found = secrets_of(config)
+    store = config.get("token_store_path")
+    if store:
+        store = Path(store) if os.path.isabs(store) else ROOT / store
+        try:
+            found |= secrets_of(json.loads(store.read_text()))
+        except (OSError, ValueError):
+            pass
+    return found
+
+
+def assert_no_secret(secrets, *outputs):
+    for secret in secrets:
+        assert all(secret not in output for output in outputs), "a secret leaked into the output"
+
+
 def write_json(path, value):
     path = Path(path)
     path.write_text(json.dumps(value, indent=2))
@@ -55,9 +82,9 @@ def write_json(path, value):
 
 
 def run_tap(config_path, *args, catalog=None, state=None, workdir=None, check=True,
-            timeout=300, extra_secrets=(), env=None):
+            timeout=300, extra_secrets=(), env=None, stdin=None):
     """Run the tap with `--config config_path` and `args`; `catalog`/`state` (dicts) are written
-    to files in `workdir` and passed as `--catalog`/`--state`."""
+    to files in `workdir` and passed as `--catalog`/`--state`; `stdin` (text) is its input."""
     config_path = Path(config_path)
     workdir = Path(workdir or config_path.parent)
     argv = TAP + ["--config", str(config_path), *args]
@@ -65,20 +92,16 @@ def run_tap(config_path, *args, catalog=None, state=None, workdir=None, check=Tr
         argv += ["--catalog", str(write_json(workdir / "catalog.json", catalog))]
     if state is not None:
         argv += ["--state", str(write_json(workdir / "state.json", state))]
-    secrets = secrets_of(json.loads(config_path.read_text())) | set(extra_secrets)
-    proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout,
-                          cwd=Path(__file__).resolve().parent.parent,
-                          env={**os.environ, **(env or {})})
-    try:
-        secrets |= secrets_of(json.loads(config_path.read_text()))   # a rotated refresh token
-    except ValueError:
-        pass
-    for secret in secrets:
-        assert secret not in proc.stdout and secret not in proc.stderr, "a secret leaked into the output"
+    secrets = secrets_on_disk(config_path) | set(extra_secrets)
+    proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, cwd=ROOT,
+                          env={**os.environ, **(env or {})}, input=stdin,
+                          stdin=None if stdin is not None else subprocess.DEVNULL)
+    secrets |= secrets_on_disk(config_path)       # a rotated refresh token, authorized tokens
+    assert_no_secret(secrets, proc.stdout, proc.stderr)
     run = TapRun(proc.returncode, proc.stdout, proc.stderr)
     if check:
         assert proc.returncode == 0, f"tap exited {proc.returncode}:\n{proc.stderr[-3000:]}"
-    if proc.returncode == 0 and "--discover" not in args:
+    if proc.returncode == 0 and not {"--discover", "--check", "--authorize"} & set(args):
         run.messages = [json.loads(line) for line in proc.stdout.splitlines() if line.strip()]
     return run
 
@@ -130,3 +153,68 @@ def run_until_killed(config_path, catalog, state, kill_after_lines, workdir, tim
     last_state = max((i for i, m in enumerate(messages) if m["type"] == "STATE"), default=-1)
     finished = len(lines) < kill_after_lines
     return TapRun(0 if finished else -9, "".join(lines), "", messages if finished else messages[:last_state + 1])
+
+
+class BackgroundTap:
+    """The tap running in the background, for a mode that waits for someone (`--authorize`
+    waits for the browser): read its stderr line by line, write to its stdin, then `finish()`,
+    which checks that no secret (the config's, the tokens it stored, `extra_secrets`) reached
+    its output."""
+
+    def __init__(self, config_path, *args, env=None, extra_secrets=()):
+        self.config_path = Path(config_path)
+        self.extra_secrets = set(extra_secrets)
+        self.secrets = secrets_on_disk(config_path)
+        self.proc = subprocess.Popen(TAP + ["--config", str(config_path), *args], cwd=ROOT, text=True,
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                     env={**os.environ, **(env or {})})
+        self.stderr_lines = []
+        self._lines = queue.Queue()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self):
+        for line in self.proc.stderr:
+            self._lines.put(line)
+        self._lines.put(None)
+
+    def wait_for(self, pattern, timeout=60):
+        """The first match of `pattern` in the next stderr lines (AssertionError when the tap
+        ends, or `timeout` passes, without one: a guard against hanging, not a timing check)."""
+        while True:
+            try:
+                line = self._lines.get(timeout=timeout)
+            except queue.Empty:
+                raise AssertionError(f"no line matching {pattern!r}; so far: {self.stderr_lines}") from None
+            if line is None:
+                raise AssertionError(f"the tap ended without a line matching {pattern!r}: {self.stderr_lines}")
+            self.stderr_lines.append(line)
+            match = re.search(pattern, line)
+            if match:
+                return match
+
+    def send(self, text):
+        self.proc.stdin.write(text)
+        self.proc.stdin.flush()
+
+    def finish(self, timeout=120):
+        """Wait for the end (its stdin is closed first: nothing more will be typed)."""
+        self.proc.stdin.close()
+        stdout = self.proc.stdout.read()
+        self.proc.wait(timeout=timeout)
+        self._reader.join(timeout=timeout)
+        while True:
+            line = self._lines.get_nowait() if not self._lines.empty() else None
+            if line is None:
+                break
+            self.stderr_lines.append(line)
+        self.proc.stdout.close()
+        self.proc.stderr.close()
+        stderr = "".join(self.stderr_lines)
+        assert_no_secret(self.secrets | secrets_on_disk(self.config_path) | self.extra_secrets, stdout, stderr)
+        return TapRun(self.proc.returncode, stdout, stderr)
+
+    def kill(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()

@@ -1,0 +1,154 @@
+"""--check: against the emulator through the real executable (the estimate against what the
+following sync really requested, plans without reports, refused credentials, broken input), and
+the estimate's arithmetic on its own."""
+import json
+
+import pytest
+
+from tap_helpscout import estimate
+from tap_helpscout.check import KEYS, MAX_REQUESTS, spread
+from tests.tap_runner import discover, run_tap, select, write_config, write_json
+
+
+def check(config, *args, **kwargs):
+    run = run_tap(config, "--check", "--json", *args, check=False, **kwargs)
+    assert run.stdout.count("\n") == 1, run.stdout
+    result = json.loads(run.stdout)
+    assert tuple(result) == KEYS
+    assert run.returncode == (0 if result["ok"] else 1)
+    return result, run
+
+
+@pytest.mark.parametrize("shape", [
+    dict(conversations=300, customers=120, chat_fraction=0.6, ratings=60),      # mostly chats
+    dict(conversations=700, customers=450, chat_fraction=0.02, ratings=300),    # hardly any
+])
+def test_the_estimate_is_within_35_percent_of_the_sync_that_follows(make_emulator, tmp_path, shape):
+    emu = make_emulator(seed=11, **shape)
+    config = write_config(emu, tmp_path)
+    catalog = select(discover(config))
+    catalog_path = write_json(tmp_path / "selected.json", catalog)
+    original_refresh_token = emu.refresh_token
+
+    result, _ = check(config, "--catalog", str(catalog_path))
+    assert result["ok"] and result["problems"] == []
+    assert len(emu.requests) <= MAX_REQUESTS
+    assert result["user"]["email"] == emu.data.users[0]["email"]
+    assert result["mailboxes"] == len(emu.data.mailboxes)
+    assert result["reports_available"] is True
+    assert result["rate_limit_per_minute"] == 1_000_000       # the emulator's header without a limit
+    assert result["conversations"] == len(emu.data.conversations)
+    assert result["customers"] == len(emu.data.customers)
+    stored = json.loads(config.read_text())["refresh_token"]
+    assert stored != original_refresh_token, "the check's refresh rotated the token, and it was stored"
+
+    emu.clear_requests()
+    run_tap(config, catalog=catalog, workdir=tmp_path)
+    spent = len(emu.requests)
+    print(f"estimated {result['estimated_requests']}, spent {spent}")
+    assert abs(result["estimated_requests"] - spent) <= 0.35 * spent, (result["estimated_requests"], spent)
+
+
+@pytest.mark.parametrize("status", [403, 401])
+def test_a_plan_without_reports(make_emulator, tmp_path, status):
+    emu = make_emulator(seed=5, conversations=80, customers=40, plan="standard", reports_status=status)
+    config = write_config(emu, tmp_path)
+    result, run = check(config)
+    assert result["reports_available"] is False
+    assert result["ok"] is True, result["problems"]      # without a catalog: a note, not a problem
+    assert len(emu.requests) <= MAX_REQUESTS
+
+    # With the report selected in the catalog it is a problem, which says what to do.
+    catalog = write_json(tmp_path / "selected.json", select(discover(config)))
+    result, run = check(config, "--catalog", str(catalog))
+    assert result["ok"] is False and run.returncode == 1
+    assert result["reports_available"] is False
+    assert any("happiness_ratings_report" in p and "deselect" in p for p in result["problems"])
+
+
+def test_refused_credentials(make_emulator, tmp_path):
+    emu = make_emulator(seed=5, conversations=30, customers=10)
+    config = write_config(emu, tmp_path, refresh_token="0" * 32)
+    result, _ = check(config)
+    assert result["ok"] is False
+    assert result["user"] is None and result["estimated_requests"] is None
+    assert len(result["problems"]) == 1 and "refresh token was rejected" in result["problems"][0]
+
+
+@pytest.mark.parametrize("config, state, words", [
+    ({"client_id": "an-app-id"}, None, '"client_secret" is required'),
+    ({"client_id": "an-app-id", "client_secret": "an-app-secret"},
+     {"bookmarks": {"customers": {"updated_at": "soon"}}}, "is not a date-time"),
+])
+def test_input_that_a_sync_would_refuse_is_a_problem(tmp_path, config, state, words):
+    config_path = write_json(tmp_path / "config.json", config)
+    args = ["--state", str(write_json(tmp_path / "state.json", state))] if state else []
+    result, _ = check(config_path, *args)
+    assert result["ok"] is False
+    assert len(result["problems"]) == 1 and words in result["problems"][0]
+
+
+def test_the_human_report(make_emulator, tmp_path):
+    emu = make_emulator(seed=5, conversations=80, customers=40, rate_limit=400)
+    config = write_config(emu, tmp_path, max_requests_per_minute=100)
+    run = run_tap(config, "--check", check=False)
+    assert run.returncode == 0, run.stdout + run.stderr
+    text = run.stdout
+    assert text.rstrip().endswith("OK: a sync can run")
+    for words in ("credentials: work", "mailboxes: 3", "reports: available",
+                  "400 requests per minute for the account", "caps the tap at 100",
+                  "conversations: 80", "sampled", "customers: 40", "estimate of a full backfill"):
+        assert words in text, words
+    result, _ = check(config)
+    assert result["rate_limit_per_minute"] == 400
+    assert result["estimated_minutes"] == round(result["estimated_requests"] / 100, 1)
+
+
+# -- the arithmetic -------------------------------------------------------------------------------
+
+def test_conversations_cost_their_pages_and_two_more():
+    assert estimate.conversation_requests(0) == 1
+    assert estimate.conversation_requests(25) == 1
+    assert estimate.conversation_requests(26) == 2 + 2
+    assert estimate.conversation_requests(1000) == 40 + 2
+
+
+def test_customers_cost_a_request_per_49_rows():
+    assert estimate.customer_requests(50) == 1
+    assert estimate.customer_requests(99) == 2
+    assert estimate.customer_requests(50 + 49 * 10 + 1) == 12
+
+
+def test_a_long_report_is_split_into_windows():
+    assert estimate.report_requests(None) == 1
+    assert estimate.report_requests(0) == 1
+    assert estimate.report_requests(50) == 50
+    assert estimate.report_requests(51) == 51 + 1       # two windows: one wasted first page
+    assert estimate.report_requests(400) == 400 + 7 + 3
+
+
+def test_only_selected_streams_cost_requests():
+    sizes = estimate.Sizes(conversations=100, customers=0, mailboxes=3, truncated_share=0.5,
+                           thread_pages=1.0, teams=2)
+    assert estimate.requests_by_family({"conversations"}, sizes) == {"conversations": 6}
+    assert estimate.requests_by_family({"conversation_threads"}, sizes) == {
+        "conversations": 6, "conversation_threads": 50}
+    assert estimate.requests_by_family({"mailbox_folders", "saved_replies"}, sizes) == {"mailboxes": 1 + 6}
+    texts = estimate.Sizes(mailboxes=3, saved_replies_per_mailbox=5)
+    assert estimate.requests_by_family({"saved_replies"}, texts, fetch_saved_reply_text=True) == {
+        "mailboxes": 1 + 3 + 15}
+    assert estimate.requests_by_family({"team_members"}, sizes) == {"teams": 1 + 2}
+    assert estimate.requests_by_family({"organizations"}, estimate.Sizes(organizations=120)) == {"organizations": 3}
+
+
+def test_thread_pages_of_one_conversation():
+    assert estimate.thread_pages(3, 3) == 1
+    assert estimate.thread_pages(120, 25) == 3
+    assert estimate.thread_pages(None, 30) == 1
+
+
+def test_sample_pages_are_spread_over_the_listing():
+    assert spread(1, 4) == [1]
+    assert spread(3, 4) == [1, 2, 3]
+    assert spread(100, 4) == [1, 34, 67, 100]
+    assert estimate.minutes(1000, 400) == 2.5 and estimate.minutes(10, None) is None
