@@ -1,8 +1,9 @@
 """`make demo`: the tap's main job against the project's Help Scout API emulator, no account needed.
 
 Starts the emulator with a sample account on loopback, writes a config for it, runs discovery,
-selects every stream, runs a full sync and then (after a few changes in the account) an
-incremental one, writes the records as JSON Lines under demo-output/, and prints a summary.
+selects every stream, runs the pre-flight check (its estimate of the backfill), a full sync (what
+it really cost) and then, after a few changes in the account, an incremental one; writes the
+records as JSON Lines under demo-output/, prints a summary, the commands it ran and the next step.
 """
 import json
 import re
@@ -20,10 +21,15 @@ ROOT = Path(__file__).resolve().parent.parent
 OUTPUT = ROOT / "demo-output"
 TAP = [sys.executable, "-m", "tap_helpscout"]
 FINISHED = re.compile(r"Finished (?P<names>[a-z_, ]+): (?P<requests>\d+) requests in (?P<seconds>[\d.]+) s")
-STREAM_PAGES = re.compile(r"Finished (?P<name>[a-z_]+): \d+ records, (?P<pages>\d+) pages requested")
+ESTIMATE = re.compile(r"estimate of a full backfill: about (?P<requests>[\d,]+) requests")
+
+
+COMMANDS = []                       # what the demo ran, shown at the end
 
 
 def tap(*args):
+    COMMANDS.append("tap-helpscout " + " ".join(
+        str(Path(a).relative_to(ROOT)) if str(a).startswith(str(ROOT)) else str(a) for a in args))
     return subprocess.run(TAP + list(args), capture_output=True, text=True, cwd=ROOT, check=False)
 
 
@@ -51,8 +57,6 @@ def sync(name, config, catalog, state):
         (folder / f"{stream}.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
     (folder / "state.json").write_text(json.dumps(last_state, indent=2))
     families = [m.groupdict() for m in FINISHED.finditer(run.stderr)]
-    for family in families:
-        family["pages"] = {m["name"]: m["pages"] for m in STREAM_PAGES.finditer(run.stderr)}
     return {stream: len(lines) for stream, lines in records.items()}, families, last_state, seconds
 
 
@@ -62,9 +66,9 @@ def report(title, counts, families, seconds, streams):
     for family in families:
         names = [n.strip() for n in family["names"].split(",")]
         for position, name in enumerate(names):
-            # A family (a stream and its children) is read together: its time is shared.
-            secs = family["seconds"] if position == 0 else '"'
-            print(f"  {name:<26} {counts.get(name, 0):>8} {family['pages'].get(name, '?'):>9} {secs:>8}")
+            # A family (a stream and its children) is read together: its requests and time are shared.
+            secs, requests = (family["seconds"], family["requests"]) if position == 0 else ('"', '"')
+            print(f"  {name:<26} {counts.get(name, 0):>8} {requests:>9} {secs:>8}")
     skipped = [s for s in streams if s not in {n.strip() for f in families for n in f["names"].split(",")}]
     if skipped:
         print("  (not synced: " + ", ".join(skipped) + ")")
@@ -91,8 +95,19 @@ def main():
         catalog.write_text(json.dumps(select(catalog_all), indent=2))
         print(f"Discovered {len(streams)} streams; all selected in {catalog.relative_to(ROOT)}")
 
+        checked = tap("--config", str(config), "--check", "--catalog", str(catalog))
+        print("\nPre-flight check (--check):\n" + "\n".join("  " + line for line in checked.stdout.splitlines()))
+        if checked.returncode != 0:
+            sys.exit(f"make demo: the check found problems:\n{checked.stderr[-2000:]}")
+        estimated = ESTIMATE.search(checked.stdout)
+
+        before = len(emu.requests)
         counts, families, state, seconds = sync("full", config, catalog, None)
         report("Full sync", counts, families, seconds, streams)
+        spent = len(emu.requests) - before
+        if estimated:
+            print(f"\nThe check estimated {estimated['requests']} requests for this backfill; the full sync "
+                  f"made {spent:,} (token request included).")
 
         # Some activity in the account between the two runs.
         for conversation in emu.data.conversations[:5]:
@@ -110,6 +125,14 @@ def main():
         requests = sum((Counter(r.path for r in emu.requests) - before).values())
         print(f"\n{requests} HTTP requests for the incremental run. Records, catalog and state are in "
               f"{OUTPUT.relative_to(ROOT)}/ (full/ and incremental/, one .jsonl file per stream).")
+    print("\nCommands run (against the emulator; each sync's stdout went to demo-output/):")
+    for command in COMMANDS:
+        print(f"  {command}")
+    print("\nNext, with your own Help Scout account: README.md, section \"Using it with your Help Scout "
+          "account\".\nIn short: create an app whose Redirection URL is http://127.0.0.1:8765/callback, "
+          "put its App ID and App Secret\nin config.json as client_id and client_secret, then:\n"
+          "  tap-helpscout --config config.json --authorize\n"
+          "  tap-helpscout --config config.json --check")
 
 
 if __name__ == "__main__":
