@@ -108,7 +108,7 @@ class Check:
             if exc.status != 401 or exc.endpoint == "oauth2/token":
                 self.problem(str(exc))
                 raise Stop() from None
-            # Decided by the next request, made with the token this one was refused with.
+            # Settled by the next request, which carries the fresh token refused on the retry.
             self.reports_refused_401 = True
             return
         except ApiError as exc:
@@ -231,9 +231,6 @@ class Check:
     # -- the conclusion ---------------------------------------------------------------------------
     def conclude(self):
         result = self.result
-        if self.reports_refused_401:
-            # Nothing after the report worked, so the 401 says nothing about the plan.
-            self.reports_refused_401 = False
         if result["reports_available"] is False:
             if REPORT in self.selected and self.catalog_given:
                 self.problem(f"{REPORT} is selected, but the account's Help Scout plan has no reports "
@@ -244,9 +241,7 @@ class Check:
                                   f"warning (deselect it in the catalog)")
         limit = self.client.rate_limit_per_minute
         result["rate_limit_per_minute"] = limit
-        if result["user"] is not None:
-            if not self.sizes.report_pages and result["reports_available"] is not True:
-                self.sizes.report_pages = None
+        if all(result[key] is not None for key in ("user", "mailboxes", "conversations", "customers")):
             self.cost = estimate.requests_by_family(self.selected, self.sizes,
                                                     bool(self.config.get("fetch_saved_reply_text")))
             result["estimated_requests"] = sum(self.cost.values())
@@ -362,8 +357,8 @@ def human_text(result, check, args):
     lines = [f"{PROG} --check ({args.config})"]
     if check is not None:
         shown = len(check.selected)
-        lines.append(f"  config{', catalog' if check.catalog_given else ''}"
-                     f"{' and state' if args.state else ''}: valid; "
+        inputs = ["config"] + (["catalog"] if check.catalog_given else []) + (["state"] if args.state else [])
+        lines.append(f"  {', '.join(inputs[:-1]) + ' and ' if len(inputs) > 1 else ''}{inputs[-1]}: valid; "
                      + (f"{shown} of {len(STREAMS)} streams selected" if check.catalog_given
                         else f"no catalog given: the estimate covers all {len(STREAMS)} streams"))
         user = result["user"]

@@ -44,7 +44,7 @@ class Setting:
 _TABLE = (
     Setting("client_id", STRING, "the app's App ID", required="for the OAuth2 flows"),
     Setting("client_secret", STRING, "the app's App Secret", secret=True, required="for the OAuth2 flows"),
-    Setting("refresh_token", STRING, "from step 3; the tap replaces it in the file as Help Scout rotates it",
+    Setting("refresh_token", STRING, "written by `--authorize` (step 3); the tap replaces it in the file as Help Scout rotates it",
             secret=True, required="for the authorization-code flow"),
     Setting("access_token", STRING,
             "a current access token. Used first if present; alone (without `client_id`/`client_secret`) "
