@@ -308,8 +308,8 @@ def exchange(config, code):
         if exc.status == 400 and "client_id/client_secret" not in str(exc):
             detail = re.search(r"HTTP \d+ \((.*)\):", str(exc))
             raise TapError(f"Help Scout refused the authorization code (HTTP 400"
-                           f"{': ' + detail.group(1) if detail else ''}): a code works once and "
-                           f"only for a few minutes; run --authorize again") from None
+                           f"{': ' + detail.group(1) if detail else ''}): a code is short-lived "
+                           f"and works once; run --authorize again") from None
         raise
     finally:
         client.close()
