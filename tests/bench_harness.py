@@ -265,7 +265,8 @@ def categorize(run):
 def response_bodies(emu, run):
     """The bodies of the requests `run` made, fetched again from the (unchanged) emulator."""
     api = ApiReader(emu)
-    return [api.raw(r.path + (f"?{r.raw_query}" if r.raw_query else "")) for r in run.requests]
+    return [api.raw(r.path + (f"?{r.raw_query}" if r.raw_query else "")) for r in run.requests
+            if 200 <= r.status < 300]
 
 
 def json_floor_seconds(bodies, records, repeats=3):
