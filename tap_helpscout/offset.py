@@ -11,6 +11,8 @@ first, each requested once the one above it has arrived.
 Page 1, read first to learn the number of pages, is read again last. A search backend that
 refuses deep pages cannot be read this way: the stream then fails with a line that says so.
 """
+import threading
+
 from .errors import ApiError
 from .logs import get_logger
 from .pages import Page
@@ -36,8 +38,13 @@ class OffsetPages:
         self.listing = listing
         self.totals = []            # page.totalElements of every read, in the order read
         self.max_pages = 0
+        self.lock = threading.Lock()
 
     def run(self, first=None, resume=None):
+        """Read from the last page to page 1. `first` (page 1, read to learn the number of
+        pages, not written) is read again at the end, since rows deleted meanwhile may have
+        pushed others down into it (a deletion and a creation leave the total as it was, so an
+        unchanged total would prove nothing)."""
         upper = None
         if resume:
             self.totals.append(resume.get("total"))
@@ -48,8 +55,13 @@ class OffsetPages:
         else:
             self.note(first)
             top = first.pages
+        ahead = None
         for number in range(top, 0, -1):
-            page = self.fetch(number)
+            page = ahead.result() if ahead is not None else self.fetch(number)
+            # The next page is requested as soon as this one has arrived, so that the reads keep
+            # their order while this page is written.
+            following = number - 1 if number > 1 else None
+            ahead = self.listing.engine.pool.submit(self.fetch, following) if following else None
             if upper is not None and self.changed(upper, page):
                 self.cover_gap(page, upper)
             self.write(page, next_page=number - 1)
@@ -62,9 +74,10 @@ class OffsetPages:
             number, last = number + 1, page.pages
 
     def note(self, page):
-        self.totals.append(page.total)
-        page.seq = len(self.totals) - 1
-        self.max_pages = max(self.max_pages, page.pages)
+        with self.lock:
+            self.totals.append(page.total)
+            page.seq = len(self.totals) - 1
+            self.max_pages = max(self.max_pages, page.pages)
 
     def fetch(self, number, with_children=True):
         listing = self.listing

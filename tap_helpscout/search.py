@@ -18,6 +18,7 @@ from datetime import timedelta
 
 from .errors import ApiError, MalformedAnswer
 from .logs import get_logger
+from .offset import OffsetPages
 from .pages import number_query, split_range
 from .streams import BY_MODIFIED, BY_NUMBER, EMBEDDED
 from .timefmt import api_time, parse_date_time, utc_now
@@ -166,7 +167,6 @@ class NumberWindows:
     def run(self, resume):
         listing = self.listing
         if resume and resume["mode"] == "pages":
-            from .offset import OffsetPages
             return OffsetPages(listing).run(resume=resume)
         if resume:
             windows = [dict(w) for w in resume.get("windows", []) if isinstance(w, dict) and "low" in w]
@@ -182,7 +182,6 @@ class NumberWindows:
         except QueryRefused as why:
             # Page 1 is read again at the end of the offset pass: it is not written twice.
             LOGGER.info("%s: %s; reading the listing page by page instead", listing.stream.name, why)
-            from .offset import OffsetPages
             return OffsetPages(listing).run(first=first)
         listing.fetch_children(first)
         listing.emit(first)

@@ -48,7 +48,8 @@ def test_full_sync_costs_list_pages_plus_only_the_needed_thread_fetches(account)
     # page from the last to the first (page 1 again).
     listing = lambda n, size: pages(n, size) + (2 if n > size else 0)   # noqa: E731
     # Customers are a keyset chain on modifiedAt: each request starts at the last row's
-    # second, so a page brings 49 new rows (one tied row comes again).
+    # second, so a page brings 49 new rows (one tied row comes again); this account has no tie
+    # larger than a page.
     chain = lambda n, size: max(1, math.ceil((n - 1) / (size - 1)))   # noqa: E731
     # Chat threads come truncated when embedded, and a list at the cap of 25 may be cut.
     incomplete = [c for c in data.conversations if c["type"] == "chat" or c["threads"] >= 25]
