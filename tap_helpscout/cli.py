@@ -8,6 +8,7 @@ import argparse
 import json
 import os
 import re
+import signal
 import sys
 import traceback
 
@@ -18,6 +19,7 @@ from tap_helpscout.config import SECRET_KEYS, load_config, read_json_object
 from tap_helpscout.discover import discover
 from tap_helpscout.errors import InputError, TapError
 from tap_helpscout.logs import configure_logging
+from tap_helpscout.signals import SIGNALS, SignalGuard, Terminated
 from tap_helpscout.streams import STREAMS
 from tap_helpscout.version import VERSION
 
@@ -85,9 +87,10 @@ def load_state(path):
     return read_json_object(path, "state", InputError)
 
 
-def run(argv=None, loaded=None):
+def run(argv=None, loaded=None, guard=None):
     """Do what the arguments ask; raises TapError for anything the user must fix.
-    `loaded` receives the config, so that main can hide its secrets from a traceback."""
+    `loaded` receives the config, so that main can hide its secrets from a traceback; `guard`
+    (a SignalGuard) watches the output, so that a signal never cuts a line."""
     args = parse_args(argv)
     config = load_config(args.config)
     if loaded is not None:
@@ -109,18 +112,26 @@ def run(argv=None, loaded=None):
     # Imported here so that discovery never depends on the sync engine.
     from tap_helpscout.engine import sync
     from tap_helpscout.state import Output
-    sync(config, args.config, catalog, state, Output, state_source=f'state file "{args.state}"')
+    out_factory = guard.output_factory(Output) if guard is not None else Output
+    sync(config, args.config, catalog, state, out_factory, state_source=f'state file "{args.state}"')
 
 
 def main(argv=None):
+    """Exit codes: 0 done (also when the plan lacks reports, or max_run_minutes stopped the
+    run at a page boundary), 1 an error (one line on stderr), 2 bad arguments (argparse),
+    130 SIGINT, 143 SIGTERM."""
     configure_logging()
     loaded = {}
+    guard = SignalGuard().install()
     try:
-        run(argv, loaded)
+        run(argv, loaded, guard)
     except TapError as exc:
         _fail(f"{PROG}: {exc}", 1)
-    except KeyboardInterrupt:
-        _fail(f"{PROG}: interrupted", 130)
+    except (KeyboardInterrupt, Terminated) as exc:
+        name, code = SIGNALS[signal.SIGINT if isinstance(exc, KeyboardInterrupt) else signal.SIGTERM]
+        after = ("; the last STATE on stdout is complete: the next run continues from it"
+                 if guard.outputs else "")
+        _fail(f"{PROG}: stopped by {name}{after}", code)
     except BrokenPipeError:
         # The reader of stdout (the target) went away; its own error says why.
         _silence_stdout()
@@ -128,6 +139,8 @@ def main(argv=None):
     except Exception as exc:             # a bug: keep the traceback, but never a secret in it
         message = f"{PROG}: unexpected error: {type(exc).__name__}: {exc}\n{traceback.format_exc()}"
         _fail(redact(message, _secrets(argv, loaded.get("config"))), 1)
+    finally:
+        guard.restore()
     sys.exit(0)
 
 
