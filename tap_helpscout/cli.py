@@ -13,6 +13,7 @@ import sys
 import traceback
 
 import singer
+from singer import metadata
 from singer.catalog import Catalog
 
 from tap_helpscout.config import SECRET_KEYS, load_config, read_json_object
@@ -73,7 +74,33 @@ def load_catalog(path):
         if not isinstance(entry.get("metadata", []), list):
             raise InputError(f'catalog: stream "{stream_id}": "metadata" must be a list')
         known.append({**entry, "tap_stream_id": stream_id})
-    return Catalog.from_dict({"streams": known})
+    catalog = Catalog.from_dict({"streams": known})
+    for entry in catalog.streams:
+        if entry.is_selected():
+            warn_unsupported_replication(entry, STREAMS[entry.tap_stream_id])
+    return catalog
+
+
+def warn_unsupported_replication(entry, stream):
+    """One warning for a selected stream whose catalog asks for a replication method or key
+    other than the stream's own: as in the original integration, they are not configurable
+    (every key is the one the API can filter on), so the tap does what it always does."""
+    top = metadata.to_map(entry.metadata).get((), {})
+    asked = {"replication-method": top.get("replication-method", entry.replication_method),
+             "replication-key": top.get("replication-key", entry.replication_key)}
+    differs = []
+    method = asked["replication-method"]
+    if method and str(method).upper() != stream.replication_method:
+        differs.append(f"replication-method {json.dumps(method)}")
+    key = asked["replication-key"]
+    if key and key != stream.replication_key:
+        differs.append(f"replication-key {json.dumps(key)}")
+    if not differs:
+        return
+    does = (f'INCREMENTAL by "{stream.replication_key}"' if stream.replication_key
+            else "FULL_TABLE (no replication key)")
+    LOGGER.warning('catalog: stream "%s": %s %s not supported and ignored; the tap replicates this stream %s',
+                   stream.name, " and ".join(differs), "are" if len(differs) > 1 else "is", does)
 
 
 def load_state(path):
