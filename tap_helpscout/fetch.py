@@ -17,7 +17,7 @@ LOGGER = get_logger()
 
 PAGE_SIZE = 50                  # every HAL list but conversations (25) [D-PAGE]
 PAGE_TRIES = 3                  # reads of one page that came back short or inconsistent
-PASSES = 3                      # reads of a small listing that keeps changing or reordering
+PASSES = 5                      # reads of a small listing that keeps changing or reordering
 
 
 class Listing:

@@ -24,8 +24,9 @@ from .timefmt import api_time, parse_date_time, utc_now
 LOGGER = get_logger()
 MAX_PAGES = 50
 OVERLAP = timedelta(seconds=1)
-SHORTEST = timedelta(days=1)
-PASSES = 3
+SHORTEST = timedelta(days=1)        # a window holding many pages is split down to this
+SMALLEST = timedelta(seconds=4)     # a window whose pages disagree is split down to this
+PASSES = 5
 
 
 def row_identity(item, page_number, index):
@@ -66,7 +67,14 @@ class DateWindowReport:
                 windows.extendleft([(middle - OVERLAP, end), (start, middle)])
                 continue
             fetched_at = datetime.now(timezone.utc)
-            rows = self.read_window(start, end, first)
+            rows = self.read_window(start, end, first, last_try=end - start <= SMALLEST)
+            if rows is None:
+                # Its pages disagreed: ratings slid or tied ratings reordered between two page
+                # requests. Halves hold fewer pages, and a window of one page is one consistent
+                # view; the halves are read next, in order.
+                middle = start + (end - start) / 2
+                windows.extendleft([(middle - OVERLAP, end), (start, middle)])
+                continue
             keys_in_window = set()
             records = []
             for item in rows:
@@ -87,10 +95,12 @@ class DateWindowReport:
             engine.out.set_bookmark(stream.name, {"read_until": api_time(end_of_all)})
         engine.checkpoint(stream)
 
-    def read_window(self, start, end, first):
-        """Every rating of one window, read in passes until one agrees with `count`."""
+    def read_window(self, start, end, first, last_try):
+        """Every rating of one window when a read of its pages agrees with `count`; None when
+        it does not and the window can still be split. A window too short to split is read in
+        passes, and the ratings of all of them are kept."""
         passes, rows = [], {}
-        for attempt in range(1, PASSES + 1):
+        for attempt in range(1, (PASSES if last_try else 1) + 1):
             read = Pass(identify=row_identity)
             if attempt > 1:
                 first = self.page(start, end, 1)
@@ -106,6 +116,8 @@ class DateWindowReport:
             passes.append(read)
             if read.complete or covered(passes):
                 return list(rows.values())
+            if not last_try:
+                return None
             LOGGER.info("%s: the ratings of %s to %s changed or reordered while they were read (pass %d of %d); "
                         "reading them again", self.stream.name, api_time(start), api_time(end), attempt, PASSES)
         LOGGER.warning("%s: the ratings of %s to %s kept changing while they were read; every rating seen is "

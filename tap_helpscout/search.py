@@ -18,7 +18,7 @@ from datetime import timedelta
 
 from .errors import ApiError, MalformedAnswer
 from .logs import get_logger
-from .pages import covered, modified_query, number_query, split_range, Pass, identity
+from .pages import number_query, split_range
 from .streams import BY_MODIFIED, BY_NUMBER, EMBEDDED
 from .timefmt import api_time, parse_date_time, utc_now
 
@@ -204,7 +204,7 @@ class NumberWindows:
         listing = self.listing
         params = dict(listing.params, sortOrder="desc", query=number_query(window["low"], None))
         top = listing.fetch(1, params)
-        self.check_range(top, window)
+        self.check_range(top, window, descending=True)
         return top
 
     def split(self, probe, window, top):
@@ -238,14 +238,25 @@ class NumberWindows:
         self.check_range(page, window, probe)
         return page
 
-    def check_range(self, page, window, probe=False):
+    def check_range(self, page, window, probe=False, descending=False):
+        """The chain moves on from the highest number of a page: that is only safe when the
+        rows came in number order and within the range asked for."""
         numbers = numbers_of(page.items)
         outside = [n for n in numbers if n < window["low"] or (window["high"] is not None and n > window["high"])]
+        ordered = numbers == sorted(numbers, reverse=descending)
+        problem = None
         if outside:
-            if probe:
-                raise QueryRefused("the API ignored the search query (rows outside the range came back)")
-            raise MalformedAnswer(f"{self.listing.stream.name}: rows outside the requested number range "
-                                  f"{number_query(window['low'], window['high'])} came back")
+            problem = "rows outside the requested number range came back"
+        elif not ordered:
+            problem = "the rows did not come in number order"
+        elif not page.holds_rest and len(numbers) < len(page.items):
+            problem = "a page holds rows without a number"
+        if problem is None:
+            return
+        if probe:
+            raise QueryRefused(f"the API ignored the search query ({problem})")
+        raise MalformedAnswer(f"{self.listing.stream.name}: {problem} for "
+                              f"{number_query(window['low'], window['high'])}")
 
     def read_windows(self, windows, ready=()):
         """Chains over `windows`, several in flight: a window's next page is requested as soon
@@ -288,136 +299,6 @@ class NumberWindows:
         in_flight[self.listing.engine.pool.submit(self.fetch_window, following)] = window
 
 
-class TimeKeyset:
-    """Customers by `modifiedAt` (shown as `updatedAt`): each request is page 1 of
-    `modifiedSince` = the last row's time less a second, so rows tied at that second come again
-    (a row read twice is harmless) and no offset is used. Whether `modifiedSince` is strict or
-    inclusive does not matter. A second holding more rows than a page is read on its own
-    (`read_tie`). A modified row moves to the end, where the chain finds it again; the chain
-    stops once it reaches the time the listing began (later changes are the next run's)."""
-
-    modes = ("keyset",)
-
-    def __init__(self, listing):
-        self.listing = listing
-        self.ties_read = set()
-        self.recent = {}            # id -> updatedAt, for the rows of the last two seconds
-
-    def run(self, resume):
-        listing = self.listing
-        cursor = listing.since
-        if resume:
-            try:
-                cursor = parse_date_time(resume["cursor"])
-            except (KeyError, ValueError):
-                cursor = listing.since
-        while True:
-            params = dict(listing.params, modifiedSince=api_time(cursor))
-            page = listing.first_page(params) if listing.started_at is None else listing.fetch(1, params)
-            times = self.times(page.items)
-            fresh = [i for i in page.items if not self.seen(i)]
-            listing.emit(page, fresh)
-            self.remember(page.items, times)
-            if page.holds_rest or not times:
-                if not page.holds_rest:
-                    raise MalformedAnswer(f"{listing.stream.name}: a full page without any usable "
-                                          f"updatedAt; the listing cannot go on")
-                return
-            if any(b < a for a, b in zip(times, times[1:])):
-                listing.unconfirmed = True      # not in modifiedAt order: the chain may skip rows
-            last = max(times)
-            following = last - CLOCK_RESOLUTION
-            if following <= cursor:
-                # A full page within one second (or two, if modifiedSince is inclusive).
-                if last not in self.ties_read:
-                    self.read_tie(last)
-                following = last if cursor < last else last + CLOCK_RESOLUTION
-            cursor = following
-            listing.checkpoint({"mode": "keyset", "cursor": api_time(cursor)})
-            if cursor > listing.started_at:
-                return
-
-    @staticmethod
-    def times(items):
-        times = []
-        for item in items:
-            try:
-                times.append(parse_date_time(item["updatedAt"]))
-            except (TypeError, KeyError, ValueError):
-                continue
-        return times
-
-    def seen(self, item):
-        return isinstance(item, dict) and item.get("id") in self.recent
-
-    def remember(self, items, times):
-        if not times:
-            return
-        horizon = max(times) - CLOCK_RESOLUTION
-        for item in items:
-            if isinstance(item, dict) and item.get("id") is not None:
-                self.recent[item["id"]] = item.get("updatedAt")
-        self.recent = {k: v for k, v in self.recent.items() if self.at_or_after(v, horizon)}
-
-    @staticmethod
-    def at_or_after(value, moment):
-        try:
-            return parse_date_time(value) >= moment
-        except (TypeError, ValueError):
-            return False
-
-    def read_tie(self, second):
-        """Every row modified in `second`: more than a page, so offset pages are needed, and
-        the API may order tied rows differently on each request. With `query` ranges the tie
-        is a listing of its own whose total says how many rows to expect; without, its pages
-        are read in passes until a pass brings no new row."""
-        listing = self.listing
-        self.ties_read.add(second)
-        stamp = api_time(second)
-        params = dict(listing.params, query=modified_query(stamp, stamp))
-        try:
-            tie = listing.fetcher.read_all(listing.stream, listing.stream.path, params, listing.size)
-            rows, complete = tie.items, tie.complete
-        except ApiError as exc:
-            if exc.status != 400 or exc.fatal:
-                raise
-            rows, complete = self.read_tie_by_offset(second)
-        fresh = [i for i in rows if not self.seen(i)]
-        listing.emit(_Rows(rows, listing), fresh)
-        self.remember(rows, self.times(rows))
-        if not complete:
-            listing.unconfirmed = True
-
-    def read_tie_by_offset(self, second):
-        listing = self.listing
-        params = dict(listing.params, modifiedSince=api_time(second - CLOCK_RESOLUTION))
-        found, passes = {}, []
-        for _ in range(3):
-            before, read, number = len(found), Pass(), 1
-            while True:
-                page = listing.fetch(number, params, with_children=False)
-                read.add(page)
-                for index, item in enumerate(page.items):
-                    found.setdefault(identity(item, number, index), item)
-                times = self.times(page.items)
-                if page.holds_rest or page.number >= page.pages or (times and max(times) > second):
-                    break
-                number += 1
-            passes.append(read)
-            if len(passes) > 1 and len(found) == before:
-                return list(found.values()), True
-        return list(found.values()), covered(passes)
-
-
-class _Rows:
-    """A set of rows emitted like a page (children are fetched as for any page)."""
-
-    def __init__(self, rows, listing):
-        from datetime import datetime, timezone
-        self.items = rows
-        self.fetched_at = datetime.now(timezone.utc)
-        self.children = {}
-        listing.fetch_children(self)
-
+from .keyset import TimeKeyset  # noqa: E402  (it needs nothing from this module)
 
 STRATEGIES = {BY_NUMBER: NumberWindows, BY_MODIFIED: TimeKeyset}

@@ -1,7 +1,9 @@
 """The tap's main job, end to end: the real executable against the emulator on loopback."""
+import json
 import math
 from collections import Counter
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 
@@ -10,16 +12,6 @@ from tests.expected import PRIMARY_KEYS, expected_rows, key_of, latest_by_key
 from tests.tap_runner import discover, run_tap, run_until_killed, select, write_config
 
 ALL_STREAMS = list(PRIMARY_KEYS)
-
-
-@pytest.fixture
-def account(make_emulator, tmp_path):
-    """An emulated account, a config for it and the full catalog."""
-    def start(**options):
-        emu = make_emulator(**{"seed": 7, "conversations": 120, "customers": 70, "ratings": 40, **options})
-        config = write_config(emu, tmp_path)
-        return emu, config, discover(config)
-    return start
 
 
 def emitted(run, stream):
@@ -210,16 +202,6 @@ def test_state_of_the_original_tap_is_migrated(account):
     assert isinstance(run.last_state["bookmarks"]["conversations"], dict)
 
 
-def test_report_forbidden_by_the_plan_skips_only_that_stream(account):
-    emu, config, catalog = account(plan="standard")
-    run = run_tap(config, catalog=select(catalog))
-    counts = run.record_counts()
-    assert "happiness_ratings_report" not in counts
-    assert counts["conversations"] == len(emu.data.conversations)
-    assert counts["workflows"] == len(emu.data.workflows)
-    assert "happiness_ratings_report" in run.stderr and "plan" in run.stderr
-
-
 def test_deselected_columns_are_left_out_and_keys_are_kept(account):
     emu, config, catalog = account()
     catalog = select(catalog, ["users"])
@@ -311,3 +293,30 @@ def test_without_lookback_the_report_is_full_table_on_every_run(account):
     first = run_tap(config, catalog=catalog)
     second = run_tap(config, catalog=catalog, state=first.last_state)
     assert len(second.records("happiness_ratings_report")) == len(emu.data.ratings)
+
+
+def test_the_original_taps_conversations_bookmark_covers_the_threads_too(account):
+    emu, config, catalog = account()
+    catalog = select(catalog, ["conversations", "conversation_threads"])
+    since = "2025-03-01T00:00:00Z"
+    run = run_tap(config, catalog=catalog, state={"bookmarks": {"conversations": since}})
+    listed = [r for r in emu.requests if r.path == "/v2/conversations"]
+    assert listed and all(r.query["modifiedSince"] == since for r in listed)
+    modified = {c for c, at in emu.data.conversation_modified_at.items() if at.strftime("%Y-%m-%dT%H:%M:%SZ") > since}
+    assert {r["conversation_id"] for r in run.records("conversation_threads")} <= modified
+    assert set(run.last_state["bookmarks"]) >= {"conversations", "conversation_threads"}
+
+
+def test_a_state_saved_by_version_2_0_0_mid_listing_resumes_without_loss(make_emulator, tmp_path):
+    # Saved from the previous release killed in the middle of the conversations listing; its
+    # resume point counted pages in another order, so it is dropped and the listing restarts.
+    emu = make_emulator(seed=7, conversations=300, customers=200)
+    config = write_config(emu, tmp_path)
+    catalog = select(discover(config), ["conversations", "conversation_threads", "customers", "users"])
+    saved = json.loads((Path(__file__).parent / "fixtures" / "state_from_2.0.0_mid_listing.json").read_text())
+    run = run_tap(config, catalog=catalog, state=saved)
+    assert "resume point" in run.stderr
+    expected = expected_rows(emu.data)
+    for stream in ("conversations", "conversation_threads"):
+        assert set(emitted(run, stream)) == set(expected[stream]), stream
+    assert run.last_state["bookmarks"]["conversations"]["updated_at"] > "2026-01-01T00:00:00Z"
