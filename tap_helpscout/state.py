@@ -103,7 +103,7 @@ def _checked(name, stream, entry, source):
 def _usable_listing(listing):
     """Whether a resume point has the shape the listings write it in (search.py, offset.py):
     one from a hand edit or a broken file is dropped here, before it can fail a listing."""
-    if not isinstance(listing, dict) or not isinstance(listing.get("mode"), str):
+    if not isinstance(listing, dict):
         return False
     for key in ("since", "started_at", "cursor"):
         if key in listing and not _is_date(listing[key]):
