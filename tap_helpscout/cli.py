@@ -156,8 +156,7 @@ def main(argv=None):
         _fail(f"{PROG}: {exc}", 1)
     except (KeyboardInterrupt, Terminated) as exc:
         name, code = SIGNALS[signal.SIGINT if isinstance(exc, KeyboardInterrupt) else signal.SIGTERM]
-        after = ("; the last STATE on stdout is complete: the next run continues from it"
-                 if guard.outputs else "")
+        after = "; the next run continues from the last STATE written" if guard.outputs else ""
         _fail(f"{PROG}: stopped by {name}{after}", code)
     except BrokenPipeError:
         # The reader of stdout (the target) went away; its own error says why.

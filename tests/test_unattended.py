@@ -101,6 +101,19 @@ def test_a_malformed_resume_point_is_dropped_with_a_warning_and_the_stream_read_
     assert {r["id"] for r in run.records("conversations")} == {c["id"] for c in emu.data.conversations}
 
 
+# --- config keys -----------------------------------------------------------------------------
+
+def test_misspelt_config_keys_get_one_warning_each_with_the_key_meant(account):
+    emu, config, catalog = account(max_request_per_minute=100, requests_timeout=5)
+    run = run_tap(config, catalog=select(catalog, ["users"]))
+    unknown = [line for line in warnings_of(run) if "unknown key" in line]
+    assert len(unknown) == 2
+    assert any('"max_request_per_minute"' in line and 'did you mean "max_requests_per_minute"?' in line
+               for line in unknown)
+    assert any('"requests_timeout"' in line and 'did you mean "request_timeout"?' in line for line in unknown)
+    assert len(run.records("users")) == len(emu.data.users)
+
+
 # --- the state carries only the tap's own keys ----------------------------------------------------
 
 def test_foreign_keys_of_an_old_state_are_reported_once_and_never_copied(account):
