@@ -11,6 +11,7 @@ the last STATE on it is the one of the last complete page.
 Signal handlers run in the main thread only, and the main thread is the one that writes.
 """
 import signal
+import threading
 
 SIGNALS = {signal.SIGINT: ("SIGINT", 130), signal.SIGTERM: ("SIGTERM", 143)}
 
@@ -33,6 +34,8 @@ class SignalGuard:
         self.previous = {}
 
     def install(self):
+        if threading.current_thread() is not threading.main_thread():
+            return self                 # only the main thread may set handlers (main called from a thread)
         for signum in SIGNALS:
             current = signal.getsignal(signum)
             # A signal ignored by whoever started us (`nohup`, a background job of a
