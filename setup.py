@@ -21,15 +21,18 @@ setup(
     package_data={"tap_helpscout": ["schemas/*.json", "logging.conf"]},
     install_requires=[
         "singer-python==6.8.*",
-        # HTTPS trust roots for the standard library's http.client (transport.py says why the
-        # tap does not use requests).
-        "certifi",
-        "backoff==2.2.*",
+        # 2.32.4: CVE-2024-47081 (netrc credentials sent for the wrong host). 2.33 needs Python 3.10.
+        "requests>=2.32.4,<3",
+        # The decompression-bomb fixes of the streaming API the tap reads bodies with: 2.6.0
+        # (GHSA-2xpw-w6gg-jr37, GHSA-gm62-xv2j-4w53), 2.6.3 (GHSA-38jv-5279-wg99), 2.7.0
+        # (GHSA-mf9v-mfxr-j63j), which needs Python 3.10.
+        "urllib3>=2.7; python_version>='3.10'",
+        "urllib3>=2.6.3; python_version<'3.10'",
+        "backoff==2.2.*",           # singer-python pins 2.2.1
         "pytz",
     ],
     # setuptools: tests build the package without build isolation, and venvs on Python 3.12+
-    # come without it; 70.1 builds wheels without the `wheel` package. The tests talk to the
-    # emulator with requests.
-    extras_require={"test": ["pytest>=7", "pytest-timeout", "setuptools>=70.1", "requests>=2.31,<3"]},
+    # come without it; 70.1 builds wheels without the `wheel` package.
+    extras_require={"test": ["pytest>=7", "pytest-timeout", "setuptools>=70.1"]},
     entry_points={"console_scripts": ["tap-helpscout=tap_helpscout:main"]},
 )

@@ -7,7 +7,6 @@ together with `--discover`, because Meltano passes it there.
 import argparse
 import json
 import os
-import re
 import signal
 import sys
 import traceback
@@ -20,6 +19,7 @@ from tap_helpscout.config import SECRET_KEYS, load_config, read_json_object
 from tap_helpscout.discover import discover
 from tap_helpscout.errors import InputError, TapError
 from tap_helpscout.logs import configure_logging
+from tap_helpscout.redact import RUN
 from tap_helpscout.signals import SIGNALS, SignalGuard, Terminated
 from tap_helpscout.streams import STREAMS
 from tap_helpscout.version import VERSION
@@ -164,19 +164,13 @@ def main(argv=None):
         _fail(f"{PROG}: the output pipe was closed (did the target stop?)", 1)
     except Exception as exc:             # a bug: keep the traceback, but never a secret in it
         message = f"{PROG}: unexpected error: {type(exc).__name__}: {exc}\n{traceback.format_exc()}"
-        _fail(redact(message, _secrets(argv, loaded.get("config"))), 1)
+        # The run's Redactor knows every token obtained so far; add the config's (before and
+        # after a rotation) and keep the traceback's lines.
+        RUN.add(*_secrets(argv, loaded.get("config")))
+        _fail(RUN.scrub(message), 1)
     finally:
         guard.restore()
     sys.exit(0)
-
-
-def redact(text, secrets):
-    for secret in sorted(secrets, key=len, reverse=True):
-        text = text.replace(secret, "<redacted>")
-    # Tokens the tap obtained during the run are in no file yet: hide anything that looks like one.
-    text = re.sub(r"(?i)(bearer\s+)[^\s'\"]+", r"\1<redacted>", text)
-    return re.sub(r"(?i)((?:access_token|refresh_token|client_secret)[\"']?\s*[=:]\s*[\"']?)"
-                  r"[^\s&'\",}]+", r"\1<redacted>", text)
 
 
 def _secrets(argv, config):

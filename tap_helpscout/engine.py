@@ -30,6 +30,7 @@ from .small import WholeListing
 from .state import prepare
 from .streams import DATE_WINDOWS, EMBEDDED, SEARCH, STREAMS, WHOLE
 from .timefmt import format_date_time, parse_date_time, utc_now
+from .versions import TableVersions
 
 LOGGER = get_logger()
 READERS = {SEARCH: SearchListing, WHOLE: WholeListing, DATE_WINDOWS: DateWindowReport}
@@ -53,6 +54,7 @@ class Family:
         self.skipped = Counter()
         self.incomplete = set()        # streams whose read this run could not prove complete
         self.shapers = {}
+        self.versions = TableVersions(engine.out, self.selected)     # full-table streams only
         embedded = tuple(c.embed for c in children if c.embed)
         for stream in self.selected:
             entry = engine.entries[stream.name]
@@ -91,7 +93,7 @@ class Family:
                            "; further ones are only counted" if self.skipped[stream.name] == WARNINGS_PER_STREAM else "")
 
     def write(self, stream, records, fetched_at):
-        write = self.engine.out.writer(stream.name, fetched_at)
+        write = self.engine.out.writer(stream.name, fetched_at, self.versions.of(stream.name))
         for record in records:
             write(record)
         self.counts[stream.name] += len(records)
@@ -215,6 +217,9 @@ class Engine:
                 raise
             LOGGER.error("%s failed: %s", ", ".join(names), exc)
             self.failures.append((names, str(exc)))
+        else:
+            family.versions.activate(family.incomplete)     # deletions reach the target
+        family.versions.settle()
         for stream in family.selected:
             LOGGER.info("Finished %s: %d records%s", stream.name, family.counts[stream.name],
                         f", {family.skipped[stream.name]} malformed items skipped" if family.skipped[stream.name] else "")
@@ -243,10 +248,7 @@ class Engine:
 
 
 def sync(config, config_path, catalog, state, out_factory, state_source="state"):
-    try:
-        from .http import HelpScoutClient
-    except ImportError:         # until the requests-based client lands
-        from .client import HelpScoutClient
+    from .http import HelpScoutClient
     client = HelpScoutClient(config, config_path)
     engine = Engine(config, client, catalog, state, out_factory, state_source)
     try:

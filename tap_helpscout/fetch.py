@@ -5,13 +5,14 @@ Every reader goes through a `Fetcher`: it asks the client for one page, checks t
 and turns an answer that stays unusable into a `MalformedAnswer` that fails the stream. A small
 listing is read in passes until one pass is complete (`pages.Pass`).
 """
+import functools
 import itertools
 from collections import deque
 from datetime import datetime, timezone
 
 from .errors import ApiError, MalformedAnswer
 from .logs import get_logger
-from .pages import Pass, PageError, covered, hal_page, identity
+from .pages import Pass, PageError, array_or_hal_page, covered, hal_page, identity
 
 LOGGER = get_logger()
 
@@ -39,7 +40,8 @@ class Fetcher:
     def page(self, stream, path, params, number, size=PAGE_SIZE, parse=None):
         """Page `number` of a listing, checked; read again (a few times) while it is short or
         inconsistent, then a MalformedAnswer naming the stream, the page and what is wrong."""
-        parse = parse or (lambda data, n: hal_page(data, stream.records_key, n, size))
+        listing_page = array_or_hal_page if stream.bare_array else hal_page
+        parse = parse or (lambda data, n: listing_page(data, stream.records_key, n, size))
         problem = None
         for _ in range(PAGE_TRIES):
             self.on_page(stream)
@@ -86,14 +88,15 @@ class Fetcher:
         every pass are kept (a row read twice is harmless, a row never read is lost)."""
         params = params or {}
         passes, rows = [], {}
+        identify = functools.partial(identity, key=stream.item_id)
         for attempt in range(1, PASSES + 1):
-            read = Pass()
+            read = Pass(identify=identify)
             first = self.page(stream, path, params, 1, size)
             for page in itertools.chain([first], self.pages(stream, path, params,
                                                             range(2, first.pages + 1), size, parallel)):
                 read.add(page)
                 for index, item in enumerate(page.items):
-                    rows.setdefault(identity(item, page.number, index), item)
+                    rows.setdefault(identify(item, page.number, index), item)
             passes.append(read)
             if read.complete or covered(passes):
                 return Listing(list(rows.values()), True)
@@ -107,7 +110,7 @@ class Fetcher:
         """A child listing of one parent (threads of a conversation, members of a team); empty,
         and complete, when the parent was deleted since it was listed (404)."""
         try:
-            return self.read_all(child, child.path.format(parent_id=parent_id))
+            return self.read_all(child, child.path.format(parent_id=parent_id), child.params)
         except ApiError as exc:
             if exc.status != 404:
                 raise

@@ -98,6 +98,14 @@ def hal_page(data, records_key, number, default_size):
     return Page(number, items, size or default_size, total, pages)
 
 
+def array_or_hal_page(data, records_key, number, default_size):
+    """A listing documented as a bare JSON array (the whole listing, unpaged) that an older
+    note describes as HAL pages (saved replies): either shape."""
+    if isinstance(data, list):
+        return Page(number, data, max(default_size, len(data)), len(data), 1 if data else 0)
+    return hal_page(data, records_key, number, default_size)
+
+
 def report_page(data, records_key, number, size):
     """An answer of a report endpoint: `{results, page, count, pages}` (not HAL)."""
     if not isinstance(data, dict):
@@ -123,11 +131,12 @@ def _kind(value):
         type(value), "a number")
 
 
-def identity(item, page_number, index):
-    """What tells one row from another: its id, or where it was seen when it has none (a
-    malformed row still counts as a row of the page)."""
-    if isinstance(item, dict) and item.get("id") is not None:
-        return ("id", item["id"])
+def identity(item, page_number, index, key="id"):
+    """What tells one row from another: its id (`key`: the stream's identifying field), or
+    where it was seen when it has none (a malformed row still counts as a row of the page)."""
+    value = item.get(key) if isinstance(item, dict) else None
+    if isinstance(value, (int, float, str)):        # an object or list as id is a malformed row
+        return ("id", value)
     return ("at", page_number, index)
 
 

@@ -67,7 +67,7 @@ class Progress:
         malformed = sum(count for name, count in totals.items() if name.startswith("skipped "))
         parts = [f"Sync {'stopped' if stopped else 'finished'} in {_duration(seconds)}: {rows}",
                  f"{_stat(self.client, 'requests')} requests, {_stat(self.client, 'throttled')} x 429, "
-                 f"{_stat(self.client, 'retries')} retries"]
+                 f"{_stat(self.client, 'retries')} retries, {_stat(self.client, 'rate_waits')} rate-limit waits"]
         if malformed:
             parts.append(f"{malformed} malformed items skipped")
         if skipped:

@@ -8,6 +8,7 @@ another. A listing that could not be confirmed complete keeps its old bookmark.
 """
 from datetime import datetime, timezone
 
+from .details import child_rows
 from .streams import PER_PARENT
 from .timefmt import format_date_time, parse_date_time
 
@@ -30,7 +31,7 @@ class WholeListing:
 
         children = [c for c in family.children if c.reader == PER_PARENT and family.is_selected(c)]
         parents = [item["id"] for item in items if isinstance(item, dict) and item.get("id") is not None]
-        futures = {(child.name, parent_id): engine.pool.submit(engine.fetcher.children, child, parent_id)
+        futures = {(child.name, parent_id): engine.pool.submit(child_rows, engine, child, parent_id)
                    for child in children for parent_id in parents}
         try:
             for child in children:
@@ -44,8 +45,8 @@ class WholeListing:
                     bookmark = engine.out.bookmark(child.name)
                     if bookmark.get("parents"):
                         bookmark[child.replication_key] = min(bookmark["parents"].values(), key=parse_date_time)
-                if not listing.complete:
-                    family.incomplete.add(child.name)     # a parent may be missing
+                if not listing.complete or len(parents) < len(items):
+                    family.incomplete.add(child.name)     # a parent may be missing, or unreadable
                 engine.checkpoint(child)
         finally:
             for future in futures.values():

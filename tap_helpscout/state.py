@@ -4,7 +4,8 @@ State: {"bookmarks": {stream: {replication_key: value, ...}}, "currently_syncing
 "start_date": ...}. Besides its replication key, a stream's entry may hold the progress of an
 unfinished listing (`listing`), per-parent bookmarks (`parents`), a report's next window
 (`window_start`) or, with `report_lookback_days`, the end of the report's last complete read
-(`read_until`). `start_date` is kept only when the config has none (the default start of the
+(`read_until`), or the table version of a full-table read under way (`version`, versions.py).
+`start_date` is kept only when the config has none (the default start of the
 first run, one year back, stays the start of every later run).
 
 `prepare` checks a state before any output: what cannot be used stops the run with one line

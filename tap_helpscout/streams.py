@@ -1,8 +1,9 @@
-"""The eleven streams, as data.
+"""The streams, as data: the eleven of the original integration (the contract), then four more.
 
 Each stream is one declarative block: where its rows come from, its keys, how it replicates, and
 the few record-shaping facts that belong to it alone. Discovery and the sync engine both read
-this registry; the engine (paging, bookmarks, retries, children) lives in `sync.py`.
+this registry; the engine (paging, bookmarks, retries, children) lives in `engine.py` and the
+listing modules, table versions of full-table streams in `versions.py`.
 
 Readers (how the engine lists a stream):
 - SEARCH: a large listing filtered by the server with `modifiedSince`, read as a keyset chain
@@ -53,6 +54,11 @@ class Stream:
     sort_field: Optional[str] = None            # SEARCH: the `sortField` of the keyset chain
     keyset: Optional[str] = None                # SEARCH: BY_NUMBER or BY_MODIFIED
     item_id: str = "id"                         # the API item's identifying field
+    bare_array: bool = False                    # the answer may be a bare JSON array (the whole
+                                                # listing, unpaged) instead of a HAL page
+    detail_path: Optional[str] = None           # one item in full: {parent_id}, {id}
+    detail_fields: Tuple[str, ...] = ()         # API fields taken from it
+    detail_setting: Optional[str] = None        # the boolean config key that asks for it
 
 
 def latest_activity(conversation):
@@ -85,6 +91,13 @@ def threads_truncated(conversation, embedded_threads):
         return True
     return (conversation.get("type") == "chat" or len(embedded_threads) >= EMBEDDED_THREADS_CAP
             or len(embedded_threads) < count)
+
+
+def texts_null_unless_read(reply):
+    """A saved reply's full texts cost one request per reply, made only when the config asks
+    for them: without them the columns are null rather than absent."""
+    reply.setdefault("text", None)
+    reply.setdefault("chat_text", None)
 
 
 STREAMS = {s.name: s for s in (
@@ -155,5 +168,32 @@ STREAMS = {s.name: s for s in (
         name="workflows", key_properties=("id",),
         replication_method=INCREMENTAL, replication_key="modified_at",
         reader=WHOLE, path="/workflows", records_key="workflows",
+    ),
+    # --- beyond the original eleven (helpscout-api.md section 9) ---
+    Stream(
+        name="tags", key_properties=("id",),
+        replication_method=FULL_TABLE, replication_key=None,   # no modification filter
+        reader=WHOLE, path="/tags", records_key="tags",
+    ),
+    Stream(
+        name="organizations", key_properties=("id",),
+        replication_method=FULL_TABLE, replication_key=None,   # no timestamps, no filter
+        # By name: the default order (last interaction) moves while conversations change.
+        reader=WHOLE, path="/organizations", records_key="organizations", params={"sort": "name,asc"},
+    ),
+    Stream(
+        name="customer_properties", key_properties=("slug",),
+        replication_method=FULL_TABLE, replication_key=None,
+        reader=WHOLE, path="/customer-properties", records_key="customer-properties",
+        item_id="slug",             # definitions have no id; customers refer to them by slug
+    ),
+    Stream(
+        name="saved_replies", key_properties=("id",),
+        replication_method=FULL_TABLE, replication_key=None,
+        reader=PER_PARENT, path="/mailboxes/{parent_id}/saved-replies", records_key="savedReplies",
+        params={"includeChatReplies": "true"}, parent="mailboxes", parent_id_column="mailbox_id",
+        bare_array=True,            # documented as a bare array; an older note: HAL, paged
+        detail_path="/mailboxes/{parent_id}/saved-replies/{id}", detail_fields=("text", "chatText"),
+        detail_setting="fetch_saved_reply_text", derive=texts_null_unless_read,
     ),
 )}

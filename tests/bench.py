@@ -38,6 +38,10 @@ LATENCY = 0.300 * TIME_SCALE
 PARALLEL_VALUES = (1, 2, 4, 8)
 MILD_TIME_SCALE = 0.25
 CATEGORIES = ("conversation pages", "thread listings", "customer pages", "small streams", "report pages")
+REQUESTS_TARGET = 1.02          # × the floor
+WALL_TARGET = 1.05              # × the rate-limit floor
+MEMORY_GROWTH_TARGET = 0.15     # peak RSS growth from the default to the big account
+MEMORY_CEILING_MIB = 64
 
 
 def log(message):
@@ -136,6 +140,8 @@ class Bench:
                          theirs_n if theirs.returncode == 0 else f"{theirs_n} (crashed)",
                          f"{theirs_n / ours_n:.1f}x", f"{ours.token_requests} / {theirs.token_requests}"])
             notes.append(f"- {name}: floor " + ", ".join(f"{c} {floor[c]}" for c in CATEGORIES)
+                         + f" (of which {floor['25-cap listings']} thread listings of conversations with exactly "
+                           f"25 threads embedded, the API's cap)"
                          + "; ours " + ", ".join(f"{c} {mine[c]}" for c in CATEGORIES)
                          + "; original " + ", ".join(f"{c} {categorize(theirs)[c]}" for c in CATEGORIES))
             differ = sorted(k for k in set(ours.records) | set(theirs.records) if ours.records[k] != theirs.records[k])
@@ -146,8 +152,8 @@ class Bench:
                         ". The original keeps one mailbox_folders bookmark across all mailboxes, so it drops the "
                         "folders of later mailboxes that are older than an earlier mailbox's newest"
                         if differ == ["mailbox_folders"] else ""))
-            self.targets.append((f"requests ≤ 1.1 × floor ({name})", f"{ours_n / floor['total']:.3f} × floor",
-                                 ours_n <= 1.1 * floor["total"]))
+            self.targets.append((f"requests ≤ {REQUESTS_TARGET} × floor ({name})",
+                                 f"{ours_n / floor['total']:.3f} × floor", ours_n <= REQUESTS_TARGET * floor["total"]))
             if chat == 0:
                 self.targets.append(("≥ 10× fewer requests than the original (no chat)",
                                      f"{theirs_n / ours_n:.1f}× fewer", theirs_n >= 10 * ours_n))
@@ -210,11 +216,11 @@ class Bench:
                  f"the API is on another machine (in a side measurement of six runs each, unpinned runs "
                  f"of our tap took some 15% more CPU and varied twice as much: the two processes competed "
                  f"for the same two cores).")
-        self.cpu_text = text
         self.targets.append(("CPU per record ≤ 1/5 of the original's", f"{ratio:.3f} of the original's", ratio <= 0.2))
-        self.targets.append(("CPU per record within 4× of the floor (our median, beyond start-up)",
-                             f"{per_record / floor:.2f}× floor ({cpu / floor:.2f}× with start-up)",
-                             per_record <= 4 * floor))
+        text += (f"\n\nBeyond start-up, our tap spends {per_record / floor:.2f}× the json floor per record "
+                 f"({cpu / floor:.2f}× with start-up): for information, not a target (the tap is bound by the "
+                 f"API's rate limit, not by CPU).")
+        self.cpu_text = text
 
     def startup(self, emu, ours, extra_env=None):
         """A run whose catalog selects no stream (the original still fetches its access token)."""
@@ -261,13 +267,13 @@ class Bench:
             self.targets.append((f"incremental, no changes: ≤ 1 request per listed endpoint ({label})",
                                  f"at most {worst} on one endpoint", worst <= 1))
 
-    def rate_limited_runs(self, time_scale, parallel_values, original, repeats=1):
+    def rate_limited_runs(self, time_scale, parallel_values, original, repeats=1, window="fixed"):
         """Full backfills of the default account under the scaled rate limit and latency. Each of
         our configurations runs `repeats` times; its row shows the run with the median wall time
         and the spread of all of them."""
         n = self.args.conversations
         emu = self.account(n, CHAT_FRACTION, rate_limit=RATE_LIMIT, time_scale=time_scale,
-                           latency=0.300 * time_scale)
+                           latency=0.300 * time_scale, rate_window=window)
         window = 60 * time_scale
         runs = []           # (label, median run, every wall time)
         try:
@@ -275,18 +281,19 @@ class Bench:
                 tries = []
                 for attempt in range(repeats):
                     time.sleep(window + 0.2)       # start each run in a fresh rate-limit window
-                    tries.append(self.ours(f"rate-limited p{parallel} scale {time_scale} try {attempt + 1}", emu,
-                                           {"max_parallel_requests": parallel}))
+                    tries.append(self.ours(f"rate-limited {window} p{parallel} scale {time_scale} try {attempt + 1}",
+                                           emu, {"max_parallel_requests": parallel}))
                 tries.sort(key=lambda run: run.wall)
                 median = tries[len(tries) // 2]
                 # A 429 in any try counts against the configuration, not only in the median one.
                 median.extra["throttled_all_tries"] = sum(run.throttled for run in tries)
-                runs.append((f"ours, max_parallel_requests={parallel}, time_scale={time_scale}",
+                runs.append((f"ours, {window} window, max_parallel_requests={parallel}, time_scale={time_scale}",
                              median, [run.wall for run in tries]))
             if original:
                 time.sleep(window + 0.2)
                 run = self.theirs(f"original rate-limited scale {time_scale}", emu)
-                runs.append((f"original (one request at a time), time_scale={time_scale}", run, [run.wall]))
+                runs.append((f"original (one request at a time), {window} window, time_scale={time_scale}", run,
+                             [run.wall]))
         finally:
             emu.stop()
         rows = []
@@ -309,37 +316,43 @@ class Bench:
     def wall_time(self):
         runs, rows = self.rate_limited_runs(TIME_SCALE, PARALLEL_VALUES, not self.args.skip_original_wall,
                                             repeats=self.args.repeats)
+        # Help Scout's window may be fixed or sliding (its gateway's default is sliding).
+        sliding_runs, sliding_rows = self.rate_limited_runs(TIME_SCALE, (4,), False, repeats=self.args.repeats,
+                                                            window="sliding")
         # The same at a milder compression: the tap's CPU time is not scaled, so at 0.05 it weighs
         # 20 times more against the window than it would against Help Scout's real minute.
         mild_runs, mild_rows = self.rate_limited_runs(MILD_TIME_SCALE, (4,), False)
         text = table(["run", "requests", "rate-limit floor s", f"wall s (ours at {TIME_SCALE}: median of {self.args.repeats}, min–max)",
                       "wall / floor", "first to last request s",
-                      "tap CPU s", "429s (all tries)", "pacer waits", "real-time equivalent, min"], rows + mild_rows)
+                      "tap CPU s", "429s (all tries)", "pacer waits", "real-time equivalent, min"],
+                     rows + sliding_rows + mild_rows)
         window = 60 * TIME_SCALE
         text += (f"\n\nThe emulator allows {RATE_LIMIT} requests per window of {window:g} s (a minute × {TIME_SCALE}) "
-                 f"and adds {LATENCY * 1000:g} ms (300 ms × {TIME_SCALE}) to every request; the last row uses "
+                 f"and adds {LATENCY * 1000:g} ms (300 ms × {TIME_SCALE}) to every request; a fixed window opens "
+                 f"with the first request after the previous one ended, a sliding one counts the requests of the "
+                 f"last {window:g} s; the last row uses "
                  f"time_scale={MILD_TIME_SCALE} ({60 * MILD_TIME_SCALE:g} s window, {300 * MILD_TIME_SCALE:g} ms). "
                  f"Floor = (requests + 2 × token requests) ÷ {RATE_LIMIT} × window. Wall time is the tap process from "
                  f"start to exit (start-up included); real-time equivalent = wall ÷ time_scale. The tap's CPU time "
-                 f"is not scaled by time_scale. Pacer waits: times our tap's rate-limit pacer held requests back "
-                 f"(from its log).")
+                 f"is not scaled by time_scale. Pacer waits: times our tap's rate limiter held requests back "
+                 f"(from its summary line).")
         default_run = next(run for label, run in runs if "max_parallel_requests=4," in label)
         text += "\n\n" + listing_chain(default_run, TIME_SCALE)
         self.add("2. Wall time with latency and a rate limit", text)
-        ours = [(label, run) for label, run in runs if label.startswith("ours")]
-        best = min(ours, key=lambda pair: pair[1].wall)
-        default = next(pair for pair in ours if "max_parallel_requests=4," in pair[0])
-        for name, (label, run) in (("default max_parallel_requests=4", default),
-                                   (f"best: {best[0].split(',')[1].strip()}", best)):
+        for window_name, window_runs in (("fixed", runs), ("sliding", sliding_runs)):
+            label, run = next(pair for pair in window_runs
+                              if pair[0].startswith("ours") and "max_parallel_requests=4," in pair[0])
             ratio = run.wall / self.rate_floor(run, TIME_SCALE)
             throttled = run.extra.get("throttled_all_tries", run.throttled)
-            self.targets.append((f"wall time within 15% of the rate-limit floor, time_scale={TIME_SCALE}, median "
-                                 f"({name})", f"{ratio:.2f}× floor, {throttled} x 429",
-                                 ratio <= 1.15 and throttled == 0))
+            self.targets.append((f"wall time ≤ {WALL_TARGET}× the rate-limit floor and no 429, {window_name} window, "
+                                 f"max_parallel_requests=4, time_scale={TIME_SCALE}, median",
+                                 f"{ratio:.2f}× floor, {throttled} x 429",
+                                 ratio <= WALL_TARGET and throttled == 0))
         label, run = mild_runs[0]
         ratio = run.wall / self.rate_floor(run, MILD_TIME_SCALE)
-        self.targets.append((f"(supplementary) wall time within 15% of the floor, time_scale={MILD_TIME_SCALE}",
-                             f"{ratio:.2f}× floor, {run.throttled} x 429", ratio <= 1.15 and run.throttled == 0))
+        self.targets.append((f"(supplementary) wall time ≤ {WALL_TARGET}× the floor, fixed window, "
+                             f"time_scale={MILD_TIME_SCALE}",
+                             f"{ratio:.2f}× floor, {run.throttled} x 429", ratio <= WALL_TARGET and run.throttled == 0))
 
     def memory(self):
         small = self.default_runs["ours"]
@@ -359,9 +372,10 @@ class Bench:
                  f"{self.default_runs['theirs'].maxrss_kib / 1024:.1f} MiB. The {self.args.big:,}-conversation "
                  f"account: {big_stats['threads']:,} threads, {big_stats['chats']:,} chats; {len(big.requests):,} requests.")
         self.memory_text = text
-        self.targets.append((f"peak memory grows < 10% from {self.args.conversations:,} to {self.args.big:,} "
-                             f"conversations", f"{growth:+.1%}",
-                             growth < 0.10))
+        self.targets.append((f"peak memory grows ≤ {MEMORY_GROWTH_TARGET:.0%} from {self.args.conversations:,} to "
+                             f"{self.args.big:,} conversations, and stays under {MEMORY_CEILING_MIB} MiB",
+                             f"{growth:+.1%}, {big.maxrss_kib / 1024:.1f} MiB",
+                             growth <= MEMORY_GROWTH_TARGET and big.maxrss_kib / 1024 < MEMORY_CEILING_MIB))
 
     # -- the report ------------------------------------------------------------------------------
 

@@ -15,7 +15,12 @@ PRIMARY_KEYS = {
     "happiness_ratings_report": ("conversation_id", "rating_created_at", "rating_customer_id"),
     "mailbox_fields": ("id",), "mailbox_folders": ("id",), "mailboxes": ("id",),
     "team_members": ("team_id", "user_id"), "teams": ("id",), "users": ("id",), "workflows": ("id",),
+    # beyond the original eleven
+    "tags": ("id",), "organizations": ("id",), "customer_properties": ("slug",), "saved_replies": ("id",),
 }
+CONTRACT_STREAMS = tuple(PRIMARY_KEYS)[:11]
+FULL_TABLE_STREAMS = ("happiness_ratings_report", "mailbox_fields", "team_members", "tags", "organizations",
+                      "customer_properties", "saved_replies")
 
 
 def snake(name):
@@ -50,8 +55,45 @@ def key_of(stream, row):
     return tuple(row.get(k) for k in PRIMARY_KEYS[stream])
 
 
-def expected_rows(data, start_date="2000-01-01T00:00:00Z"):
-    """{stream: {primary key: row}} for the whole dataset."""
+def without_html(text):
+    return re.sub(r"<[^>]*>", "", text)
+
+
+def organization_counts(data):
+    """The counts an organization's list item gives: its customers (by `organizationId`), the
+    conversations whose primary customer is one of them, and their latest interaction."""
+    counts = {o["id"]: {"customer_count": 0, "conversation_count": 0} for o in data.organizations}
+    member_of = {c["id"]: c.get("organizationId") for c in data.customers}
+    for organization_id in member_of.values():
+        if organization_id in counts:
+            counts[organization_id]["customer_count"] += 1
+    for conv in data.conversations:
+        entry = counts.get(member_of.get(conv["primaryCustomer"]["id"]))
+        if entry is not None:
+            entry["conversation_count"] += 1
+            latest = max(conv["userUpdatedAt"], conv["customerWaitingSince"]["time"])
+            entry["last_interaction_at"] = max(entry.get("last_interaction_at", latest), latest)
+    return counts
+
+
+def saved_reply_rows(data, with_text):
+    """Every saved reply, chat ones included (the tap asks for them): the listing's name and
+    previews (text without HTML, cut to 100 characters; none without a chat text), the full
+    texts only when the tap reads them."""
+    rows = []
+    for mailbox_id, replies in data.saved_replies.items():
+        for reply in replies:
+            chat = reply["chatText"]
+            rows.append({"id": reply["id"], "mailbox_id": mailbox_id, "name": reply["name"],
+                         "preview": without_html(reply["text"])[:100] if reply["text"] else None,
+                         "chat_preview": without_html(chat)[:100] if chat else None,
+                         "text": reply["text"] if with_text else None, "chat_text": chat if with_text else None})
+    return rows
+
+
+def expected_rows(data, start_date="2000-01-01T00:00:00Z", saved_reply_text=False):
+    """{stream: {primary key: row}} for the whole dataset (`saved_reply_text`: the config's
+    `fetch_saved_reply_text`)."""
     out = {name: [] for name in PRIMARY_KEYS}
     for conv in data.conversations:
         row = as_row(conv, skip_embedded=("threads",))
@@ -76,6 +118,11 @@ def expected_rows(data, start_date="2000-01-01T00:00:00Z"):
         out["team_members"] += [{"team_id": team["id"], "user_id": user} for user in data.members.get(team["id"], [])]
     out["users"] = [as_row(u) for u in data.users]
     out["workflows"] = [as_row(w) for w in data.workflows]
+    out["tags"] = [as_row(t) for t in data.tags]
+    counts = organization_counts(data)
+    out["organizations"] = [dict(as_row(o), **counts[o["id"]]) for o in data.organizations]
+    out["customer_properties"] = [as_row(p) for p in data.customer_properties]
+    out["saved_replies"] = saved_reply_rows(data, saved_reply_text)
     result = {}
     for stream, rows in out.items():
         keep = columns(stream)

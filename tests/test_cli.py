@@ -10,6 +10,7 @@ import pytest
 
 from tap_helpscout import cli
 from tap_helpscout.discover import discover
+from tap_helpscout.streams import STREAMS
 from tests.tap_runner import select
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -72,7 +73,7 @@ def test_state_is_accepted_and_ignored_with_discover(tmp_path, config_path, stat
     proc = tap("--config", str(config_path), "--state", write(tmp_path, "state.json", state),
                "--discover")
     assert proc.returncode == 0, proc.stderr
-    assert len(json.loads(proc.stdout)["streams"]) == 11
+    assert len(json.loads(proc.stdout)["streams"]) == len(STREAMS)
 
 
 def test_short_option_names(tmp_path, config_path):
@@ -89,7 +90,7 @@ def test_the_catalog_is_honoured_under_each_name(tmp_path, config_path, fake_syn
     [call] = fake_sync
     selected = [s.tap_stream_id for s in call["catalog"].get_selected_streams({})]
     assert selected == ["users"]
-    assert len(call["catalog"].streams) == 11
+    assert len(call["catalog"].streams) == len(STREAMS)
     assert call["config_path"] == str(config_path)
     assert call["config"]["start_date"] == "2024-01-01T00:00:00Z"
     assert call["state"] == {}
@@ -117,7 +118,7 @@ def test_unknown_streams_are_reported_and_skipped(tmp_path, caplog):
     with caplog.at_level(logging.WARNING):
         loaded = cli.load_catalog(write(tmp_path, "catalog.json", catalog))
     assert "tickets" not in [s.tap_stream_id for s in loaded.streams]
-    assert len(loaded.streams) == 11
+    assert len(loaded.streams) == len(STREAMS)
     assert any('unknown stream "tickets"' in r.getMessage() for r in caplog.records)
 
 

@@ -1,17 +1,19 @@
 """HelpScoutClient against the project's Help Scout emulator (tests/emulator): every fault kind
 is survived with the same answer as without it, tokens rotate and persist across runs, rate
-limits are paced without a single 429, and errors carry the API's own words."""
+limits (fixed and sliding windows) are paced without a single 429, and errors carry the API's
+own words."""
 import json
 import os
 import stat
-import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-import tap_helpscout.client as client_module
-from tap_helpscout.client import HelpScoutClient
+import tap_helpscout.http as http_module
 from tap_helpscout.errors import ApiError, AuthError, PermissionDenied
+from tap_helpscout.http import HelpScoutClient
+from tap_helpscout.redact import Redactor
+from tests import tap_runner
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -20,7 +22,7 @@ SMALL = dict(seed=3, conversations=30, customers=20)
 
 @pytest.fixture(autouse=True)
 def quick_backoff(monkeypatch):
-    monkeypatch.setattr(client_module, "BACKOFF_BASE_SECONDS", 0.001)
+    monkeypatch.setattr(http_module, "BACKOFF_FACTOR_SECONDS", 0.001)
 
 
 def write_config(tmp_path, emu, **keys):
@@ -35,7 +37,8 @@ def write_config(tmp_path, emu, **keys):
 
 
 def client_for(path, **overrides):
-    return HelpScoutClient({**json.loads(path.read_text()), **overrides}, str(path))
+    return HelpScoutClient({**json.loads(path.read_text()), **overrides}, str(path),
+                           redactor=Redactor())
 
 
 def api_requests(emu):
@@ -61,12 +64,11 @@ def test_a_stall_past_the_request_timeout_is_survived_by_a_retry(make_emulator, 
     api_client = client_for(write_config(tmp_path, emu), request_timeout=1)
     clean = api_client.get("/mailboxes").json
     emu.add_fault("stall", path="/mailboxes", stall_seconds=5)
-    started = time.monotonic()
     assert api_client.get("/mailboxes").json == clean
-    assert time.monotonic() - started < 3
+    assert [r.fault for r in api_requests(emu)][-2:] == ["stall", None]
 
 
-def test_retry_after_of_an_injected_429_is_honoured(make_emulator, tmp_path, monkeypatch):
+def test_retry_after_of_an_injected_429_is_waited_for(make_emulator, tmp_path):
     emu = make_emulator(**SMALL)
     api_client = client_for(write_config(tmp_path, emu))
     api_client.get("/users")
@@ -74,7 +76,7 @@ def test_retry_after_of_an_injected_429_is_honoured(make_emulator, tmp_path, mon
     api_client.get("/users")
     throttled, retried = api_requests(emu)[-2:]
     assert throttled.status == 429 and retried.status == 200
-    assert 0.7 <= retried.time - throttled.time < 1.2
+    assert retried.time - throttled.time >= 0.7, "no request before the server's wait is over"
 
 
 def test_token_endpoint_faults_are_retried(make_emulator, tmp_path):
@@ -82,7 +84,7 @@ def test_token_endpoint_faults_are_retried(make_emulator, tmp_path):
     emu.add_fault("503", path="/oauth2/token")
     api_client = client_for(write_config(tmp_path, emu))
     assert api_client.get("/users").status == 200
-    assert api_client.token_request_count == 2
+    assert api_client.stats.token_requests == 2
 
 
 # ------------------------------------------------------------------------------- OAuth2
@@ -93,7 +95,7 @@ def test_a_401_refreshes_the_token_and_retries(make_emulator, tmp_path):
     clean = api_client.get("/users").json
     emu.add_fault("401", path="/users")
     assert api_client.get("/users").json == clean
-    assert api_client.token_request_count == 2
+    assert api_client.stats.token_requests == 2
 
 
 def test_expired_tokens_are_replaced(make_emulator, tmp_path):
@@ -195,19 +197,15 @@ def test_reports_on_the_standard_plan_raise_permission_denied(make_emulator, tmp
 
 # --------------------------------------------------------------------------- rate limits
 
-def test_a_rate_limited_run_meets_no_429_and_learns_the_short_window(make_emulator, tmp_path,
-                                                                       capfd):
-    emu = make_emulator(**SMALL, rate_limit=60, time_scale=1 / 60)      # 60 per second
+@pytest.mark.parametrize("window", ["fixed", "sliding"])
+def test_a_rate_limited_run_meets_no_429(make_emulator, tmp_path, capfd, window):
+    emu = make_emulator(**SMALL, rate_limit=60, time_scale=1 / 60, rate_window=window)  # 60 a second
     api_client = client_for(write_config(tmp_path, emu))
-    started = time.monotonic()
     with ThreadPoolExecutor(4) as pool:
         list(pool.map(lambda page: api_client.get("/users", {"page": "1"}), range(300)))
-    elapsed = time.monotonic() - started
     assert emu.throttled == 0
-    # Closeness to the limit is measured by `make bench`; a test only rules out minute-long waits.
-    assert elapsed < 30, "the pacer waited as if the window were a minute"
-    err = capfd.readouterr().err
-    assert "INFO rate limit: " in err and " s for the next one" in err, "waits are logged"
+    assert api_client.stats.throttled == 0 and api_client.stats.rate_waits > 0
+    assert "INFO rate limit: " in capfd.readouterr().err, "pacing is logged"
 
 
 def test_max_requests_per_minute_caps_the_taps_share(make_emulator, tmp_path):
@@ -215,8 +213,8 @@ def test_max_requests_per_minute_caps_the_taps_share(make_emulator, tmp_path):
     api_client = client_for(write_config(tmp_path, emu), max_requests_per_minute=300)
     with ThreadPoolExecutor(4) as pool:
         list(pool.map(lambda page: api_client.get("/users"), range(6)))
-    times = [r.time for r in emu.requests]        # the token request counts too
-    assert times[-1] - times[0] >= 6 * 0.2 - 0.05
+    times = [r.time for r in emu.requests]        # the token request counts too (as two)
+    assert times[-1] - times[0] >= 7 * 0.2 - 0.05, "no faster than the cap"
 
 
 # ----------------------------------------------------------------------------- secrecy
@@ -235,6 +233,19 @@ def test_no_secret_appears_in_any_output(make_emulator, tmp_path, capfd):
     secrets |= {stored["refresh_token"], stored["access_token"], emu.refresh_token}
     out, err = capfd.readouterr()
     assert out == ""
-    assert "try 2 of 8" in err
+    assert "try 2 of 8" in err and "HTTP 500" in err
     for secret in secrets:
         assert secret not in err
+
+
+@pytest.mark.parametrize("window", ["fixed", "sliding"])
+def test_a_paced_sync_of_the_real_executable_meets_no_429(make_emulator, tmp_path, window):
+    emu = make_emulator(seed=5, conversations=150, customers=100, rate_limit=40, time_scale=0.05,
+                        rate_window=window)
+    config = tap_runner.write_config(emu, tmp_path)
+    catalog = tap_runner.select(tap_runner.discover(config),
+                                ["conversations", "conversation_threads", "customers"])
+    run = tap_runner.run_tap(config, catalog=catalog)
+    assert run.record_counts()["conversations"] == len(emu.data.conversations)
+    assert emu.throttled == 0
+    assert len(api_requests(emu)) > 40, "the run spanned windows"

@@ -1,8 +1,10 @@
-"""Discovery: an offline, static catalog of the eleven streams that matches the contract.
+"""Discovery: an offline, static catalog of the fifteen streams; the original eleven match the
+contract.
 
 The contract is ../shared/reference/tables.md (the Stitch documentation of the original
 integration). It is restated below as data, so that a change to a schema file or to the stream
-registry that breaks a warehouse built by the original integration fails here.
+registry that breaks a warehouse built by the original integration fails here. The four streams
+beyond it (helpscout-api.md section 9) are restated the same way in NEW_STREAMS.
 """
 import http.client
 import json
@@ -74,6 +76,23 @@ CONTRACT = {
         "order": INT, "status": STR, "type": STR}),
 }
 
+#   the streams beyond the contract, in the same form
+NEW_STREAMS = {
+    "tags": ("FULL_TABLE", ["id"], None, None, {
+        "id": INT, "slug": STR, "name": STR, "color": STR, "created_at": DT, "updated_at": DT,
+        "ticket_count": INT}),
+    "organizations": ("FULL_TABLE", ["id"], None, None, {
+        "id": INT, "name": STR, "website": STR, "description": STR, "location": STR, "logo_url": STR,
+        "note": STR, "domains": ARR, "phones": ARR, "brand_color": STR, "customer_count": INT,
+        "conversation_count": INT, "last_interaction_at": DT}),
+    "customer_properties": ("FULL_TABLE", ["slug"], None, None, {
+        "type": STR, "slug": STR, "name": STR, "options": ARR}),
+    "saved_replies": ("FULL_TABLE", ["id"], None, "mailboxes", {
+        "id": INT, "mailbox_id": INT, "name": STR, "preview": STR, "chat_preview": STR, "text": STR,
+        "chat_text": STR}),
+}
+ALL_STREAMS = {**CONTRACT, **NEW_STREAMS}
+
 # Nested columns whose sub-schemas the API documents (helpscout-api.md section 4):
 #   (stream, path through properties / items, expected type or DT)
 NESTED = [
@@ -116,6 +135,11 @@ NESTED = [
     ("mailbox_fields", "options[].label", STR),
     ("mailbox_fields", "options[].order", INT),
     ("users", "alternate_emails[]", STR),
+    ("customers", "organization_id", INT),
+    ("organizations", "domains[]", STR),
+    ("organizations", "phones[]", STR),
+    ("customer_properties", "options[].id", STR),
+    ("customer_properties", "options[].label", STR),
 ]
 
 
@@ -181,7 +205,7 @@ def test_discovery_works_offline_and_leaves_the_config_file_untouched(offline_co
     proc = subprocess.run([sys.executable, "-m", "tap_helpscout", "--config", str(offline_config),
                            "--discover"], capture_output=True, text=True, timeout=60, cwd=ROOT)
     assert proc.returncode == 0, proc.stderr
-    assert len(json.loads(proc.stdout)["streams"]) == 11
+    assert len(json.loads(proc.stdout)["streams"]) == len(ALL_STREAMS)
     assert offline_config.read_bytes() == before
     for secret in ("bogus-client-secret-5f3a", "bogus-refresh-token-9c1e"):
         assert secret not in proc.stdout + proc.stderr
@@ -198,7 +222,7 @@ def test_discovery_opens_no_connection(offline_config, monkeypatch, capsys):
     with pytest.raises(SystemExit) as exit_:
         cli.main(["--config", str(offline_config), "--discover"])
     assert exit_.value.code == 0
-    assert len(json.loads(capsys.readouterr().out)["streams"]) == 11
+    assert len(json.loads(capsys.readouterr().out)["streams"]) == len(ALL_STREAMS)
 
 
 def test_only_the_catalog_goes_to_stdout(offline_config):
@@ -209,23 +233,34 @@ def test_only_the_catalog_goes_to_stdout(offline_config):
 
 # --- the catalog matches the contract ----------------------------------------------------------
 
-def test_singer_python_loads_the_catalog_with_exactly_the_eleven_streams(catalog):
+def test_singer_python_loads_the_catalog_with_the_eleven_contract_streams_and_the_four_new_ones(catalog):
     loaded = Catalog.from_dict(catalog)
-    assert sorted(s.tap_stream_id for s in loaded.streams) == sorted(CONTRACT)
+    assert sorted(s.tap_stream_id for s in loaded.streams) == sorted(ALL_STREAMS)
+    assert set(CONTRACT) <= {s.tap_stream_id for s in loaded.streams}
     assert all(s.stream == s.tap_stream_id for s in loaded.streams)
 
 
-@pytest.mark.parametrize("stream", sorted(CONTRACT))
+def test_no_stream_is_selected_by_default(catalog):
+    for entry in catalog["streams"]:
+        assert "selected" not in metadata_of(entry)[()], entry["tap_stream_id"]
+
+
+@pytest.mark.parametrize("stream", sorted(ALL_STREAMS))
 def test_every_contract_column_has_its_nullable_type(catalog, stream):
     properties = entry_of(catalog, stream)["schema"]["properties"]
-    for column, expected in CONTRACT[stream][4].items():
+    for column, expected in ALL_STREAMS[stream][4].items():
         assert column in properties, f"{stream}.{column} is missing"
         assert_type(properties[column], expected, f"{stream}.{column}")
 
 
-@pytest.mark.parametrize("stream", sorted(CONTRACT))
+@pytest.mark.parametrize("stream", sorted(NEW_STREAMS))
+def test_new_streams_have_exactly_their_documented_columns(catalog, stream):
+    assert set(entry_of(catalog, stream)["schema"]["properties"]) == set(NEW_STREAMS[stream][4])
+
+
+@pytest.mark.parametrize("stream", sorted(ALL_STREAMS))
 def test_stream_metadata_carries_keys_replication_and_parent(catalog, stream):
-    replication, keys, replication_key, parent, _ = CONTRACT[stream]
+    replication, keys, replication_key, parent, _ = ALL_STREAMS[stream]
     entry = entry_of(catalog, stream)
     top = metadata_of(entry)[()]
     assert top["table-key-properties"] == keys
@@ -235,9 +270,9 @@ def test_stream_metadata_carries_keys_replication_and_parent(catalog, stream):
     assert top.get("parent-tap-stream-id") == parent
 
 
-@pytest.mark.parametrize("stream", sorted(CONTRACT))
+@pytest.mark.parametrize("stream", sorted(ALL_STREAMS))
 def test_keys_and_replication_keys_are_automatic_and_the_rest_available(catalog, stream):
-    _, keys, replication_key, _, _ = CONTRACT[stream]
+    _, keys, replication_key, _, _ = ALL_STREAMS[stream]
     entry = entry_of(catalog, stream)
     mdata = metadata_of(entry)
     automatic = set(keys) | ({replication_key} if replication_key else set())
@@ -247,8 +282,8 @@ def test_keys_and_replication_keys_are_automatic_and_the_rest_available(catalog,
 
 
 def test_child_rows_carry_their_parent_id_and_team_members_only_the_two_ids(catalog):
-    for stream, column in (("conversation_threads", "conversation_id"),
-                           ("mailbox_fields", "mailbox_id"), ("mailbox_folders", "mailbox_id")):
+    for stream, column in (("conversation_threads", "conversation_id"), ("mailbox_fields", "mailbox_id"),
+                           ("mailbox_folders", "mailbox_id"), ("saved_replies", "mailbox_id")):
         assert entry_of(catalog, stream)["schema"]["properties"][column]["type"] == INT
     assert set(entry_of(catalog, "team_members")["schema"]["properties"]) == {"team_id", "user_id"}
 
@@ -293,4 +328,4 @@ def test_schema_files_ship_with_the_package(tmp_path):
     subprocess.run([sys.executable, "setup.py", "-q", "build_py", "--build-lib", str(tmp_path)],
                    cwd=ROOT, check=True, capture_output=True, timeout=120)
     shipped = {p.stem for p in (tmp_path / "tap_helpscout" / "schemas").glob("*.json")}
-    assert shipped == set(CONTRACT)
+    assert shipped == set(ALL_STREAMS)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.emulator import Drift
-from tests.expected import PRIMARY_KEYS, expected_rows, key_of, latest_by_key
+from tests.expected import FULL_TABLE_STREAMS, PRIMARY_KEYS, expected_rows, key_of, latest_by_key
 from tests.tap_runner import discover, run_tap, run_until_killed, select, write_config
 
 ALL_STREAMS = list(PRIMARY_KEYS)
@@ -59,6 +59,9 @@ def test_full_sync_costs_list_pages_plus_only_the_needed_thread_fetches(account)
         "/v2/mailboxes": 1, "/v2/users": 1, "/v2/teams": 1, "/v2/workflows": 1,
         "/v2/mailboxes/{id}/fields": len(data.mailboxes), "/v2/mailboxes/{id}/folders": len(data.mailboxes),
         "/v2/teams/{id}/members": len(data.teams),
+        "/v2/tags": pages(len(data.tags), 50), "/v2/organizations": pages(len(data.organizations), 50),
+        "/v2/customer-properties": 1, "/v2/mailboxes/{id}/saved-replies": len(data.mailboxes),
+        "/v2/mailboxes/{id}/saved-replies/{id}": 0,     # the full texts only when asked for
     }
     counts = endpoint_counts(emu)
     for endpoint, number in expected.items():
@@ -168,7 +171,7 @@ def test_threads_can_be_selected_without_conversations(account):
 
 def test_child_streams_can_be_selected_without_their_parents(account):
     emu, config, catalog = account()
-    children = ["mailbox_fields", "mailbox_folders", "team_members"]
+    children = ["mailbox_fields", "mailbox_folders", "team_members", "saved_replies"]
     run = run_tap(config, catalog=select(catalog, children))
     expected = expected_rows(emu.data)
     assert set(run.record_counts()) == set(children)
@@ -320,3 +323,83 @@ def test_a_state_saved_by_version_2_0_0_mid_listing_resumes_without_loss(make_em
     for stream in ("conversations", "conversation_threads"):
         assert set(emitted(run, stream)) == set(expected[stream]), stream
     assert run.last_state["bookmarks"]["conversations"]["updated_at"] > "2026-01-01T00:00:00Z"
+
+
+def test_saved_reply_texts_cost_one_request_per_reply_and_only_when_asked(account, tmp_path):
+    emu, _, catalog = account()
+    config = write_config(emu, tmp_path, fetch_saved_reply_text=True)
+    run = run_tap(config, catalog=select(catalog, ["saved_replies"]))
+    expected = expected_rows(emu.data, saved_reply_text=True)["saved_replies"]
+    assert emitted(run, "saved_replies") == expected
+    assert any(row["chat_text"] for row in expected.values()) and any(row["text"] for row in expected.values())
+    counts = endpoint_counts(emu)
+    assert counts["/v2/mailboxes/{id}/saved-replies/{id}"] == len(expected)
+    assert counts["/v2/mailboxes/{id}/saved-replies"] == len(emu.data.mailboxes)
+    # Chat replies are listed too.
+    assert all(r.query.get("includeChatReplies") == "true" for r in emu.requests
+               if r.path.endswith("/saved-replies"))
+    assert set(emu.data.chat_saved_reply_ids) <= {key[0] for key in expected}
+
+
+def test_saved_replies_read_as_hal_pages_arrive_in_full(account):
+    emu, config, catalog = account(saved_replies_hal=True)
+    mailbox = emu.data.mailboxes[0]["id"]
+    for k in range(60):                  # more than a page of 50
+        emu.add_saved_reply(mailbox, name=f"Canned answer {k}")
+    run = run_tap(config, catalog=select(catalog, ["saved_replies"]))
+    assert emitted(run, "saved_replies") == expected_rows(emu.data)["saved_replies"]
+
+
+def versions_of(run, stream):
+    """(the versions the stream's records carry, [(position, version) of its ACTIVATE_VERSION
+    messages], the position of its last record)."""
+    carried = {m.get("version") for m in run.messages if m["type"] == "RECORD" and m["stream"] == stream}
+    activations = [(i, m["version"]) for i, m in enumerate(run.messages)
+                   if m["type"] == "ACTIVATE_VERSION" and m["stream"] == stream]
+    last = max(i for i, m in enumerate(run.messages) if m["type"] == "RECORD" and m["stream"] == stream)
+    return carried, activations, last
+
+
+def test_rows_deleted_at_the_source_leave_a_complete_full_table_read_and_it_activates_its_version(account):
+    emu, config, catalog = account()
+    catalog = select(catalog)
+    first = run_tap(config, catalog=catalog)
+    data = emu.data
+    team = data.teams[0]["id"]
+    emu.remove_team_member(team, data.members[team][0])
+    mailbox = next(m["id"] for m in data.mailboxes if data.fields[m["id"]])
+    emu.delete_mailbox_field(mailbox, data.fields[mailbox][0]["id"])
+    emu.delete_tag(data.tags[0]["id"])
+    emu.delete_organization(data.organizations[0]["id"])
+    emu.delete_customer_property(data.customer_properties[0]["slug"])
+    emu.delete_rating(0)
+    emu.delete_saved_reply(mailbox, data.saved_replies[mailbox][0]["id"])
+    second = run_tap(config, catalog=catalog, state=first.last_state)
+
+    expected = expected_rows(data, "2019-01-01T00:00:00Z")
+    for stream in FULL_TABLE_STREAMS:
+        assert set(emitted(second, stream)) == set(expected[stream]), stream
+        assert len(emitted(second, stream)) < len(emitted(first, stream)), stream
+        for run in (first, second):
+            carried, activations, last = versions_of(run, stream)
+            [(position, version)] = activations
+            assert carried == {version} and position > last, stream
+        assert versions_of(second, stream)[1][0][1] > versions_of(first, stream)[1][0][1], stream
+    # Incremental streams carry no version: the API reports no deletions for them.
+    for stream in set(ALL_STREAMS) - set(FULL_TABLE_STREAMS):
+        assert not any(m["type"] == "ACTIVATE_VERSION" and m["stream"] == stream for m in second.messages)
+    # The customers that belonged to the deleted organization changed: they come again, unlinked.
+    for key, row in emitted(second, "customers").items():
+        assert row == expected["customers"][key]
+    assert not any(m["type"] == "ACTIVATE_VERSION" for m in first.messages[:next(
+        i for i, m in enumerate(first.messages) if m["type"] == "RECORD")])
+
+
+def test_a_report_read_only_from_the_lookback_retires_nothing(account, tmp_path):
+    emu, _, catalog = account(ratings=35)
+    config = write_config(emu, tmp_path, report_lookback_days=30)
+    catalog = select(catalog, ["happiness_ratings_report"])
+    first = run_tap(config, catalog=catalog)
+    assert [m["type"] for m in first.messages].count("ACTIVATE_VERSION") == 1
+    second = run_tap(config, catalog=catalog, state=first.last_state)
+    assert "ACTIVATE_VERSION" not in [m["type"] for m in second.messages]

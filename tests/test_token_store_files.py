@@ -1,5 +1,6 @@
-"""The config file survives token rotation: atomic replacement, other keys and mode kept, and a
-kill at any instant leaves valid JSON holding a refresh token that was written."""
+"""Files that hold tokens (tap_helpscout/token_store.py) survive token rotation: atomic
+replacement, other keys and mode kept, a kill at any instant leaves valid JSON holding a refresh
+token that was written; a file in a read-only folder is rewritten in place."""
 import json
 import os
 import random
@@ -12,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tap_helpscout.config_file import update_config_file
+from tap_helpscout.token_store import create_private_file, update_config_file, write_file_in_place
 from tap_helpscout.errors import ConfigError
 
 pytestmark = pytest.mark.timeout(60)
@@ -24,7 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 # its write returned, so the test knows which ones were completely stored.
 ROTATOR = r"""
 import sys
-from tap_helpscout.config_file import update_config_file
+from tap_helpscout.token_store import update_config_file
 path = sys.argv[1]
 n = 0
 while True:
@@ -153,3 +154,22 @@ def test_temporaries_left_by_a_killed_writer_are_removed_once_stale(tmp_path):
     os.utime(stale, (hour_ago, hour_ago))
     update_config_file(str(path), {"refresh_token": "new"})
     assert not stale.exists() and fresh.exists()
+
+
+def test_in_place_writes_leave_valid_json_of_any_length(tmp_path):
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps({"refresh_token": "a" * 500, "client_secret": "s3cret"}))
+    inode = os.stat(path).st_ino
+    for token in ("short", "x" * 2000, "mid" * 10):
+        write_file_in_place(str(path), json.dumps({"refresh_token": token, "client_secret": "s3cret"}))
+        assert json.loads(path.read_text())["refresh_token"] == token
+    assert os.stat(path).st_ino == inode, "the same file, rewritten"
+
+
+def test_a_private_file_is_created_once_readable_by_its_owner_only(tmp_path):
+    path = tmp_path / "token.json"
+    assert create_private_file(str(path), "{}\n")
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    path.write_text('{"kept": true}')
+    assert not create_private_file(str(path), "{}\n")
+    assert json.loads(path.read_text()) == {"kept": True}

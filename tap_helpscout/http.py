@@ -1,0 +1,434 @@
+"""HTTP for the Help Scout Mailbox API: requests and backoff do the generic work, this module
+what is Help Scout's, and what keeps a broken or hostile server from hanging, crashing or
+leaking the tap.
+
+- **Session**: one `requests.Session` per run, a keep-alive pool as large as
+  `max_parallel_requests`, `(connect, read)` timeouts. The environment is honoured as requests
+  users expect (`HTTPS_PROXY`, `NO_PROXY`, `REQUESTS_CA_BUNDLE`); the bearer token goes through
+  `auth=`, so that `~/.netrc`, which requests reads only when no auth is given, never replaces it.
+- **Redirects**: requests follows none and, unlike its default even with
+  `allow_redirects=False`, never reads a redirect's body (`get_redirect_target` says there is
+  none). The client follows a redirect only to the origin of `base_url`, a few hops at most; any
+  other is an error naming its host and port, and the token never goes there.
+- **A whole answer within `request_timeout`**: requests' timeouts bound each socket read, so a
+  server trickling a byte at a time would hold a request for ever. A watchdog thread shuts the
+  socket of a request still unanswered at its deadline (the connection class tells it which
+  socket carries which request), in the headers phase as in the body's.
+- **Size**: bodies are streamed and cut at `MAX_BODY_BYTES` after decompression (urllib3 >= 2.6
+  decompresses only what is read, so a gzip bomb is stopped at the cap, not at MemoryError).
+- **Retries** (backoff): 500/502/503/504, network failures, cut or non-JSON 2xx bodies get
+  `MAX_TRIES` tries with exponential backoff and full jitter, so a dead or trickling server is
+  given up on in about two minutes. A 429 waits exactly what the server asks, every worker with
+  it (the rate limiter holds), unless that is longer than `max_rate_limit_wait_seconds`: then
+  the run stops at once. Retries are logged at WARNING with host, endpoint and status.
+- **Messages**: every one the client logs or raises goes through the run's Redactor.
+"""
+import json
+import logging
+import os
+import re
+import threading
+from urllib.parse import urljoin, urlsplit
+
+import backoff
+import requests
+import singer
+from singer import metrics
+
+from tap_helpscout import redact
+from tap_helpscout.auth import TOKEN_ENDPOINT, TokenAnswer, TokenManager, refusal
+from tap_helpscout.errors import (ApiError, ApiUnreachable, AuthError, ConfigError, MalformedAnswer,
+                                  PermissionDenied, RateLimitWaitTooLong)
+from tap_helpscout.ratelimit import RateLimiter
+from tap_helpscout.version import VERSION
+from tap_helpscout.wire import (Adapter, Bearer, Failure, NoAuth, RateLimited, Session, Watchdog,
+                                network_failure, origin, parse_http_date, retry_after_seconds)
+
+LOGGER = singer.get_logger()
+
+DEFAULT_BASE_URL = "https://api.helpscout.net/v2"
+DEFAULT_USER_AGENT = f"tap-helpscout/{VERSION}"
+DEFAULT_REQUEST_TIMEOUT = 300.0
+DEFAULT_PARALLEL_REQUESTS = 4
+DEFAULT_MAX_RATE_LIMIT_WAIT = 600.0
+MAX_CONNECT_TIMEOUT = 10.0
+MAX_BODY_BYTES = 50 * 1024 * 1024       # real pages are a few MB
+MAX_ERROR_BODY_BYTES = 64 * 1024        # enough for any error message
+CHUNK_BYTES = 64 * 1024
+MAX_REDIRECTS = 3
+MAX_TRIES = 8                           # per request, for failures
+BACKOFF_FACTOR_SECONDS = 1.0            # pauses: up to 1, 2, 4, ... s, capped
+BACKOFF_MAX_SECONDS = 60.0
+MAX_RATE_LIMIT_WAITS = 10               # 429s in a row for one request
+DEFAULT_RATE_LIMIT_WAIT = 2.0           # for a 429 that says nothing
+RETRY_STATUSES = frozenset((500, 502, 503, 504))
+ACCEPT = "application/hal+json, application/json"
+
+
+class ApiResponse:
+    """A successful (2xx) answer with a JSON body."""
+
+    __slots__ = ("status", "json", "headers", "url")
+
+    def __init__(self, status, json_body, headers, url):
+        self.status, self.json, self.headers, self.url = status, json_body, headers, url
+
+    @property
+    def server_time(self):
+        """The server's clock (the Date header), as an aware UTC datetime, or None."""
+        return parse_http_date(self.headers.get("Date"))
+
+
+class ClientStats:
+    """What the client did so far (live): requests (API), token_requests, retries, throttled
+    (429s seen), rate_waits (times the rate limit paced or held requests), rate_wait_seconds."""
+
+    def __init__(self, limiter):
+        self._limiter = limiter
+        self._lock = threading.Lock()
+        self.requests = self.token_requests = self.retries = self.throttled = 0
+        self._held_seconds = 0.0
+
+    def add(self, name, amount=1):
+        with self._lock:
+            setattr(self, name, getattr(self, name) + amount)
+
+    @property
+    def rate_waits(self):
+        return self._limiter.waits + self.throttled
+
+    @property
+    def rate_wait_seconds(self):
+        return self._limiter.wait_seconds
+
+
+def server_message(text):
+    """The API's own explanation in an error body: the vnd.error `message` with each
+    `_embedded.errors[]` `path: message`, an OAuth `error_description`, or the text itself
+    (an HTML page without its tags). Not yet redacted."""
+    try:
+        body = json.loads(text)
+    except ValueError:
+        body = None
+    if isinstance(body, dict):
+        parts = [str(body.get("message") or body.get("error_description") or body.get("error") or "")]
+        embedded = body.get("_embedded")
+        errors = embedded.get("errors") if isinstance(embedded, dict) else None
+        for error in errors if isinstance(errors, list) else ():
+            if isinstance(error, dict):
+                path, detail = str(error.get("path") or ""), str(error.get("message") or "")
+                parts.append(f"{path}: {detail}" if path and detail else path or detail)
+        return "; ".join(part for part in parts if part)
+    return re.sub(r"<[^>]*>", " ", text)
+
+
+class _RequestTimer(metrics.Timer):
+    """singer-python's http_request_timer (the same METRIC lines) without its get_logger() call,
+    which re-reads the logging configuration file on every request."""
+
+    def __init__(self, endpoint):       # pylint: disable=super-init-not-called
+        self.metric = metrics.Metric.http_request_duration
+        self.tags = {metrics.Tag.endpoint: endpoint}
+        self.logger = LOGGER
+        self.start_time = None
+
+
+class HelpScoutClient:
+    """See the module docstring. Thread-safe; makes no request until the first call."""
+
+    def __init__(self, config, config_path=None, redactor=None):
+        singer.get_logger()     # (re)configures logging: to the stderr of the moment, once
+        # urllib3 logs what a hostile server sends (unparsable headers) with a traceback; the
+        # client reports every failure itself, in one redacted line.
+        logging.getLogger("urllib3").setLevel(logging.ERROR)
+        self._redactor = redactor or redact.RUN
+        self._redactor.add(*(config.get(k) for k in ("client_secret", "refresh_token", "access_token")))
+        self._base_url = (config.get("base_url") or DEFAULT_BASE_URL).rstrip("/")
+        if urlsplit(self._base_url).scheme not in ("http", "https") or not urlsplit(self._base_url).hostname:
+            raise ConfigError(f"base_url must be an http(s) URL, not {self._base_url!r}")
+        self._origin = origin(self._base_url)
+        total = float(config.get("request_timeout") or DEFAULT_REQUEST_TIMEOUT)
+        self._timeouts = (min(MAX_CONNECT_TIMEOUT, total), total, total)   # connect, read, whole
+        self._max_wait = float(config.get("max_rate_limit_wait_seconds", DEFAULT_MAX_RATE_LIMIT_WAIT)
+                               or DEFAULT_MAX_RATE_LIMIT_WAIT)
+        parallelism = int(config.get("max_parallel_requests") or DEFAULT_PARALLEL_REQUESTS)
+        self._limiter = RateLimiter(parallelism, config.get("max_requests_per_minute"))
+        self.stats = ClientStats(self._limiter)
+        self._watchdog = Watchdog()
+        self._session = Session()
+        # The environment, read once per run the way requests reads it for every request (which
+        # costs a fifth of a request's CPU): proxies for the API host unless NO_PROXY spares it,
+        # the CA bundle. Without trust_env, requests never reads ~/.netrc either.
+        self._session.trust_env = False
+        self._session.proxies = requests.utils.get_environ_proxies(self._base_url)
+        self._session.verify = (os.environ.get("REQUESTS_CA_BUNDLE") or
+                                os.environ.get("CURL_CA_BUNDLE") or True)
+        self._session.headers.update({"User-Agent": config.get("user_agent") or DEFAULT_USER_AGENT,
+                                      "Accept": ACCEPT})
+        adapter = Adapter(pool_connections=2, pool_maxsize=parallelism + 1)
+        self._session.mount("https://", adapter)
+        self._session.mount("http://", adapter)
+        # Failures: exponential pauses with full jitter (or the server's Retry-After), bounded
+        # tries. Rate-limit waits: exactly the server's (no jitter), a bounded number in a row.
+        failures = backoff.on_exception(
+            self._pauses, Failure, max_tries=lambda: MAX_TRIES, jitter=None,
+            giveup=lambda failure: failure.permanent, on_backoff=self._log_retry, logger=None)
+        self._try = backoff.on_exception(
+            backoff.runtime, RateLimited, value=lambda limited: limited.wait, jitter=None,
+            max_tries=MAX_RATE_LIMIT_WAITS, on_backoff=self._log_rate_wait, logger=None,
+        )(failures(self._try_once))
+        self._tokens = TokenManager(config, config_path, self._token_answer, self._redactor)
+
+    # -- the interface ------------------------------------------------------------------------
+
+    def get(self, path, params=None, endpoint=None):
+        """GET `path` (relative to base_url, or an absolute link on its origin) with query
+        `params`: the ApiResponse of the 2xx answer. Raises PermissionDenied (403), AuthError
+        (credentials refused), RateLimitWaitTooLong, ApiUnreachable, MalformedAnswer, ApiError."""
+        endpoint = endpoint or path
+        url = self._url(path, endpoint)
+        token = self._tokens.token()
+        response, _ = self._send("GET", url, endpoint, params=params, token=token)
+        if response.status == 401:
+            LOGGER.info("%s: access token refused (401); renewing it and trying once more", endpoint)
+            token = self._tokens.replace_refused(token)
+            response, _ = self._send("GET", url, endpoint, params=params, token=token)
+            if response.status == 401:
+                raise AuthError(f"Help Scout refused a freshly renewed access token on {endpoint} "
+                                f"(401): the authorizing user may be inactive or the app "
+                                f"de-authorized; run the authorization-code flow again, see README",
+                                status=401, endpoint=endpoint)
+        return response
+
+    def post_token(self, form):
+        """POST a grant `form` to the token endpoint (`--authorize` sends the code grant): the
+        answer's JSON object on a 200, whose tokens are hidden from every message from now on.
+        Raises AuthError when the grant is refused, and the errors of `get`."""
+        answer = self._token_answer(form)
+        if answer.status != 200:
+            raise refusal(answer, str(form.get("grant_type")), self._redactor)
+        return answer.body
+
+    @property
+    def rate_limit_per_minute(self):
+        return self._limiter.limit
+
+    @property
+    def request_count(self):
+        return self.stats.requests
+
+    @property
+    def refresh_count(self):
+        return self._tokens.refresh_count
+
+    def close(self):
+        self._session.close()
+
+    # -- sending ---------------------------------------------------------------------------------
+
+    def _url(self, path, endpoint):
+        if not path.startswith(("http://", "https://")):
+            return self._base_url + "/" + path.lstrip("/")
+        if origin(path) != self._origin:
+            # The bearer token never travels to another origin.
+            raise ApiError(self._line(f"Help Scout API {endpoint}: refusing to follow a link to "
+                                      f"{_host_port(path)}, outside {self._base_url}"), endpoint=endpoint)
+        return path
+
+    def _token_answer(self, form):
+        """The token endpoint's final answer, for TokenManager (400, 401, 403 are answers)."""
+        self._redactor.add(form.get("client_secret"), form.get("refresh_token"), form.get("code"))
+        response, lost = self._send("POST", self._base_url + "/" + TOKEN_ENDPOINT, TOKEN_ENDPOINT,
+                                    data=form)
+        body = response.json if isinstance(response.json, dict) else {}
+        self._redactor.add(body.get("access_token"), body.get("refresh_token"))
+        return TokenAnswer(response.status, body, lost)
+
+    def _send(self, method, url, endpoint, params=None, data=None, token=None):
+        """Send with retries: (the final answer: 2xx, or 401 and the token endpoint's refusals;
+        whether an earlier try may have reached the server in vain). Anything else is raised."""
+        call = {"lost": False, "endpoint": endpoint, "host": _host_port(url)}
+        try:
+            response = self._try(call, method, url, params, data, token)
+        except Failure as failure:
+            raise self._final_error(failure, call) from None
+        except RateLimited:
+            raise ApiError(self._line(f"Help Scout API {endpoint}: still rate limited (HTTP 429) "
+                                      f"after {MAX_RATE_LIMIT_WAITS} waits"), status=429,
+                           endpoint=endpoint) from None
+        return response, call["lost"]
+
+    @staticmethod
+    def _pauses():
+        """backoff's exponential pauses with full jitter; a server-sent Retry-After instead."""
+        expo = backoff.expo(factor=BACKOFF_FACTOR_SECONDS, max_value=BACKOFF_MAX_SECONDS)
+        next(expo)
+        failure = yield
+        while True:
+            pause = backoff.full_jitter(next(expo))
+            failure = yield pause if failure.retry_after is None else failure.retry_after
+
+    def _try_once(self, call, method, url, params, data, token):
+        """One try, redirects on the API's origin included."""
+        for _ in range(MAX_REDIRECTS + 1):
+            response = self._exchange(call, method, url, params, data, token)
+            if not isinstance(response, str):
+                return response
+            url, params = response, None      # a redirect on the API's origin: its own query
+        raise ApiError(self._line(f"Help Scout API {call['endpoint']}: more than {MAX_REDIRECTS} "
+                                  f"redirects"), endpoint=call["endpoint"])
+
+    def _exchange(self, call, method, url, params, data, token):
+        """One HTTP exchange: an ApiResponse, or the URL of a redirect to follow; raises
+        Failure or RateLimited for another try, other errors for none."""
+        endpoint = call["endpoint"]
+        ticket = self._limiter.acquire(1 if method == "GET" else 2)
+        self.stats.add("requests" if token is not None else "token_requests")
+        watch = self._watchdog.watch(self._timeouts[2])
+        response, released = None, False
+        try:
+            with _RequestTimer(endpoint) as timer:
+                try:
+                    response = self._session.request(
+                        method, url, params=params, data=data, stream=True, allow_redirects=False,
+                        timeout=self._timeouts[:2], auth=Bearer(token) if token else NoAuth())
+                except requests.RequestException as exc:
+                    timer.tags[metrics.Tag.status] = metrics.Status.failed
+                    failure = network_failure(exc, watch, self._timeouts, in_body=False)
+                    call["lost"] |= failure.reached_server
+                    raise failure from None
+                status = response.status_code
+                timer.tags[metrics.Tag.http_status_code] = status
+                if not 200 <= status < 300:
+                    timer.tags[metrics.Tag.status] = metrics.Status.failed
+                self._limiter.release(ticket, response.headers, refused=status == 429)
+                released = True
+                return self._judge(call, method, url, response, watch)
+        finally:
+            if not released:
+                self._limiter.release(ticket, None)
+            self._watchdog.done(watch)
+            if response is not None:
+                response.close()
+
+    def _judge(self, call, method, url, response, watch):
+        endpoint, status, headers = call["endpoint"], response.status_code, response.headers
+        if watch.expired:         # what arrived before the watchdog cut it is not all
+            call["lost"] = True
+            raise network_failure(None, watch, self._timeouts, in_body=False)
+        if 300 <= status < 400 and headers.get("Location"):
+            return self._redirect(endpoint, method, url, status, headers["Location"])
+        ok = 200 <= status < 300
+        body = self._read(call, response, watch, MAX_BODY_BYTES if ok else MAX_ERROR_BODY_BYTES)
+        if watch.expired:
+            call["lost"] = True
+            raise network_failure(None, watch, self._timeouts, in_body=False)
+        if ok or (method == "POST" and status in (400, 401, 403)):
+            try:
+                parsed = json.loads(body)
+            except ValueError:
+                parsed = None
+            if ok and parsed is None:
+                call["lost"] = True
+                raise Failure("body", f"HTTP {status} with a body that is not complete JSON "
+                                       f"({len(body)} bytes)", status=status)
+            return ApiResponse(status, parsed, headers, url)
+        if status == 401:
+            return ApiResponse(status, None, headers, url)
+        text = body.decode("utf-8", errors="replace")
+        retry_after = retry_after_seconds(headers)
+        if status == 429 or (status in RETRY_STATUSES and retry_after is not None):
+            wait = DEFAULT_RATE_LIMIT_WAIT if retry_after is None else retry_after
+            if wait > self._max_wait:
+                raise RateLimitWaitTooLong(self._line(
+                    f"Help Scout API {endpoint}: the server asks to wait {wait:g} s before the "
+                    f"next request (HTTP {status}), more than max_rate_limit_wait_seconds="
+                    f"{self._max_wait:g}; stopping now instead of waiting"), status=status,
+                    endpoint=endpoint)
+        if status == 429:
+            self.stats.add("throttled")
+            self._limiter.hold(wait)
+            raise RateLimited(wait)
+        message = self._line(server_message(text)) or response.reason or "no message"
+        if status in RETRY_STATUSES:
+            call["lost"] = True
+            raise Failure("status", f"HTTP {status}: {message}", status=status, retry_after=retry_after)
+        error = PermissionDenied if status == 403 else ApiError
+        detail = "permission denied: " if status == 403 else ""
+        raise error(self._line(f"Help Scout API {endpoint}: HTTP {status} {detail}{message}"),
+                    status=status, endpoint=endpoint)
+
+    def _redirect(self, endpoint, method, url, status, location):
+        target = urljoin(url, location)
+        try:
+            same = origin(target) == self._origin
+        except ValueError:
+            same = False
+        if same and method == "GET":
+            return target
+        raise ApiError(self._line(
+            f"Help Scout API {endpoint}: HTTP {status} redirects to {_host_port(target)}; the tap "
+            f"follows redirects only within {self._base_url} (and sends its token nowhere else)"),
+            status=status, endpoint=endpoint)
+
+    def _read(self, call, response, watch, limit):
+        """The body, decompressed, at most `limit` bytes (an error page is cut there; a 2xx
+        answer over it fails the request)."""
+        declared = response.headers.get("Content-Length", "")
+        if declared.isdigit() and int(declared) > limit and limit == MAX_BODY_BYTES:
+            raise self._too_large(call, f"declares {int(declared):,} bytes")
+        chunks, size = [], 0
+        try:
+            for chunk in response.iter_content(CHUNK_BYTES):
+                chunks.append(chunk)
+                size += len(chunk)
+                if size > limit:
+                    if limit == MAX_BODY_BYTES:
+                        raise self._too_large(call, "is larger once decompressed")
+                    break
+        except requests.RequestException as exc:
+            failure = network_failure(exc, watch, self._timeouts, in_body=True)
+            call["lost"] = True
+            raise failure from None
+        return b"".join(chunks)[:limit]
+
+    def _too_large(self, call, how):
+        return MalformedAnswer(self._line(
+            f"Help Scout API {call['endpoint']}: the answer from {call['host']} {how}, over the "
+            f"{MAX_BODY_BYTES // (1024 * 1024)} MB the tap accepts"), endpoint=call["endpoint"])
+
+    def _final_error(self, failure, call):
+        endpoint = call["endpoint"]
+        tries = "" if failure.permanent else f", still after {MAX_TRIES} tries"
+        message = self._line(f"Help Scout API {endpoint}: {failure.reason} ({call['host']}){tries}")
+        if failure.kind == "network":
+            return ApiUnreachable(message, endpoint=endpoint)
+        if failure.kind == "body":
+            return MalformedAnswer(message, status=failure.status, endpoint=endpoint)
+        return ApiError(message, status=failure.status, endpoint=endpoint)
+
+    # -- logging ---------------------------------------------------------------------------------
+
+    def _line(self, text):
+        return self._redactor.line(text)
+
+    def _log_retry(self, details):
+        self.stats.add("retries")
+        call, failure = details["args"][0], details["exception"]
+        LOGGER.warning("%s", self._line(
+            f"{call['endpoint']}: {failure.reason} ({call['host']}); try {details['tries'] + 1} of "
+            f"{MAX_TRIES} in {details['wait']:.1f} s"))
+
+    def _log_rate_wait(self, details):
+        self.stats.add("retries")
+        call = details["args"][0]
+        LOGGER.warning("%s", self._line(
+            f"rate limit reached (HTTP 429 from {call['host']} on {call['endpoint']}): every "
+            f"request waits {details['wait']:.1f} s, as the server asks"))
+
+
+def _host_port(url):
+    try:
+        return "%s:%d" % origin(url)[1:]
+    except ValueError:
+        return urlsplit(url).netloc or url

@@ -1,0 +1,93 @@
+"""Table versions: how a full-table stream tells its target which rows the source no longer has.
+
+Singer's convention (the singer-io database taps'): the records of one complete read of a
+full-table stream carry one `version`, and an ACTIVATE_VERSION message with that version follows
+the read. A target that supports it (meltanolabs-target-postgres) then removes, or marks with
+`_sdc_deleted_at`, the rows of older versions: the rows that the read did not find. Targets
+without support ignore the message and the records' `version`.
+
+Deleting is only right after a read that saw every row, so:
+- ACTIVATE_VERSION goes out only after a complete read, never before one: a leading message
+  would make a target drop every row loaded earlier without a version, before the read has
+  delivered anything;
+- a read that was interrupted or failed, that skipped a malformed item, whose listing (or whose
+  parent's listing) could not be confirmed complete, or that did not start at the start date
+  (the report read from `report_lookback_days`) sends none: `Family.incomplete` names them;
+- the version is the read's start in milliseconds, kept in the stream's bookmark while the read
+  runs. A read that resumes where an interrupted one stopped (the report, from `window_start`)
+  keeps that version, since the rows read before the interruption carry it; a read that starts
+  over takes a new one, so rows seen only by an interrupted read are not kept alive by it.
+"""
+import time
+
+import singer
+
+from .logs import get_logger
+from .streams import FULL_TABLE
+
+LOGGER = get_logger()
+VERSION_KEY = "version"
+RESUME_KEYS = ("window_start",)     # bookmark keys with which a read continues where one stopped
+
+
+def resumes(bookmark):
+    return any(bookmark.get(key) for key in RESUME_KEYS)
+
+
+def is_version(value):
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
+
+
+class TableVersions:
+    """The versions of one family's selected full-table streams, from the start of their read
+    to its end."""
+
+    def __init__(self, out, streams, clock=time.time):
+        self.out = out
+        self.versions = {}
+        self.unversioned = set()    # reads resuming one whose rows carry no usable version
+        started = int(clock() * 1000)
+        for stream in streams:
+            if stream.replication_method != FULL_TABLE:
+                continue
+            bookmark = out.bookmark(stream.name)
+            kept = bookmark.get(VERSION_KEY)
+            if kept is not None and not is_version(kept):
+                LOGGER.warning("%s: the state's table version %r is not a positive integer; the read "
+                               "takes a new one", stream.name, kept)
+            if resumes(bookmark) and is_version(kept):
+                version = kept
+            else:
+                version = started
+                if resumes(bookmark):
+                    # The rows read before the interruption do not carry this version: activating
+                    # it would retire them.
+                    self.unversioned.add(stream.name)
+            bookmark[VERSION_KEY] = version
+            self.versions[stream.name] = version
+
+    def of(self, stream_name):
+        """The version the records of `stream_name` carry; None for incremental streams."""
+        return self.versions.get(stream_name)
+
+    def activate(self, incomplete):
+        """After the family's reader finished: ACTIVATE_VERSION for every read that is not in
+        `incomplete`. It goes out with the next STATE, after the read's last record."""
+        for name, version in self.versions.items():
+            if name in incomplete or name in self.unversioned:
+                LOGGER.info("%s: the read was not complete; rows missing from it are kept (no "
+                            "ACTIVATE_VERSION)", name)
+                continue
+            self.out.message(singer.ActivateVersionMessage(stream=name, version=version))
+
+    def settle(self):
+        """The family's read is over (complete, incomplete or failed): drop the versions that no
+        later read continues; a read that resumes keeps its version in the state."""
+        bookmarks = self.out.state["bookmarks"]
+        for name in self.versions:
+            bookmark = bookmarks.get(name)
+            if bookmark is None or resumes(bookmark):
+                continue
+            bookmark.pop(VERSION_KEY, None)
+            if not bookmark:
+                del bookmarks[name]
