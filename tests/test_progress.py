@@ -70,5 +70,8 @@ def test_the_summary_line_has_rows_per_stream_requests_429s_retries_and_what_fai
     client.stats.requests, client.stats.throttled, client.stats.retries = 120, 2, 3
     progress.summary(Counter({"users": 8, "conversations": 60, "skipped conversations": 1}), 75.0,
                      ["happiness_ratings_report"], [(["customers"], "boom")])
-    assert lines() == ["Sync finished in 1 min 15 s: conversations 60, users 8; 120 requests, 2 x 429, "
-                       "3 retries; 1 malformed items skipped; skipped: happiness_ratings_report; failed: customers"]
+    [summary] = lines()
+    assert summary.startswith("Sync finished in 1 min 15 s: conversations 60, users 8; ")
+    for part in ("120 requests", "2 x 429", "3 retries", "1 malformed items skipped",
+                 "skipped: happiness_ratings_report", "failed: customers"):
+        assert part in summary, summary
