@@ -10,7 +10,7 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
 # Reinstall when the package's metadata changes.
-$(STAMP): setup.py | $(BIN)/python
+$(STAMP): setup.py pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
@@ -18,14 +18,18 @@ test: deps $(STAMP)
 	$(BIN)/pytest -q
 
 # System packages the end-to-end tests need and cannot pip-install: the PostgreSQL server
-# binaries (tests/e2e start a throwaway server). Debian's postgresql package puts initdb in
+# binaries (tests/e2e start a throwaway server), and jq (the README's sync recipe uses it, and
+# tests/e2e/test_state_recipe.py runs that recipe). Debian's postgresql package puts initdb in
 # /usr/lib/postgresql/<version>/bin, off PATH; the tests look there too.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 deps:
-	@if command -v initdb >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then :; else \
-	  echo "make deps: installing the PostgreSQL server (apt-get install postgresql)"; \
+	@missing=""; \
+	if command -v initdb >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then :; else missing=" postgresql"; fi; \
+	command -v jq >/dev/null 2>&1 || missing="$$missing jq"; \
+	if [ -n "$$missing" ]; then \
+	  echo "make deps: installing$$missing (apt-get install)"; \
 	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update -q && \
-	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends postgresql; \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; \
 	fi
 
 test-fast: $(STAMP)

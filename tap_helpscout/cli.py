@@ -7,10 +7,12 @@ together with `--discover`, because Meltano passes it there.
 import argparse
 import json
 import os
+import signal
 import sys
 import traceback
 
 import singer
+from singer import metadata
 from singer.catalog import Catalog
 
 from tap_helpscout.config import SECRET_KEYS, load_config, read_json_object
@@ -18,6 +20,7 @@ from tap_helpscout.discover import discover
 from tap_helpscout.errors import InputError, TapError
 from tap_helpscout.logs import configure_logging
 from tap_helpscout.redact import RUN
+from tap_helpscout.signals import SIGNALS, SignalGuard, Terminated
 from tap_helpscout.streams import STREAMS
 from tap_helpscout.version import VERSION
 
@@ -86,7 +89,33 @@ def load_catalog(path):
         if not isinstance(entry.get("metadata", []), list):
             raise InputError(f'catalog: stream "{stream_id}": "metadata" must be a list')
         known.append({**entry, "tap_stream_id": stream_id})
-    return Catalog.from_dict({"streams": known})
+    catalog = Catalog.from_dict({"streams": known})
+    for entry in catalog.streams:
+        if entry.is_selected():
+            warn_unsupported_replication(entry, STREAMS[entry.tap_stream_id])
+    return catalog
+
+
+def warn_unsupported_replication(entry, stream):
+    """One warning for a selected stream whose catalog asks for a replication method or key
+    other than the stream's own: as in the original integration, they are not configurable
+    (every key is the one the API can filter on), so the tap does what it always does."""
+    top = metadata.to_map(entry.metadata).get((), {})
+    asked = {"replication-method": top.get("replication-method", entry.replication_method),
+             "replication-key": top.get("replication-key", entry.replication_key)}
+    differs = []
+    method = asked["replication-method"]
+    if method and str(method).upper() != stream.replication_method:
+        differs.append(f"replication-method {json.dumps(method)}")
+    key = asked["replication-key"]
+    if key and key != stream.replication_key:
+        differs.append(f"replication-key {json.dumps(key)}")
+    if not differs:
+        return
+    does = (f'INCREMENTAL by "{stream.replication_key}"' if stream.replication_key
+            else "FULL_TABLE (no replication key)")
+    LOGGER.warning('catalog: stream "%s": %s %s not supported and ignored; the tap replicates this stream %s',
+                   stream.name, " and ".join(differs), "are" if len(differs) > 1 else "is", does)
 
 
 def load_state(path):
@@ -100,9 +129,11 @@ def load_state(path):
     return read_json_object(path, "state", InputError)
 
 
-def run(argv=None, loaded=None):
+def run(argv=None, loaded=None, guard=None):
     """Do what the arguments ask; raises TapError for anything the user must fix, and returns
-    the exit code when it is not 0 (--check). `loaded` receives the config, so that main can hide its secrets from a traceback."""
+    the exit code when it is not 0 (--check). `loaded` receives the config, so that main can
+    hide its secrets from a traceback; `guard` (a SignalGuard) watches the output, so that a
+    signal never cuts a line."""
     args = parse_args(argv)
     if args.check:
         # check.py validates the config itself, so that --json reports a broken one as JSON.
@@ -134,18 +165,25 @@ def run(argv=None, loaded=None):
     # Imported here so that discovery never depends on the sync engine.
     from tap_helpscout.engine import sync
     from tap_helpscout.state import Output
-    sync(config, args.config, catalog, state, Output, state_source=f'state file "{args.state}"')
+    out_factory = guard.output_factory(Output) if guard is not None else Output
+    sync(config, args.config, catalog, state, out_factory, state_source=f'state file "{args.state}"')
 
 
 def main(argv=None):
+    """Exit codes: 0 done (also when the plan lacks reports, or max_run_minutes stopped the
+    run at a page boundary), 1 an error (one line on stderr; also --check finding a problem),
+    2 bad arguments (argparse), 130 SIGINT, 143 SIGTERM."""
     configure_logging()
     loaded = {}
+    guard = SignalGuard().install()
     try:
-        code = run(argv, loaded)
+        exit_code = run(argv, loaded, guard)
     except TapError as exc:
         _fail(f"{PROG}: {exc}", 1)
-    except KeyboardInterrupt:
-        _fail(f"{PROG}: interrupted", 130)
+    except (KeyboardInterrupt, Terminated) as exc:
+        name, code = SIGNALS[signal.SIGINT if isinstance(exc, KeyboardInterrupt) else signal.SIGTERM]
+        after = "; the next run continues from the last STATE written" if guard.outputs else ""
+        _fail(f"{PROG}: stopped by {name}{after}", code)
     except BrokenPipeError:
         # The reader of stdout (the target) went away; its own error says why.
         _silence_stdout()
@@ -156,7 +194,9 @@ def main(argv=None):
         # after a rotation) and keep the traceback's lines.
         RUN.add(*_secrets(argv, loaded.get("config")))
         _fail(RUN.scrub(message), 1)
-    sys.exit(code or 0)
+    finally:
+        guard.restore()
+    sys.exit(exit_code or 0)
 
 
 def _secrets(argv, config):

@@ -167,7 +167,8 @@ def _url(config, setting):
     return value.strip().rstrip("/")
 
 
-def _seconds(config, setting):
+def _positive_number(config, setting):
+    """SECONDS and MINUTES: a number greater than 0, fractions allowed."""
     key, value = setting.name, config[setting.name]
     number = None
     if isinstance(value, (int, float)) and not isinstance(value, bool):
@@ -178,8 +179,9 @@ def _seconds(config, setting):
         except ValueError:
             pass
     if number is None or not math.isfinite(number) or number <= 0:
-        raise ConfigError(f'config: "{key}" must be a number of seconds greater than 0, '
-                          f"such as {setting.default:g} (got {_shown(value)})")
+        example = f"{setting.default:g}" if setting.default is not None else "60 or 0.5"
+        raise ConfigError(f'config: "{key}" must be a number of {setting.kind} greater than 0, '
+                          f"such as {example} (got {_shown(value)})")
     return number
 
 
@@ -211,7 +213,8 @@ def _boolean(config, setting):
 
 
 _CHECKS = {settings.STRING: _string_setting, settings.PATH: _string_setting, settings.URL: _url,
-           settings.DATE_TIME: _date_time, settings.SECONDS: _seconds, settings.INTEGER: _integer,
+           settings.DATE_TIME: _date_time, settings.SECONDS: _positive_number,
+           settings.MINUTES: _positive_number, settings.INTEGER: _integer,
            settings.BOOLEAN: _boolean}
 
 

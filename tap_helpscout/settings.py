@@ -21,11 +21,14 @@ PATH = "path"                 # a file path, relative to the working directory
 URL = "url"                   # https://, or http:// to a loopback host only
 DATE_TIME = "date-time"       # RFC 3339; normalized to YYYY-MM-DDTHH:MM:SSZ
 SECONDS = "seconds"           # a number greater than 0
+MINUTES = "minutes"           # a number greater than 0 (fractions too: 0.5)
 INTEGER = "integer"           # between minimum and maximum
 BOOLEAN = "boolean"
 
 MELTANO_KINDS = {STRING: "string", PATH: "string", URL: "string", DATE_TIME: "date_iso8601",
-                 SECONDS: "integer", INTEGER: "integer", BOOLEAN: "boolean"}
+                 SECONDS: "integer",
+                 # Meltano's kinds have no fractional number: whole minutes there.
+                 MINUTES: "integer", INTEGER: "integer", BOOLEAN: "boolean"}
 
 
 @dataclass(frozen=True)
@@ -93,10 +96,11 @@ _TABLE = (
             "seconds subtracted from the server's clock when a bookmark is set, for a Help Scout search "
             "index that lags behind its clock: rows changed in that margin are read again by the next run",
             default=300, minimum=0),
-    Setting("max_run_minutes", INTEGER,
-            "a budget for one run: when it is reached the tap stops at the next page boundary with a "
-            "complete STATE and exit code 0, and the next run continues from there; without it a run "
-            "goes on until everything is read", minimum=1),
+    Setting("max_run_minutes", MINUTES,
+            "a budget for one run, in minutes (a number greater than 0; fractions too): when it is reached "
+            "the tap stops at the next page boundary with a complete STATE and exit code 0, and the next "
+            "run continues from there; for schedulers that kill a task after a hard timeout, set it well "
+            "below that timeout. Without it a run goes on until everything is read"),
     Setting("fetch_saved_reply_text", BOOLEAN,
             "also read each saved reply's full `text` and `chat_text`, at one request per saved reply "
             "(the listing gives previews only)", default=False),

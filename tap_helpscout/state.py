@@ -95,10 +95,40 @@ def _checked(name, stream, entry, source):
         if not isinstance(parents, dict):
             raise InputError(f"{where}.parents must be an object of parent id to date-time")
         entry["parents"] = {str(k): _date(v, f"{where}.parents.{k}", name) for k, v in parents.items()}
-    if "listing" in entry and not isinstance(entry["listing"], dict):
+    if "listing" in entry and not _usable_listing(entry["listing"]):
         LOGGER.warning("%s: the resume point in the state is not usable; the listing restarts from its bookmark", name)
         del entry["listing"]
     return entry
+
+
+def _usable_listing(listing):
+    """Whether a resume point has the shape the listings write it in (search.py, offset.py):
+    one from a hand edit or a broken file is dropped here, before it can fail a listing."""
+    if not isinstance(listing, dict):
+        return False
+    for key in ("since", "started_at", "cursor"):
+        if key in listing and not _is_date(listing[key]):
+            return False
+    if "next_page" in listing and not _count(listing["next_page"]):
+        return False
+    if listing.get("total") is not None and not _count(listing["total"]):
+        return False
+    windows = listing.get("windows", [])
+    return isinstance(windows, list) and all(
+        isinstance(w, dict) and _count(w.get("low")) and (w.get("high") is None or _count(w["high"]))
+        for w in windows)
+
+
+def _count(value):
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _is_date(value):
+    try:
+        parse_date_time(value)
+        return isinstance(value, str)
+    except (TypeError, ValueError):
+        return False
 
 
 def _date(value, where, stream=None):

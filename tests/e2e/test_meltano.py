@@ -27,7 +27,7 @@ pytestmark = pytest.mark.e2e
 STATE_ID = "dev:tap-helpscout-to-target-jsonl"
 # What the Meltano project is made of: its meltano.yml and the package that `pip_url: -e .`
 # installs. Copying only these keeps venvs, caches and outputs of the checkout out of it.
-PROJECT_FILES = ("meltano.yml", "setup.py", "README.md", "LICENSE", "tap_helpscout")
+PROJECT_FILES = ("meltano.yml", "setup.py", "pyproject.toml", "README.md", "LICENSE", "tap_helpscout")
 
 
 @pytest.fixture(params=["refresh_token", "client_credentials"])

@@ -46,7 +46,7 @@ def test_unit_suite_passes_on(version, tmp_path):
     # setuptools: tests/test_discovery.py builds the package with `setup.py build_py`, and venvs
     # of Python >= 3.12 come without setuptools (the test extra does not list it).
     bindir = tool_venv(f"python{version}", "-e", f"{REPO}[test]", "setuptools", python=python,
-                       fingerprint=file_digest(REPO / "setup.py"))
+                       fingerprint=file_digest(REPO / "setup.py", REPO / "pyproject.toml"))
     ran_on = subprocess.run([bindir / "python", "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
                             capture_output=True, text=True, check=True).stdout.strip()
     assert ran_on == version
