@@ -19,6 +19,7 @@ import threading
 import time
 
 from tap_helpscout.errors import ApiError, AuthError, ConfigError, TapError
+from tap_helpscout.signals import GUARD
 from tap_helpscout.token_store import TokenStore
 
 TOKEN_ENDPOINT = "oauth2/token"
@@ -205,7 +206,9 @@ class TokenManager:
         if self._fatal is not None:
             raise self._fatal
         try:
-            token, expires_in = self._grant.renew(self._post_token, refused)
+            # A refresh token rotated by Help Scout must be stored before a signal stops the run.
+            with GUARD.deferred():
+                token, expires_in = self._grant.renew(self._post_token, refused)
         except ApiError as exc:
             if exc.fatal:               # refused credentials: the same answer for everyone
                 self._fatal = exc

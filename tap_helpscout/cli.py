@@ -6,6 +6,7 @@ together with `--discover`, because Meltano passes it there.
 """
 import argparse
 import json
+import logging
 import os
 import signal
 import sys
@@ -20,7 +21,7 @@ from tap_helpscout.discover import discover
 from tap_helpscout.errors import InputError, TapError
 from tap_helpscout.logs import configure_logging
 from tap_helpscout.redact import RUN
-from tap_helpscout.signals import SIGNALS, SignalGuard, Terminated
+from tap_helpscout.signals import GUARD, SIGNALS, Terminated
 from tap_helpscout.streams import STREAMS
 from tap_helpscout.version import VERSION
 
@@ -175,7 +176,7 @@ def main(argv=None):
     2 bad arguments (argparse), 130 SIGINT, 143 SIGTERM."""
     configure_logging()
     loaded = {}
-    guard = SignalGuard().install()
+    guard = GUARD.install()
     try:
         exit_code = run(argv, loaded, guard)
     except TapError as exc:
@@ -219,5 +220,8 @@ def _silence_stdout():
 
 
 def _fail(message, code):
+    # Requests still in flight on worker threads finish while the process exits; what they
+    # would log must not come after the line that says how the run ended.
+    logging.disable(logging.CRITICAL)
     print(message, file=sys.stderr, flush=True)
     sys.exit(code)

@@ -8,10 +8,14 @@ line on stderr and exit code 130 or 143 — except while an `Output` writes: the
 remembered and raised right after the write, so stdout always ends with a complete line, and
 the last STATE on it is the one of the last complete page.
 
+The same holds while the main thread renews the OAuth token (`deferred`): a refresh token that
+Help Scout has rotated must reach the disk before the run stops, or the next run is locked out.
+
 Signal handlers run in the main thread only, and the main thread is the one that writes.
 """
 import signal
 import threading
+from contextlib import contextmanager
 
 SIGNALS = {signal.SIGINT: ("SIGINT", 130), signal.SIGTERM: ("SIGTERM", 143)}
 
@@ -32,8 +36,10 @@ class SignalGuard:
         self.outputs = []
         self.pending = None             # a signal that arrived during a write
         self.previous = {}
+        self.critical = 0               # depth of `deferred` sections in the main thread
 
     def install(self):
+        self.outputs, self.pending, self.critical = [], None, 0
         if threading.current_thread() is not threading.main_thread():
             return self                 # only the main thread may set handlers (main called from a thread)
         for signum in SIGNALS:
@@ -52,10 +58,25 @@ class SignalGuard:
         self.previous = {}
 
     def handle(self, signum, frame):
-        if any(out.writing for out in self.outputs):
+        if self.critical or any(out.writing for out in self.outputs):
             self.pending = self.pending or signum
             return
         raise stop_exception(signum)
+
+    @contextmanager
+    def deferred(self):
+        """A section a signal must not cut (in the main thread; other threads get no signals):
+        a signal that arrives meanwhile is raised when the section ends."""
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        self.critical += 1
+        try:
+            yield
+        finally:
+            self.critical -= 1
+        if not self.critical:
+            self.raise_pending()
 
     def raise_pending(self):
         """Raise the signal that arrived during a write, now that the write is complete."""
@@ -77,3 +98,7 @@ class SignalGuard:
             guard.outputs.append(out)
             return out
         return make
+
+
+# The run's guard: cli.main installs it; auth defers signals while it renews a token.
+GUARD = SignalGuard()

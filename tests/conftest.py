@@ -1,9 +1,19 @@
 # ---------------------------------------------------------------------------------------------
 # Help Scout API emulator fixtures (tests/emulator). Keep this group at the top of the file.
 # ---------------------------------------------------------------------------------------------
+import logging
+
 import pytest
 
 from tests.emulator import Emulator
+
+
+@pytest.fixture(autouse=True)
+def logging_enabled():
+    """cli.main silences logging as the process ends; a test that calls it in process must not
+    leave the next tests without logs."""
+    yield
+    logging.disable(logging.NOTSET)
 
 
 @pytest.fixture

@@ -73,6 +73,17 @@ def test_a_signal_outside_a_write_is_raised_at_once(guard):
     assert not out.writing
 
 
+def test_a_signal_during_a_token_renewal_is_raised_once_the_new_token_is_stored(guard):
+    stored = []
+    with pytest.raises(Terminated):
+        with guard.deferred():
+            os.kill(os.getpid(), signal.SIGTERM)     # Help Scout has just rotated the token
+            for _ in range(1000):
+                pass
+            stored.append("the new refresh token")
+    assert stored == ["the new refresh token"]
+
+
 # --- the real executable -------------------------------------------------------------------------
 
 def start_tap(config, catalog, state, workdir):

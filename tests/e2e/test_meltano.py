@@ -93,6 +93,9 @@ def test_meltano_runs_the_tap_and_the_next_runs_are_incremental(meltano_project)
     # Nothing changed: the second run starts from the stored bookmarks and appends no
     # conversation, thread or customer.
     before = {stream: len(landed(meltano.project, stream)) for stream in expected}
+    # The tap keeps the access token (48 h) with the refresh token; expired, every run renews
+    # it, so that the refresh token rotates at every run.
+    emu.expire_access_tokens()
     meltano("run", "tap-helpscout", "target-jsonl")
     for stream in ("conversations", "conversation_threads", "customers"):
         assert len(landed(meltano.project, stream)) == before[stream], stream
@@ -100,6 +103,7 @@ def test_meltano_runs_the_tap_and_the_next_runs_are_incremental(meltano_project)
     # One conversation changed: the third run appends it, in its new version, and no customer.
     changed = emu.data.conversations[3]["id"]
     emu.modify_conversation(changed)
+    emu.expire_access_tokens()
     meltano("run", "tap-helpscout", "target-jsonl")
     new_rows = landed(meltano.project, "conversations")[before["conversations"]:]
     assert [row["id"] for row in new_rows] == [changed]
