@@ -27,7 +27,7 @@ TOKEN_ENDPOINT = "oauth2/token"
 # request in flight never carries a token that dies on the way.
 EXPIRY_MARGIN_SECONDS = 300
 
-REAUTHORIZE = "run the authorization-code flow again, see README"
+REAUTHORIZE = "authorize the app again: tap-helpscout --config CONFIG --authorize"
 REFRESH_TOKEN_REJECTED = ("the refresh token was rejected (it may have been used by another "
                           "process, or the app was de-authorized): " + REAUTHORIZE)
 
@@ -75,7 +75,7 @@ class StaticToken:
         raise AuthError(
             "Help Scout refused the configured access_token (401): it has expired or been "
             "revoked. Put a new access_token in the config, or configure client_id and "
-            "client_secret (and a refresh_token from the authorization-code flow, see README) so "
+            "client_secret (and a refresh_token from tap-helpscout --config CONFIG --authorize) so "
             "that the tap can renew its token itself", status=401)
 
 
@@ -160,7 +160,7 @@ def make_grant(config, store, redactor):
         return StaticToken(), access_token
     raise ConfigError(
         "the config holds no Help Scout credentials: give client_id, client_secret and "
-        "refresh_token (authorization-code flow, see README), or client_id and client_secret "
+        "refresh_token (from tap-helpscout --config CONFIG --authorize), or client_id and client_secret "
         "(client-credentials flow for internal apps), or an access_token")
 
 

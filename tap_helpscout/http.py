@@ -196,7 +196,7 @@ class HelpScoutClient:
             if response.status == 401:
                 raise AuthError(f"Help Scout refused a freshly renewed access token on {endpoint} "
                                 f"(401): the authorizing user may be inactive or the app "
-                                f"de-authorized; run the authorization-code flow again, see README",
+                                f"de-authorized; authorize the app again: tap-helpscout --config CONFIG --authorize",
                                 status=401, endpoint=endpoint)
         return response
 

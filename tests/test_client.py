@@ -584,7 +584,7 @@ def test_second_401_asks_user_to_reauthorize(stub, client):
     client.get("/users")
     stub.script("/users", {"status": 401, "body": {"message": "Invalid Credentials"}},
                 {"status": 401, "body": {"message": "Invalid Credentials"}})
-    with pytest.raises(AuthError, match="authorization-code flow again, see README") as raised:
+    with pytest.raises(AuthError, match="authorize the app again: tap-helpscout --config CONFIG --authorize") as raised:
         client.get("/users", endpoint="users")
     assert raised.value.status == 401 and raised.value.endpoint == "users"
     assert client.stats.token_requests == 2
@@ -596,7 +596,7 @@ def test_a_rejected_refresh_token_explains_what_happened(stub, tmp_path):
         client_for(path).get("/users")
     message = str(raised.value)
     assert "the refresh token was rejected (it may have been used by another process, or the " \
-           "app was de-authorized): run the authorization-code flow again, see README" in message
+           "app was de-authorized): authorize the app again: tap-helpscout --config CONFIG --authorize" in message
     assert "Invalid refresh_token" in message
     assert "stub-refresh-used-elsewhere" not in message
 

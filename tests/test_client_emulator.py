@@ -112,7 +112,7 @@ def test_second_401_asks_user_to_reauthorize(make_emulator, tmp_path):
     api_client.get("/users")
     emu.add_fault("401", path="/users")
     emu.add_fault("401", path="/users")           # moves on to the retry after the refresh
-    with pytest.raises(AuthError, match="run the authorization-code flow again, see README"):
+    with pytest.raises(AuthError, match="authorize the app again: tap-helpscout --config CONFIG --authorize"):
         api_client.get("/users", endpoint="users")
 
 
@@ -139,7 +139,7 @@ def test_an_old_refresh_token_is_rejected_with_a_clear_message(make_emulator, tm
         client_for(stale).get("/users")
     message = str(raised.value)
     assert "the refresh token was rejected (it may have been used by another process, or the " \
-           "app was de-authorized): run the authorization-code flow again, see README" in message
+           "app was de-authorized): authorize the app again: tap-helpscout --config CONFIG --authorize" in message
     assert "Invalid refresh_token" in message and old not in message
 
 
