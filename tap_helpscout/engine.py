@@ -114,7 +114,14 @@ class Engine:
         self.window_days = config.get("report_window_days")
         self.report_lookback_days = config.get("report_lookback_days")
         self.parallel = int(config.get("max_parallel_requests") or 4)
-        self.pool = ThreadPoolExecutor(max_workers=self.parallel, thread_name_prefix="helpscout")
+        # A listing chain (the next page of conversations or customers) must never wait behind
+        # the many child requests (threads of chats) queued on the pool: it has a worker of its
+        # own, and the pool the rest, so that at most max_parallel_requests are in flight.
+        if self.parallel > 1:
+            self.pool = ThreadPoolExecutor(max_workers=self.parallel - 1, thread_name_prefix="helpscout")
+            self.chain_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="helpscout-chain")
+        else:
+            self.pool = self.chain_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="helpscout")
         self.progress = Progress(client)
         self.fetcher = Fetcher(client, self.pool, self.parallel, on_page=self.progress.page_requested)
         self.sync_started = utc_now()
@@ -139,7 +146,8 @@ class Engine:
         return start
 
     def close(self):
-        self.pool.shutdown(wait=False, cancel_futures=True)
+        for pool in {self.pool, self.chain_pool}:
+            pool.shutdown(wait=False, cancel_futures=True)
 
     def bookmark_time(self, stream):
         value = self.out.bookmark(stream.name).get(stream.replication_key)

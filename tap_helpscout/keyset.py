@@ -54,7 +54,7 @@ class TimeKeyset:
             if following is not None and following <= listing.started_at and not self.stuck(cursor, times):
                 # The next request depends only on this page's last row: send it before this
                 # page is written.
-                ahead = listing.engine.pool.submit(self.request, following)
+                ahead = listing.engine.chain_pool.submit(self.request, following)
             listing.emit(page, [i for i in page.items if not self.seen(i)])
             self.remember(page.items)
             if following is None:

@@ -61,7 +61,7 @@ class OffsetPages:
             # The next page is requested as soon as this one has arrived, so that the reads keep
             # their order while this page is written.
             following = number - 1 if number > 1 else None
-            ahead = self.listing.engine.pool.submit(self.fetch, following) if following else None
+            ahead = self.listing.engine.chain_pool.submit(self.fetch, following) if following else None
             if upper is not None and self.changed(upper, page):
                 self.cover_gap(page, upper)
             self.write(page, next_page=number - 1)
