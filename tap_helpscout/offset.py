@@ -55,13 +55,9 @@ class OffsetPages:
         else:
             self.note(first)
             top = first.pages
-        ahead = None
+        self.chain = _Chain(self, top)
         for number in range(top, 0, -1):
-            page = ahead.result() if ahead is not None else self.fetch(number)
-            # The next page is requested as soon as this one has arrived, so that the reads keep
-            # their order while this page is written.
-            following = number - 1 if number > 1 else None
-            ahead = self.listing.engine.chain_pool.submit(self.fetch, following) if following else None
+            page = self.chain.take(number)
             if upper is not None and self.changed(upper, page):
                 self.cover_gap(page, upper)
             self.write(page, next_page=number - 1)
@@ -122,3 +118,49 @@ class OffsetPages:
                 return
             number = max(1, number - 1) if not starts_before else number + 1
         self.listing.unconfirmed = True
+
+
+class _Chain:
+    """Pages top..1 requested one at a time, each as soon as the one above it has arrived
+    (on the listing's own worker, without waiting for the main thread to take it), at most
+    AHEAD pages ahead of the one being written, so that memory stays bounded."""
+
+    AHEAD = 2
+
+    def __init__(self, pages, top):
+        self.pages = pages
+        self.pool = pages.listing.engine.chain_pool
+        self.lock = threading.Lock()
+        self.next_number = top          # the next page to request
+        self.taken = top + 1            # the lowest page the main thread has taken
+        self.in_flight = False
+        self.futures = {}
+        with self.lock:
+            self.request_more()
+
+    def request_more(self):
+        """(With the lock held.) Request the next page if none is in flight and the reads are
+        not too far ahead of the writes."""
+        number = self.next_number
+        if self.in_flight or number < 1 or self.taken - number > self.AHEAD:
+            return
+        self.in_flight, self.next_number = True, number - 1
+        self.futures[number] = self.pool.submit(self.fetch, number)
+
+    def fetch(self, number):
+        try:
+            return self.pages.fetch(number)
+        finally:
+            with self.lock:
+                self.in_flight = False
+                self.request_more()
+
+    def take(self, number):
+        with self.lock:
+            self.request_more()
+            future = self.futures.pop(number)
+        page = future.result()
+        with self.lock:
+            self.taken = number
+            self.request_more()
+        return page
