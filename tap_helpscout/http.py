@@ -35,7 +35,7 @@ import requests
 import singer
 from singer import metrics
 
-from tap_helpscout import redact
+from tap_helpscout import jsonbody, redact
 from tap_helpscout.auth import TOKEN_ENDPOINT, TokenAnswer, TokenManager, refusal
 from tap_helpscout.errors import (ApiError, ApiUnreachable, AuthError, ConfigError, MalformedAnswer,
                                   PermissionDenied, RateLimitWaitTooLong)
@@ -325,7 +325,7 @@ class HelpScoutClient:
             raise network_failure(None, watch, self._timeouts, in_body=False)
         if ok or (method == "POST" and status in (400, 401, 403)):
             try:
-                parsed = json.loads(body)
+                parsed = jsonbody.loads(body)
             except ValueError:
                 parsed = None
             if ok and parsed is None:
