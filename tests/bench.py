@@ -30,13 +30,13 @@ from tests.tap_runner import select
 SEED = 1
 CUSTOMERS = 1000
 CHAT_FRACTION = 0.2
-# The rate-limited run: 400 requests a minute and 300 ms per request, both scaled by TIME_SCALE
-# (the window lasts 60 * TIME_SCALE seconds) so that the bench stays short.
+# The rate-limited runs: 400 requests a minute and 300 ms per request, both scaled by a
+# time_scale (the window lasts 60 * time_scale seconds) so that the bench stays short: the
+# max_parallel_requests sweep at TIME_SCALE, the target's runs at TARGET_TIME_SCALE.
 RATE_LIMIT = 400
 TIME_SCALE = 0.05
-LATENCY = 0.300 * TIME_SCALE
 PARALLEL_VALUES = (1, 2, 4, 8)
-MILD_TIME_SCALE = 0.25
+TARGET_TIME_SCALE = 0.25
 CATEGORIES = ("conversation pages", "thread listings", "customer pages", "small streams", "report pages")
 REQUESTS_TARGET = 1.02          # × the floor
 WALL_TARGET = 1.05              # × the rate-limit floor
@@ -156,7 +156,8 @@ class Bench:
                                  f"{ours_n / floor['total']:.3f} × floor", ours_n <= REQUESTS_TARGET * floor["total"]))
             if chat == 0:
                 self.targets.append(("≥ 10× fewer requests than the original (no chat)",
-                                     f"{theirs_n / ours_n:.1f}× fewer", theirs_n >= 10 * ours_n))
+                                     f"{theirs_n / ours_n:.1f}× fewer (the floor itself: {theirs_n / floor['total']:.1f}× fewer)",
+                                     theirs_n >= 10 * ours_n))
         text = table(["account", "floor", "ours", "ours / floor", "original", "original / ours",
                       "token requests (ours / original)"], rows)
         self.add("1. Requests for a full backfill", text + "\n\nBy category (API requests, token endpoint excluded):\n"
@@ -274,7 +275,7 @@ class Bench:
         n = self.args.conversations
         emu = self.account(n, CHAT_FRACTION, rate_limit=RATE_LIMIT, time_scale=time_scale,
                            latency=0.300 * time_scale, rate_window=window)
-        window = 60 * time_scale
+        kind, window = window, 60 * time_scale
         runs = []           # (label, median run, every wall time)
         try:
             for parallel in parallel_values:
@@ -287,12 +288,12 @@ class Bench:
                 median = tries[len(tries) // 2]
                 # A 429 in any try counts against the configuration, not only in the median one.
                 median.extra["throttled_all_tries"] = sum(run.throttled for run in tries)
-                runs.append((f"ours, {window} window, max_parallel_requests={parallel}, time_scale={time_scale}",
+                runs.append((f"ours, {kind} {window:g} s window, max_parallel_requests={parallel}, time_scale={time_scale}",
                              median, [run.wall for run in tries]))
             if original:
                 time.sleep(window + 0.2)
                 run = self.theirs(f"original rate-limited scale {time_scale}", emu)
-                runs.append((f"original (one request at a time), {window} window, time_scale={time_scale}", run,
+                runs.append((f"original (one request at a time), {kind} {window:g} s window, time_scale={time_scale}", run,
                              [run.wall]))
         finally:
             emu.stop()
@@ -314,44 +315,46 @@ class Bench:
         return budget / RATE_LIMIT * 60 * time_scale
 
     def wall_time(self):
-        runs, rows = self.rate_limited_runs(TIME_SCALE, PARALLEL_VALUES, not self.args.skip_original_wall,
-                                            repeats=self.args.repeats)
-        # Help Scout's window may be fixed or sliding (its gateway's default is sliding).
-        sliding_runs, sliding_rows = self.rate_limited_runs(TIME_SCALE, (4,), False, repeats=self.args.repeats,
-                                                            window="sliding")
-        # The same at a milder compression: the tap's CPU time is not scaled, so at 0.05 it weighs
-        # 20 times more against the window than it would against Help Scout's real minute.
-        mild_runs, mild_rows = self.rate_limited_runs(MILD_TIME_SCALE, (4,), False)
-        text = table(["run", "requests", "rate-limit floor s", f"wall s (ours at {TIME_SCALE}: median of {self.args.repeats}, min–max)",
+        # A sweep of max_parallel_requests at a strong compression (one try each), then the
+        # target's runs at a milder one, fixed and sliding (Help Scout's gateway defaults to
+        # sliding). The tap's CPU time is not scaled: at TIME_SCALE it is nearly the whole
+        # floor, so those rows measure the tap's CPU more than its scheduling of requests.
+        runs, rows = self.rate_limited_runs(TIME_SCALE, PARALLEL_VALUES, not self.args.skip_original_wall)
+        target_runs, target_rows = [], []
+        for window in ("fixed", "sliding"):
+            window_runs, window_rows = self.rate_limited_runs(TARGET_TIME_SCALE, (4,), False,
+                                                              repeats=self.args.repeats, window=window)
+            target_runs.append((window, window_runs[0][1]))
+            target_rows += window_rows
+        text = table(["run", "requests", "rate-limit floor s", f"wall s (target rows: median of {self.args.repeats}, min–max)",
                       "wall / floor", "first to last request s",
                       "tap CPU s", "429s (all tries)", "pacer waits", "real-time equivalent, min"],
-                     rows + sliding_rows + mild_rows)
-        window = 60 * TIME_SCALE
-        text += (f"\n\nThe emulator allows {RATE_LIMIT} requests per window of {window:g} s (a minute × {TIME_SCALE}) "
-                 f"and adds {LATENCY * 1000:g} ms (300 ms × {TIME_SCALE}) to every request; a fixed window opens "
-                 f"with the first request after the previous one ended, a sliding one counts the requests of the "
-                 f"last {window:g} s; the last row uses "
-                 f"time_scale={MILD_TIME_SCALE} ({60 * MILD_TIME_SCALE:g} s window, {300 * MILD_TIME_SCALE:g} ms). "
-                 f"Floor = (requests + 2 × token requests) ÷ {RATE_LIMIT} × window. Wall time is the tap process from "
-                 f"start to exit (start-up included); real-time equivalent = wall ÷ time_scale. The tap's CPU time "
-                 f"is not scaled by time_scale. Pacer waits: times our tap's rate limiter held requests back "
-                 f"(from its summary line).")
+                     rows + target_rows)
+        text += (f"\n\nThe emulator allows {RATE_LIMIT} requests per window of a minute × time_scale and adds "
+                 f"300 ms × time_scale to every request: at {TIME_SCALE} a {60 * TIME_SCALE:g} s window and "
+                 f"{300 * TIME_SCALE:g} ms, at {TARGET_TIME_SCALE} (the last two rows, which the target is judged on) "
+                 f"a {60 * TARGET_TIME_SCALE:g} s window and {300 * TARGET_TIME_SCALE:g} ms. A fixed window opens with "
+                 f"the first request after the previous one ended, a sliding one counts the requests of the last "
+                 f"window. Floor = (requests + 2 × token requests) ÷ {RATE_LIMIT} × window. Wall time is the tap "
+                 f"process from start to exit (start-up included); real-time equivalent = wall ÷ time_scale. The "
+                 f"tap's CPU time is not scaled by time_scale: at {TIME_SCALE} it is most of the floor (a real "
+                 f"minute would make it a twentieth as heavy), at {TARGET_TIME_SCALE} a quarter as heavy as at "
+                 f"{TIME_SCALE}, and still four times heavier than against Help Scout's real minute. Pacer waits: "
+                 f"times our tap's rate limiter held requests back (from its summary line).")
         default_run = next(run for label, run in runs if "max_parallel_requests=4," in label)
         text += "\n\n" + listing_chain(default_run, TIME_SCALE)
         self.add("2. Wall time with latency and a rate limit", text)
-        for window_name, window_runs in (("fixed", runs), ("sliding", sliding_runs)):
-            label, run = next(pair for pair in window_runs
-                              if pair[0].startswith("ours") and "max_parallel_requests=4," in pair[0])
-            ratio = run.wall / self.rate_floor(run, TIME_SCALE)
+        for window, run in target_runs:
+            ratio = run.wall / self.rate_floor(run, TARGET_TIME_SCALE)
             throttled = run.extra.get("throttled_all_tries", run.throttled)
-            self.targets.append((f"wall time ≤ {WALL_TARGET}× the rate-limit floor and no 429, {window_name} window, "
-                                 f"max_parallel_requests=4, time_scale={TIME_SCALE}, median",
+            self.targets.append((f"wall time ≤ {WALL_TARGET}× the rate-limit floor and no 429, {window} window, "
+                                 f"max_parallel_requests=4, time_scale={TARGET_TIME_SCALE}, median of {self.args.repeats}",
                                  f"{ratio:.2f}× floor, {throttled} x 429",
                                  ratio <= WALL_TARGET and throttled == 0))
-        label, run = mild_runs[0]
-        ratio = run.wall / self.rate_floor(run, MILD_TIME_SCALE)
-        self.targets.append((f"(supplementary) wall time ≤ {WALL_TARGET}× the floor, fixed window, "
-                             f"time_scale={MILD_TIME_SCALE}",
+        run = next(run for label, run in runs if "max_parallel_requests=4," in label)
+        ratio = run.wall / self.rate_floor(run, TIME_SCALE)
+        self.targets.append((f"(supplementary, CPU-bound) wall time ≤ {WALL_TARGET}× the floor, fixed window, "
+                             f"time_scale={TIME_SCALE}, one try",
                              f"{ratio:.2f}× floor, {run.throttled} x 429", ratio <= WALL_TARGET and run.throttled == 0))
 
     def memory(self):
