@@ -8,8 +8,8 @@ import re
 from datetime import datetime, timezone
 
 import pytest
-import requests
 
+from tests.api_client import ApiClient as Client, embedded
 from tests.emulator import Emulator, generate
 from tests.emulator.dataset import parse_iso
 
@@ -29,37 +29,6 @@ def emu():
 @pytest.fixture(scope="module")
 def api(emu):
     return Client(emu)
-
-
-class Client:
-    """A keep-alive session with a valid bearer token."""
-
-    def __init__(self, emu):
-        self.emu = emu
-        self.session = requests.Session()
-        self.session.headers["Authorization"] = "Bearer " + emu.issue_access_token()
-
-    def get(self, path, **params):
-        url = path if path.startswith("http") else self.emu.base_url + path
-        return self.session.get(url, params=params or None, timeout=10)
-
-    def json(self, path, **params):
-        response = self.get(path, **params)
-        assert response.status_code == 200, response.text
-        return response.json()
-
-    def all_items(self, path, key, **params):
-        """Follow the `next` links from page 1, as Airbyte-style clients do."""
-        body = self.json(path, **params)
-        items = list(body.get("_embedded", {}).get(key, []))
-        while "next" in body["_links"]:
-            body = self.json(body["_links"]["next"]["href"])
-            items += body.get("_embedded", {}).get(key, [])
-        return items
-
-
-def embedded(body, key):
-    return body.get("_embedded", {}).get(key, [])
 
 
 def assert_timestamp(value):

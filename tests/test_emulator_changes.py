@@ -2,37 +2,13 @@
 team member, a mailbox field, a tag, an organization, a customer property, a rating or a saved
 reply (and adding some), each served at once, with the records they touch changed as well."""
 import pytest
-import requests
 
+from tests.api_client import ApiClient as Client
 from tests.emulator.dataset import iso
 
 pytestmark = pytest.mark.timeout(60)
 
 REPORT = {"start": "2019-01-01T00:00:00Z", "end": "2026-06-01T00:00:00Z"}
-
-
-class Client:
-    def __init__(self, emu):
-        self.emu = emu
-        self.session = requests.Session()
-        self.session.headers["Authorization"] = "Bearer " + emu.issue_access_token()
-
-    def get(self, path, **params):
-        return self.session.get(self.emu.base_url + path, params=params or None, timeout=10)
-
-    def json(self, path, **params):
-        response = self.get(path, **params)
-        assert response.status_code == 200, response.text
-        return response.json()
-
-    def ids(self, path, key, **params):
-        items, number = [], 1
-        while True:
-            body = self.json(path, **params, page=number)
-            items += [i["id"] for i in body.get("_embedded", {}).get(key, [])]
-            if number >= body["page"]["totalPages"]:
-                return items
-            number += 1
 
 
 @pytest.fixture

@@ -8,37 +8,13 @@ from datetime import datetime, timezone
 import pytest
 import requests
 
+from tests.api_client import ApiClient as Client
 from tests.emulator import generate
 from tests.emulator.dataset import iso, parse_iso
 
 pytestmark = pytest.mark.timeout(60)
 
 REPORT = {"start": "2019-01-01T00:00:00Z", "end": "2026-06-01T00:00:00Z"}
-
-
-class Client:
-    def __init__(self, emu):
-        self.emu = emu
-        self.session = requests.Session()
-        self.session.headers["Authorization"] = "Bearer " + emu.issue_access_token()
-
-    def get(self, path, **params):
-        return self.session.get(self.emu.base_url + path, params=params or None, timeout=10)
-
-    def json(self, path, **params):
-        response = self.get(path, **params)
-        assert response.status_code == 200, response.text
-        return response.json()
-
-    def pages(self, path, key, **params):
-        """Every page from 1 to totalPages, offset paging as a tap does."""
-        items, number = [], 1
-        while True:
-            body = self.json(path, **params, page=number)
-            items += body.get("_embedded", {}).get(key, [])
-            if number >= body["page"]["totalPages"]:
-                return items
-            number += 1
 
 
 class FakeClock:

@@ -7,6 +7,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 
+from tests.api_client import ApiClient as Client, embedded
 from tests.emulator import Emulator, generate
 
 pytestmark = pytest.mark.timeout(60)
@@ -27,35 +28,6 @@ def emu():
 @pytest.fixture(scope="module")
 def api(emu):
     return Client(emu)
-
-
-class Client:
-    def __init__(self, emu, token=None):
-        self.emu = emu
-        self.session = requests.Session()
-        self.session.headers["Authorization"] = "Bearer " + (token or emu.issue_access_token())
-
-    def get(self, path, **params):
-        url = path if path.startswith("http") else self.emu.base_url + path
-        return self.session.get(url, params=params or None, timeout=10)
-
-    def json(self, path, **params):
-        response = self.get(path, **params)
-        assert response.status_code == 200, response.text
-        return response.json()
-
-    def pages(self, path, key, **params):
-        items, number = [], 1
-        while True:
-            body = self.json(path, **params, page=number)
-            items += body.get("_embedded", {}).get(key, [])
-            if number >= body["page"]["totalPages"]:
-                return items
-            number += 1
-
-
-def embedded(body, key):
-    return body.get("_embedded", {}).get(key, [])
 
 
 def token(emu, **form):

@@ -5,12 +5,12 @@ import gzip
 import json
 import socket
 import sys
-import threading
 import time
 
 import pytest
 
 from tests import tap_runner
+from tests.loopback import LoopbackServer, read_request
 from tests.tap_runner import discover, run_tap, select, write_json
 
 pytestmark = pytest.mark.timeout(180)
@@ -23,48 +23,21 @@ REFRESH_TOKEN = "hostile-test-refresh-9876543210"
 CLIENT_SECRET = "hostile-test-client-secret-5555"
 
 
-class HostileServer:
+class HostileServer(LoopbackServer):
     """Reads each request on 127.0.0.1 and lets `handler(server, conn, method, path, body)`
     answer with raw bytes (or not at all)."""
 
     def __init__(self, handler):
         self.handler = handler
         self.requests = []
-        self.connections = 0
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(16)
-        self.port = self.sock.getsockname()[1]
-        threading.Thread(target=self.serve, daemon=True).start()
-
-    @property
-    def base_url(self):
-        return f"http://127.0.0.1:{self.port}/v2"
-
-    def serve(self):
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            self.connections += 1
-            threading.Thread(target=self.handle, args=(conn,), daemon=True).start()
+        super().__init__()
 
     def handle(self, conn):
+        buffered = b""
         try:
-            while True:
-                head = b""
-                while b"\r\n\r\n" not in head:
-                    chunk = conn.recv(65536)
-                    if not chunk:
-                        return
-                    head += chunk
-                head, body = head.split(b"\r\n\r\n", 1)
-                lines = head.decode("latin-1").split("\r\n")
-                headers = {k.strip().lower(): v.strip() for k, _, v in (l.partition(":") for l in lines[1:])}
-                while len(body) < int(headers.get("content-length") or 0):
-                    body += conn.recv(65536)
-                method, path = lines[0].split()[:2]
+            while (request := read_request(conn, buffered)) is not None:
+                head, headers, body, buffered = request
+                method, path = head.split("\r\n")[0].split()[:2]
                 self.requests.append((method, path, headers, body))
                 if self.handler(self, conn, method, path, body) == "close":
                     return
@@ -72,9 +45,6 @@ class HostileServer:
             pass
         finally:
             conn.close()
-
-    def close(self):
-        self.sock.close()
 
 
 def reply(conn, status, body=b"", headers=()):

@@ -15,11 +15,12 @@ import tap_helpscout.http as http_module
 from tap_helpscout.errors import ApiUnreachable, MalformedAnswer
 from tap_helpscout.http import HelpScoutClient
 from tap_helpscout.redact import Redactor
+from tests.loopback import LoopbackServer, read_head, read_request
 
 pytestmark = pytest.mark.timeout(30)
 
 
-class RawServer:
+class RawServer(LoopbackServer):
     """Reads one request at a time from each connection and answers with the next scripted
     bytes; None closes the connection instead, and `(bytes, "close")` answers then closes it.
     Counts connections; `closed` is set whenever the server closes one."""
@@ -27,28 +28,9 @@ class RawServer:
     def __init__(self, answers, tls=None):
         self.answers = list(answers)
         self.tls = tls                  # an ssl.SSLContext: serve HTTPS
-        self.connections = 0
         self.requests = []
-        self.lock = threading.Lock()
         self.closed = threading.Event()
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(8)
-        threading.Thread(target=self.serve, daemon=True).start()
-
-    @property
-    def base_url(self):
-        return f"http://127.0.0.1:{self.sock.getsockname()[1]}/v2"
-
-    def serve(self):
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            with self.lock:
-                self.connections += 1
-            threading.Thread(target=self.handle, args=(conn,), daemon=True).start()
+        super().__init__(backlog=8)
 
     def handle(self, conn):
         try:
@@ -63,35 +45,18 @@ class RawServer:
 
     def exchange(self, conn):
         buffered = b""
-        if True:
-            while True:
-                while b"\r\n\r\n" not in buffered:
-                    chunk = conn.recv(65536)
-                    if not chunk:
-                        return
-                    buffered += chunk
-                head, buffered = buffered.split(b"\r\n\r\n", 1)
-                length = 0
-                for line in head.split(b"\r\n")[1:]:
-                    name, _, value = line.partition(b":")
-                    if name.strip().lower() == b"content-length":
-                        length = int(value)
-                while len(buffered) < length:
-                    buffered += conn.recv(65536)
-                body, buffered = buffered[:length], buffered[length:]
-                with self.lock:
-                    self.requests.append((head.decode(), body))
-                    answer = self.answers.pop(0) if self.answers else None
-                if answer is None:
-                    return
-                close = isinstance(answer, tuple)
-                answer = answer[0] if close else answer
-                conn.sendall(answer)
-                if close or b"Connection: close" in answer.split(b"\r\n\r\n")[0]:
-                    return
-
-    def close(self):
-        self.sock.close()
+        while (request := read_request(conn, buffered)) is not None:
+            head, _, body, buffered = request
+            with self.lock:
+                self.requests.append((head, body))
+                answer = self.answers.pop(0) if self.answers else None
+            if answer is None:
+                return
+            close = isinstance(answer, tuple)
+            answer = answer[0] if close else answer
+            conn.sendall(answer)
+            if close or b"Connection: close" in answer.split(b"\r\n\r\n")[0]:
+                return
 
 
 def answer(body, status="200 OK", headers=()):
@@ -258,36 +223,22 @@ def test_https_refuses_a_server_it_cannot_verify_at_once(tls_server, no_proxy_en
     assert "tries" not in message, "not retried: it cannot get better"
 
 
-class ConnectProxy:
+class ConnectProxy(LoopbackServer):
     """An HTTP proxy on 127.0.0.1 that tunnels CONNECT requests and records them."""
 
     def __init__(self):
         self.connects = []
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(4)
-        threading.Thread(target=self.serve, daemon=True).start()
+        super().__init__(backlog=4)
 
     @property
     def url(self):
-        return f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+        return f"http://127.0.0.1:{self.port}"
 
-    def serve(self):
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            threading.Thread(target=self.tunnel, args=(conn,), daemon=True).start()
-
-    def tunnel(self, conn):
-        head = b""
-        while b"\r\n\r\n" not in head:
-            chunk = conn.recv(4096)
-            if not chunk:
-                return
-            head += chunk
-        line = head.split(b"\r\n")[0].decode()
+    def handle(self, conn):
+        read = read_head(conn)
+        if read is None:
+            return
+        line = read[0].split(b"\r\n")[0].decode()
         self.connects.append(line)
         host, port = line.split()[1].rsplit(":", 1)
         upstream = socket.create_connection(("127.0.0.1", int(port)))
@@ -308,9 +259,6 @@ class ConnectProxy:
                     sock.shutdown(socket.SHUT_RDWR)
                 except OSError:
                     pass
-
-    def close(self):
-        self.sock.close()
 
 
 def test_https_proxy_from_the_environment_tunnels_the_requests(tls_server, no_proxy_environment):
