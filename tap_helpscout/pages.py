@@ -64,6 +64,16 @@ def _shown(value):
     return text if len(text) <= 40 else text[:37] + "..."
 
 
+def _rows(container, key, where):
+    """The list of rows under `key` (absent or null: none)."""
+    items = container.get(key)
+    if items is None:
+        return []
+    if not isinstance(items, list):
+        raise PageError(f"{where} is {_kind(items)}, not a list")
+    return items
+
+
 def hal_page(data, records_key, number, default_size):
     """The HAL answer `data` to a request for page `number` of a listing whose rows sit under
     `_embedded.<records_key>`. An answer without a `page` block is a whole listing on one page
@@ -75,11 +85,7 @@ def hal_page(data, records_key, number, default_size):
         embedded = {}           # the API omits `_embedded` when there is nothing in it
     if not isinstance(embedded, dict):
         raise PageError(f"_embedded is {_kind(embedded)}, not an object")
-    items = embedded.get(records_key)
-    if items is None:
-        items = []
-    if not isinstance(items, list):
-        raise PageError(f"_embedded.{records_key} is {_kind(items)}, not a list")
+    items = _rows(embedded, records_key, f"_embedded.{records_key}")
     block = data.get("page")
     if block is None:
         return Page(number, items, max(default_size, len(items)), len(items), 1 if items else 0)
@@ -110,11 +116,7 @@ def report_page(data, records_key, number, size):
     """An answer of a report endpoint: `{results, page, count, pages}` (not HAL)."""
     if not isinstance(data, dict):
         raise PageError(f"the answer is {_kind(data)}, not a JSON object")
-    items = data.get(records_key)
-    if items is None:
-        items = []
-    if not isinstance(items, list):
-        raise PageError(f"{records_key} is {_kind(items)}, not a list")
+    items = _rows(data, records_key, records_key)
     total = _count(data, "count", "report") if "count" in data else len(items)
     pages = _count(data, "pages", "report") if "pages" in data else (1 if items else 0)
     if size and pages > math.ceil(total / size) + 1:
