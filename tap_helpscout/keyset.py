@@ -2,7 +2,8 @@
 
 Customers show their modification time as `updatedAt`, the value `modifiedSince` compares
 against. Each request is page 1 of `modifiedSince` = the last row's time less a second; a second
-holding more rows than a page is read on its own.
+holding more rows than a page (a tie) is read on its own, and the chain's next totals tell how
+many rows it holds.
 """
 from datetime import datetime, timedelta, timezone
 
@@ -31,7 +32,8 @@ class TimeKeyset:
         self.ties_read = set()
         self.recent = {}            # id -> updatedAt, for the rows the next request may repeat
         self.tied = {}              # second -> ids of the rows seen in that tie
-        self.pending = None         # (second, total) of a tie whose count the next request tells
+        self.pending = None         # the tie whose count the chain's next totals tell: _Count
+        self.query_refused = False
 
     def run(self, resume):
         listing = self.listing
@@ -49,7 +51,6 @@ class TimeKeyset:
             if not page.holds_rest and not times:
                 raise MalformedAnswer(f"{listing.stream.name}: a full page without any usable updatedAt; "
                                       f"the listing cannot go on")
-            self.check_tie(cursor, page)
             following = None if page.holds_rest else self.following(cursor, page, times)
             if following is not None and following <= listing.started_at and not self.stuck(cursor, times):
                 # The next request depends only on this page's last row: send it before this
@@ -57,15 +58,21 @@ class TimeKeyset:
                 ahead = listing.engine.chain_pool.submit(self.request, following)
             listing.emit(page, [i for i in page.items if not self.seen(i)])
             self.remember(page.items)
+            self.count_tie(cursor, page, times)
             if following is None:
-                return
+                break
             if self.stuck(cursor, times) and times[-1] not in self.ties_read:
                 self.read_tie(times[-1], page if cursor == times[-1] - CLOCK_RESOLUTION else None)
             cursor = following
             self.forget_before(cursor)
-            listing.checkpoint({"mode": "keyset", "cursor": api_time(cursor)})
+            # Until a tie's count is known, a resumed run starts again from that tie.
+            resume_at = cursor if self.pending is None else self.pending.second - CLOCK_RESOLUTION
+            listing.checkpoint({"mode": "keyset", "cursor": api_time(resume_at)})
             if cursor > listing.started_at:
-                return
+                break
+        if self.pending is not None:        # the chain ended before its totals told the count
+            second, self.pending = self.pending.second, None
+            self.read_tie_again(second, expected=None)
 
     def request(self, cursor):
         listing = self.listing
@@ -106,7 +113,7 @@ class TimeKeyset:
     def seen(self, item):
         return isinstance(item, dict) and item.get("id") in self.recent
 
-    def remember(self, items, times=None):
+    def remember(self, items):
         for item in items:
             if isinstance(item, dict) and item.get("id") is not None:
                 self.recent[item["id"]] = item.get("updatedAt")
@@ -122,28 +129,72 @@ class TimeKeyset:
         except (TypeError, ValueError):
             return False
 
+    # -- ties ----------------------------------------------------------------------------
     def read_tie(self, second, first=None):
-        """Every row modified in `second`: more than a page, so offset pages are needed, and
-        the API may order tied rows differently on each request. With `query` ranges the tie
-        is a listing of its own whose total says how many rows to expect. Without, its pages
-        are read once (`first` is its page 1 when the chain has it already), and the next chain
-        request, which lists the rows after that second, tells by its total how many rows the
-        tie holds (`check_tie`): the tie is read again only if some are missing."""
-        listing = self.listing
+        """Every row modified in `second`: more than a page, so its offset pages are read once
+        (`first` is its page 1 when the chain has it already). The API may order tied rows
+        differently on each request, so a row can slip past. The chain's next totals tell how
+        many rows the tie holds, at no cost (`count_tie`); only if some are missing is the tie
+        read again."""
         self.ties_read.add(second)
-        stamp = api_time(second)
-        params = dict(listing.params, query=modified_query(stamp, stamp))
-        try:
-            tie = listing.fetcher.read_all(listing.stream, listing.stream.path, params, listing.size)
-            rows, complete = tie.items, tie.complete
-        except ApiError as exc:
-            if exc.status != 400 or exc.fatal:
-                raise
-            rows, total = self.read_tie_pages(second, first)
-            complete = True
-            self.pending = (second, total)
+        rows, total = self.read_tie_pages(second, first)
         self.emit_tie(second, rows)
-        if not complete:
+        self.pending = _Count(second, total)
+
+    def count_tie(self, cursor, page, times):
+        """The chain's requests right after a tie. With a strict `modifiedSince`, the one from
+        the tie's second lists the rows after it: the tie held (total before it) - (its total).
+        With an inclusive one, that request lists the tie again, and the one after it (from the
+        next second) gives the count instead."""
+        count = self.pending
+        if count is None:
+            return
+        if cursor != count.second + count.offset:
+            if cursor > count.second + count.offset:    # the chain went past it: no count
+                self.pending = None
+                self.read_tie_again(count.second, expected=None)
+            return
+        at_second = [i for i, t in zip(page.items, self.times(page.items)) if t == count.second]
+        self.tied.setdefault(count.second, set()).update(i.get("id") for i in at_second if isinstance(i, dict))
+        if at_second and count.offset == timedelta(0):
+            if page.holds_rest:             # every row from that second on is on this page
+                self.pending = None
+            else:
+                self.pending = _Count(count.second, page.total, CLOCK_RESOLUTION)
+            return
+        self.pending = None
+        expected = count.total - page.total
+        if len(self.tied[count.second]) < expected:
+            self.read_tie_again(count.second, expected)
+
+    def read_tie_again(self, second, expected):
+        """The tie read again until it holds `expected` rows (None: until a read brings no new
+        row): as a `query` listing of its own, whose total is exact, or where the API refuses
+        `query`, its offset pages in passes. What stays missing keeps the listing unconfirmed."""
+        listing = self.listing
+        if not self.query_refused:
+            stamp = api_time(second)
+            params = dict(listing.params, query=modified_query(stamp, stamp))
+            try:
+                tie = listing.fetcher.read_all(listing.stream, listing.stream.path, params, listing.size)
+            except ApiError as exc:
+                if exc.status != 400 or exc.fatal:
+                    raise
+                self.query_refused = True
+            else:
+                self.emit_tie(second, tie.items)
+                if not tie.complete:
+                    listing.unconfirmed = True
+                return
+        for _ in range(PASSES):
+            before = len(self.tied.get(second, ()))
+            if expected is not None and before >= expected:
+                return
+            rows, _ = self.read_tie_pages(second)
+            self.emit_tie(second, rows)
+            if expected is None and len(self.tied[second]) == before:
+                return              # a pass that brings no new row
+        if expected is None or len(self.tied.get(second, ())) < expected:
             listing.unconfirmed = True
 
     def emit_tie(self, second, rows):
@@ -168,27 +219,13 @@ class TimeKeyset:
                 return rows, page.total
             number, page = number + 1, None
 
-    def check_tie(self, cursor, page):
-        """The chain's request right after a tie read by offset pages: with a strict
-        modifiedSince, the tie held (total before it) - (total after it) rows. Missing ones
-        are read again, in passes, until all are there (or the listing stays unconfirmed)."""
-        if self.pending is None or self.pending[0] != cursor:
-            return
-        second, total_from_before = self.pending
-        self.pending = None
-        if any(t == second for t in self.times(page.items)):
-            expected = None         # an inclusive modifiedSince: the totals tell nothing
-        else:
-            expected = total_from_before - page.total
-        for _ in range(PASSES):
-            if expected is not None and len(self.tied.get(second, ())) >= expected:
-                return
-            before = len(self.tied.get(second, ()))
-            rows, _ = self.read_tie_pages(second)
-            self.emit_tie(second, rows)
-            if expected is None and len(self.tied[second]) == before:
-                return              # a pass that brings no new row
-        self.listing.unconfirmed = True
+
+class _Count:
+    """A tie whose row count the chain's request from `second + offset` tells: `total` rows
+    were listed from the tie's start."""
+
+    def __init__(self, second, total, offset=timedelta(0)):
+        self.second, self.total, self.offset = second, total, offset
 
 
 class _Rows:

@@ -60,6 +60,19 @@ def test_customers_accept_created_at_by_default(make_emulator):
     assert api.get("/customers", sortField="createdAt").status_code == 200
 
 
+@pytest.mark.parametrize("inclusive", [False, True], ids=["strict", "inclusive"])
+def test_modified_since_lists_rows_of_that_very_second_only_when_inclusive(make_emulator, inclusive):
+    emu = make_emulator(conversations=30, customers=30, modified_since_inclusive=inclusive)
+    api = Client(emu)
+    customer = api.pages("/customers", "customers", sortField="modifiedAt")[10]
+    listed = api.pages("/customers", "customers", sortField="modifiedAt", modifiedSince=customer["updatedAt"])
+    assert (customer["id"] in ids(listed)) is inclusive
+    conversation = emu.data.conversations[5]
+    since = iso(emu.data.conversation_modified_at[conversation["id"]])
+    listed = api.pages("/conversations", "conversations", status="all", modifiedSince=since)
+    assert (conversation["id"] in ids(listed)) is inclusive
+
+
 # ------------------------------------------------------------------------------------ thread count
 
 def counted(threads):

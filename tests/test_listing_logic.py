@@ -144,3 +144,39 @@ def test_an_interrupted_window_listing_resumes_from_its_state_without_loss():
     resumed, _ = sync(data, ["conversations"], readings, state=state)
     assert rows(committed, "conversations") | rows(resumed, "conversations") == set(
         expected_rows(data)["conversations"])
+
+
+@pytest.mark.parametrize("inclusive", [False, True], ids=["strict", "inclusive"])
+@pytest.mark.parametrize("query_ranges", [False, True], ids=["no-query", "query"])
+def test_a_tie_larger_than_a_page_is_counted_by_the_chains_next_totals_at_no_cost(inclusive, query_ranges):
+    data = generate(seed=5, conversations=5, customers=300)        # an import of 60 in one second
+    readings = Readings(modified_since_inclusive=inclusive, query_ranges=query_ranges)
+    messages, requests = sync(data, ["customers"], readings)
+    assert rows(messages, "customers") == set(expected_rows(data)["customers"])
+    chain = listed(requests, "/customers")
+    # The tie's pages were read once and the totals confirmed them: no query, no second pass.
+    assert not any("query" in params for params in chain)
+    tie_reads = [p for p in chain if str(p.get("page", 1)) != "1"]
+    assert len(tie_reads) == 1
+
+
+@pytest.mark.parametrize("inclusive", [False, True], ids=["strict", "inclusive"])
+@pytest.mark.parametrize("query_ranges", [False, True], ids=["no-query", "query"])
+def test_a_tie_whose_rows_reorder_between_its_pages_is_read_again_until_none_is_missing(inclusive, query_ranges):
+    data = generate(seed=5, conversations=5, customers=300)
+    readings = Readings(modified_since_inclusive=inclusive, query_ranges=query_ranges, unstable_ties=True)
+    messages, _ = sync(data, ["customers"], readings)
+    assert rows(messages, "customers") == set(expected_rows(data)["customers"])
+
+
+def test_a_sync_interrupted_at_any_state_of_a_customer_tie_resumes_without_loss():
+    data = generate(seed=5, conversations=5, customers=300)
+    readings = Readings(unstable_ties=True)
+    messages, _ = sync(data, ["customers"], readings)
+    every = set(expected_rows(data)["customers"])
+    states = [i for i, m in enumerate(messages) if m["type"] == "STATE"]
+    assert len(states) > 3
+    for index in states[:-1]:
+        before = rows(messages[:index], "customers")
+        resumed, _ = sync(data, ["customers"], readings, state=messages[index]["value"])
+        assert before | rows(resumed, "customers") == every, f"resumed from state {index}"

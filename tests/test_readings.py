@@ -28,11 +28,12 @@ def test_customers_without_sort_by_created_at(account):
     assert all(r.query.get("sortField") == "modifiedAt" for r in emu.requests if r.path == "/v2/customers")
 
 
+@pytest.mark.parametrize("inclusive", [False, True], ids=["strict", "inclusive"])
 @pytest.mark.parametrize("query_ranges", [False, True], ids=["offset", "query"])
-def test_tied_rows_in_another_order_on_every_request_lose_nothing(account, query_ranges):
+def test_tied_rows_in_another_order_on_every_request_lose_nothing(account, query_ranges, inclusive):
     # 300 customers hold an import of 60 with one updatedAt: more than a page of 50.
     emu, config, catalog = account(conversations=200, customers=300, ratings=120, unstable_ties=True,
-                                   query_ranges=query_ranges)
+                                   query_ranges=query_ranges, modified_since_inclusive=inclusive)
     run = run_tap(config, catalog=select(catalog, LISTINGS + ["happiness_ratings_report"]))
     assert_every_row(run, emu, LISTINGS)
     counts = run.record_counts()
@@ -112,8 +113,9 @@ def test_changes_that_reach_the_index_late_arrive_in_a_later_run(account, tmp_pa
         latest_by_key([first, second, third], s).values())})(), emu, LISTINGS)
 
 
-@pytest.mark.parametrize("reading", [{"unstable_ties": True}, {"index_lag_seconds": 1}],
-                         ids=["unstable ties", "index lag"])
+@pytest.mark.parametrize("reading", [{"unstable_ties": True}, {"index_lag_seconds": 1},
+                                     {"modified_since_inclusive": True, "unstable_ties": True}],
+                         ids=["unstable ties", "index lag", "inclusive modifiedSince"])
 def test_drift_under_a_stricter_reading_loses_nothing(account, reading):
     emu, config, catalog = account(conversations=250, customers=150,
                                    drift=Drift(every=2, modify=2, create=1, delete=1), **reading)

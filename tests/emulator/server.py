@@ -103,7 +103,7 @@ class Emulator:
                  organizations=5, tags_never_updated=0, redirect_uri=DEFAULT_REDIRECT_URI,
                  customer_sort_strict=False, thread_count_published_only=False, unstable_ties=False,
                  report_rating_default=None, reports_status=403, max_page_depth=None, index_lag_seconds=0,
-                 query_ranges=False, saved_replies_hal=False):
+                 query_ranges=False, saved_replies_hal=False, modified_since_inclusive=False):
         if plan not in PLANS:
             raise ValueError(f"plan must be one of {PLANS}")
         if index_lag_seconds < 0:
@@ -112,7 +112,8 @@ class Emulator:
         self.readings = Readings(plan=plan, reports_status=reports_status, customer_sort_strict=customer_sort_strict,
                                  unstable_ties=unstable_ties, report_rating_default=report_rating_default,
                                  max_page_depth=max_page_depth, query_ranges=query_ranges,
-                                 saved_replies_hal=saved_replies_hal, seed=seed)
+                                 saved_replies_hal=saved_replies_hal,
+                                 modified_since_inclusive=modified_since_inclusive, seed=seed)
         self.prerender = prerender
         self.time_scale = time_scale
         self.latency = latency

@@ -109,6 +109,7 @@ class Readings:
     max_page_depth: int = None           # deepest page a search-backed listing serves
     query_ranges: bool = False           # `query` range syntax on /conversations and /customers
     saved_replies_hal: bool = False      # saved replies as a HAL page instead of a bare array
+    modified_since_inclusive: bool = False   # modifiedSince lists rows at that second too (>=)
     seed: int = 1                        # seeds the tie order (with a per-request counter)
 
     def __post_init__(self):
