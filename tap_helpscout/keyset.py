@@ -31,8 +31,8 @@ class TimeKeyset:
         self.listing = listing
         self.ties_read = set()
         self.recent = {}            # id -> updatedAt, for the rows the next request may repeat
-        self.tied = {}              # second -> ids of the rows seen in that tie
-        self.pending = None         # the tie whose count the chain's next totals tell: _Count
+        self.tied = {}              # second -> {id: row} of the rows seen up to that tie's end
+        self.pending = None         # the tie whose end the chain's next totals tell: _Tie
         self.query_refused = False
 
     def run(self, resume):
@@ -58,21 +58,25 @@ class TimeKeyset:
                 ahead = listing.engine.chain_pool.submit(self.request, following)
             listing.emit(page, [i for i in page.items if not self.seen(i)])
             self.remember(page.items)
-            self.count_tie(cursor, page, times)
+            if self.pending is not None:
+                self.note_tied(self.pending, page.items)
+            self.count_tie(cursor, page, following)
             if following is None:
                 break
             if self.stuck(cursor, times) and times[-1] not in self.ties_read:
-                self.read_tie(times[-1], page if cursor == times[-1] - CLOCK_RESOLUTION else None)
+                self.ties_read.add(times[-1])
+                self.pending = _Tie(times[-1], cursor, page.total, following)
+                self.note_tied(self.pending, page.items)
             cursor = following
             self.forget_before(cursor)
-            # Until a tie's count is known, a resumed run starts again from that tie.
-            resume_at = cursor if self.pending is None else self.pending.second - CLOCK_RESOLUTION
+            # Until a tie has been read, a resumed run starts again from before it.
+            resume_at = cursor if self.pending is None else self.pending.since
             listing.checkpoint({"mode": "keyset", "cursor": api_time(resume_at)})
             if cursor > listing.started_at:
                 break
-        if self.pending is not None:        # the chain ended before its totals told the count
-            second, self.pending = self.pending.second, None
-            self.read_tie_again(second, expected=None)
+        if self.pending is not None:        # the chain ended before its totals told the tie's end
+            tie, self.pending = self.pending, None
+            self.read_tie_again(tie, expected=None)
 
     def request(self, cursor):
         listing = self.listing
@@ -130,102 +134,128 @@ class TimeKeyset:
             return False
 
     # -- ties ----------------------------------------------------------------------------
-    def read_tie(self, second, first=None):
-        """Every row modified in `second`: more than a page, so its offset pages are read once
-        (`first` is its page 1 when the chain has it already). The API may order tied rows
-        differently on each request, so a row can slip past. The chain's next totals tell how
-        many rows the tie holds, at no cost (`count_tie`); only if some are missing is the tie
-        read again."""
-        self.ties_read.add(second)
-        rows, total = self.read_tie_pages(second, first)
-        self.emit_tie(second, rows)
-        self.pending = _Count(second, total)
+    # A second holding more rows than a page (a tie) is found on page 1 of the listing from
+    # just before it, and read by that listing's offset pages. Where in that listing the tie
+    # ends is told, at no cost, by the chain's next totals: the listing after the tie holds
+    # (total from before it) - (rows up to its end). The pages are then read from the last one
+    # to the first, page 1 again too: a tied row modified meanwhile moves to the end, so rows
+    # behind it shift to lower offsets, which are still to be read; none can slip past.
 
-    def count_tie(self, cursor, page, times):
-        """The chain's requests right after a tie. With a strict `modifiedSince`, the one from
-        the tie's second lists the rows after it: the tie held (total before it) - (its total).
-        With an inclusive one, that request lists the tie again, and the one after it (from the
-        next second) gives the count instead."""
-        count = self.pending
-        if count is None:
+    def count_tie(self, cursor, page, following):
+        """The chain's requests right after a tie: with a strict `modifiedSince` the one from
+        the tie's second lists the rows after it; with an inclusive one, that one lists the tie
+        again and the one from the next second tells instead."""
+        tie = self.pending
+        if tie is None or cursor < tie.told_by:
             return
-        if cursor != count.second + count.offset:
-            if cursor > count.second + count.offset:    # the chain went past it: no count
-                self.pending = None
-                self.read_tie_again(count.second, expected=None)
+        if cursor > tie.told_by:                # the chain went past it: no totals to go by
+            self.pending = None
+            self.read_tie_again(tie, expected=None)
             return
-        at_second = [i for i, t in zip(page.items, self.times(page.items)) if t == count.second]
-        self.tied.setdefault(count.second, set()).update(i.get("id") for i in at_second if isinstance(i, dict))
-        if at_second and count.offset == timedelta(0):
-            if page.holds_rest:             # every row from that second on is on this page
-                self.pending = None
+        times = self.times(page.items)
+        if any(t == tie.second for t in times):
+            if page.holds_rest or max(times) > tie.second:
+                self.pending = None         # the whole tie is on this very page
             else:
-                self.pending = _Count(count.second, page.total, CLOCK_RESOLUTION)
+                tie.told_by = following
             return
         self.pending = None
-        expected = count.total - page.total
-        if len(self.tied[count.second]) < expected:
-            self.read_tie_again(count.second, expected)
+        self.read_tie(tie, span=tie.total - page.total)
 
-    def read_tie_again(self, second, expected):
-        """The tie read again until it holds `expected` rows (None: until a read brings no new
-        row): as a `query` listing of its own, whose total is exact, or where the API refuses
-        `query`, its offset pages in passes. What stays missing keeps the listing unconfirmed."""
+    def read_tie(self, tie, span):
+        """The tie's listing, pages of the first `span` rows from the last to the first, then
+        again until the rows up to the tie's end are all there (see above). Totals that do not
+        fit what the pages show are not relied on: the pages are then read from the first on."""
+        size = self.listing.size
+        pages = -(-span // size)
+        rows = self.read_span_pages(tie, pages) if 1 <= pages <= tie.total // size + 1 else None
+        if rows is None:
+            self.read_tie_again(tie, expected=None)
+            return
+        self.emit_tie(tie, rows)
+        if len(self.upto_end(tie, self.tied.get(tie.second, {}).values())) < span:
+            self.read_tie_again(tie, expected=span)
+
+    def read_span_pages(self, tie, pages):
+        """Pages `pages`..1 of the tie's listing; None when the last of them holds no row of
+        the tie, which the totals said it would."""
+        listing = self.listing
+        params = dict(listing.params, modifiedSince=api_time(tie.since))
+        rows = []
+        for number in range(pages, 0, -1):
+            page = listing.fetch(number, params, with_children=False)
+            if number == pages and not self.upto_end(tie, page.items):
+                return None
+            rows.extend(page.items)
+        return rows
+
+    def upto_end(self, tie, rows):
+        """The rows from the tie's listing start to the tie's end."""
+        return [i for i in rows if any(tie.since <= t <= tie.second for t in self.times([i]))]
+
+    def read_tie_again(self, tie, expected):
+        """The tie read again until the rows up to its end number `expected` (None: until a
+        read brings no new row): as a `query` listing of its own, complete when its pages agree,
+        or where the API refuses `query`, its pages from the first on, in passes. What stays
+        missing keeps the listing unconfirmed."""
         listing = self.listing
         if not self.query_refused:
-            stamp = api_time(second)
+            stamp = api_time(tie.second)
             params = dict(listing.params, query=modified_query(stamp, stamp))
             try:
-                tie = listing.fetcher.read_all(listing.stream, listing.stream.path, params, listing.size)
+                read = listing.fetcher.read_all(listing.stream, listing.stream.path, params, listing.size)
             except ApiError as exc:
                 if exc.status != 400 or exc.fatal:
                     raise
                 self.query_refused = True
             else:
-                self.emit_tie(second, tie.items)
-                if not tie.complete:
+                self.emit_tie(tie, read.items)
+                if not read.complete:
                     listing.unconfirmed = True
                 return
         for _ in range(PASSES):
-            before = len(self.tied.get(second, ()))
-            if expected is not None and before >= expected:
+            before = len(self.tied.get(tie.second, {}))
+            self.emit_tie(tie, self.read_tie_pages(tie))
+            seen = len(self.upto_end(tie, self.tied.get(tie.second, {}).values()))
+            if expected is not None and seen >= expected:
                 return
-            rows, _ = self.read_tie_pages(second)
-            self.emit_tie(second, rows)
-            if expected is None and len(self.tied[second]) == before:
+            if expected is None and len(self.tied[tie.second]) == before:
                 return              # a pass that brings no new row
-        if expected is None or len(self.tied.get(second, ())) < expected:
-            listing.unconfirmed = True
+        listing.unconfirmed = True
 
-    def emit_tie(self, second, rows):
-        rows = [i for i in rows if self.times([i]) == [second]]     # the tie only
-        self.tied.setdefault(second, set()).update(i.get("id") for i in rows if isinstance(i, dict))
-        fresh = [i for i in rows if not self.seen(i)]
+    def read_tie_pages(self, tie):
+        """One pass over the tie's listing from page 1, until a row after the tie."""
+        listing = self.listing
+        params = dict(listing.params, modifiedSince=api_time(tie.since))
+        rows, number = [], 1
+        while True:
+            page = listing.fetch(number, params, with_children=False)
+            rows.extend(page.items)
+            times = self.times(page.items)
+            if page.holds_rest or page.number >= page.pages or (times and max(times) > tie.second):
+                return rows
+            number += 1
+
+    def note_tied(self, tie, rows):
+        """Rows up to the tie's end seen so far (on the chain's pages or the tie's own)."""
+        seen = self.tied.setdefault(tie.second, {})
+        seen.update((i.get("id"), i) for i in self.upto_end(tie, rows) if isinstance(i, dict))
+
+    def emit_tie(self, tie, rows):
+        rows = self.upto_end(tie, rows)
+        known = self.tied.get(tie.second, {})
+        fresh = [i for i in rows if not self.seen(i) and not (isinstance(i, dict) and i.get("id") in known)]
+        self.note_tied(tie, rows)
         self.listing.emit(_Rows(rows, self.listing), fresh)
         self.remember(rows)
 
-    def read_tie_pages(self, second, first=None):
-        """One pass over the pages of `modifiedSince` = `second` less a second, until a row
-        after `second`; the rows and that listing's total."""
-        listing = self.listing
-        params = dict(listing.params, modifiedSince=api_time(second - CLOCK_RESOLUTION))
-        rows, number, page = [], 1, first
-        while True:
-            if page is None:
-                page = listing.fetch(number, params, with_children=False)
-            rows.extend(page.items)
-            times = self.times(page.items)
-            if page.holds_rest or page.number >= page.pages or (times and max(times) > second):
-                return rows, page.total
-            number, page = number + 1, None
 
+class _Tie:
+    """A second holding more rows than a page, found on page 1 of the listing from `since`
+    (`total` rows in all), until the chain's request from `told_by` tells where it ends."""
 
-class _Count:
-    """A tie whose row count the chain's request from `second + offset` tells: `total` rows
-    were listed from the tie's start."""
-
-    def __init__(self, second, total, offset=timedelta(0)):
-        self.second, self.total, self.offset = second, total, offset
+    def __init__(self, second, since, total, told_by):
+        self.second, self.since, self.total, self.told_by = second, since, total, told_by
 
 
 class _Rows:

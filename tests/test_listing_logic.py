@@ -148,16 +148,19 @@ def test_an_interrupted_window_listing_resumes_from_its_state_without_loss():
 
 @pytest.mark.parametrize("inclusive", [False, True], ids=["strict", "inclusive"])
 @pytest.mark.parametrize("query_ranges", [False, True], ids=["no-query", "query"])
-def test_a_tie_larger_than_a_page_is_counted_by_the_chains_next_totals_at_no_cost(inclusive, query_ranges):
+def test_a_tie_larger_than_a_page_is_read_once_where_the_chains_next_totals_say_it_ends(inclusive, query_ranges):
     data = generate(seed=5, conversations=5, customers=300)        # an import of 60 in one second
     readings = Readings(modified_since_inclusive=inclusive, query_ranges=query_ranges)
     messages, requests = sync(data, ["customers"], readings)
     assert rows(messages, "customers") == set(expected_rows(data)["customers"])
     chain = listed(requests, "/customers")
-    # The tie's pages were read once and the totals confirmed them: no query, no second pass.
+    # No query and no second pass: the tie's two pages, from the last to the first, once more
+    # than the chain's own page 1 of that listing.
     assert not any("query" in params for params in chain)
-    tie_reads = [p for p in chain if str(p.get("page", 1)) != "1"]
-    assert len(tie_reads) == 1
+    by_since = {}
+    for params in chain:
+        by_since.setdefault(params["modifiedSince"], []).append(str(params.get("page", 1)))
+    assert sorted(by_since.values(), key=len)[-1] == ["1", "2", "1"]
 
 
 @pytest.mark.parametrize("inclusive", [False, True], ids=["strict", "inclusive"])
@@ -180,3 +183,29 @@ def test_a_sync_interrupted_at_any_state_of_a_customer_tie_resumes_without_loss(
         before = rows(messages[:index], "customers")
         resumed, _ = sync(data, ["customers"], readings, state=messages[index]["value"])
         assert before | rows(resumed, "customers") == every, f"resumed from state {index}"
+
+
+@pytest.mark.parametrize("query_ranges", [False, True], ids=["no-query", "query"])
+@pytest.mark.parametrize("unstable", [False, True], ids=["stable", "unstable"])
+def test_a_tied_customer_modified_while_the_tie_is_read_makes_no_other_row_slip_past(query_ranges, unstable):
+    data = generate(seed=5, conversations=5, customers=300)        # an import of 60 in one second
+    tie = [c for c in data.customers if c["updatedAt"] == data.customers[0]["updatedAt"]] or None
+    seconds = {}
+    for customer in data.customers:
+        seconds.setdefault(customer["updatedAt"], []).append(customer["id"])
+    tied = max(seconds.values(), key=len)
+    assert len(tied) > 50 and tie is None or len(tied) > 50
+    every = set(expected_rows(data)["customers"])
+    changed = []
+
+    def modify_a_tied_row_once(path, params):
+        # Right before any further page of the tie's listing: the tie's first row moves to the
+        # end, so that every row after it shifts up by one.
+        if path == "/customers" and str(params.get("page")) != "1" and not changed:
+            changed.append(tied[0])
+            data.modify_customer(tied[0])
+    readings = Readings(query_ranges=query_ranges, unstable_ties=unstable)
+    messages, _ = sync(data, ["customers"], readings, before=modify_a_tied_row_once)
+    assert changed, "the tie was read by offset pages"
+    got = rows(messages, "customers")
+    assert every - {(changed[0],)} <= got
