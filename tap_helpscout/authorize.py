@@ -31,6 +31,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 from tap_helpscout.errors import AuthError, ConfigError, TapError
+from tap_helpscout.logs import tell
 from tap_helpscout.settings import DEFAULTS
 from tap_helpscout.token_store import store_tokens
 
@@ -109,8 +110,8 @@ class Callbacks:
             if self.answer is not None:
                 return 200, "Already answered", "tap-helpscout has its answer; you can close this tab."
             if not same_state(_first(params, "state"), self.state):
-                print(f"{PROG}: ignored a callback whose state does not match this run's; still waiting",
-                      file=self.out, flush=True)
+                tell(self.out, f"{PROG}: ignored a callback whose state does not match this run's; "
+                               f"still waiting")
                 return (400, "Not this authorization",
                         "This answer does not belong to the authorization that tap-helpscout is "
                         "waiting for (its state does not match), so it was ignored. Use the page "
@@ -236,7 +237,7 @@ def authorize(config, config_path, port=DEFAULT_PORT, browser=True, stdin=None, 
     url = authorization_url(config, state)
 
     def say(line):
-        print(line, file=out, flush=True)
+        tell(out, line)
 
     if browser:
         say(f"The Help Scout app must have this Redirection URL: {redirect_url(port)}")

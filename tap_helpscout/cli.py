@@ -16,11 +16,12 @@ import singer
 from singer import metadata
 from singer.catalog import Catalog
 
-from tap_helpscout.config import SECRET_KEYS, load_config, read_json_object
+from tap_helpscout.config import load_config, read_json_object
 from tap_helpscout.discover import discover
 from tap_helpscout.errors import InputError, TapError
-from tap_helpscout.logs import configure_logging
+from tap_helpscout.logs import configure_logging, tell
 from tap_helpscout.redact import RUN
+from tap_helpscout.settings import SECRET_KEYS
 from tap_helpscout.signals import GUARD, SIGNALS, Terminated
 from tap_helpscout.streams import STREAMS
 from tap_helpscout.version import VERSION
@@ -146,8 +147,7 @@ def run(argv=None, loaded=None, guard=None):
     if args.authorize:
         from tap_helpscout.authorize import DEFAULT_PORT, authorize
         port = DEFAULT_PORT if args.port is None else args.port
-        print(authorize(config, args.config, port=port, browser=not args.no_browser),
-              file=sys.stderr, flush=True)
+        tell(sys.stderr, authorize(config, args.config, port=port, browser=not args.no_browser))
         return 0
     if args.discover:
         # Only the catalog goes to stdout: a target or a file reads it.
@@ -223,5 +223,5 @@ def _fail(message, code):
     # Requests still in flight on worker threads finish while the process exits; what they
     # would log must not come after the line that says how the run ended.
     logging.disable(logging.CRITICAL)
-    print(message, file=sys.stderr, flush=True)
+    tell(sys.stderr, message)
     sys.exit(code)

@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 from tap_helpscout import settings
 from tap_helpscout.errors import ConfigError
 from tap_helpscout.logs import get_logger
-from tap_helpscout.settings import DEFAULTS, SECRET_KEYS, SETTINGS  # noqa: F401  (SECRET_KEYS: for cli)
+from tap_helpscout.settings import DEFAULTS, SETTINGS
 from tap_helpscout.timefmt import api_time, parse_date_time
 
 LOGGER = get_logger(__name__)

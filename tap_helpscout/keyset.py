@@ -31,7 +31,6 @@ class TimeKeyset:
         self.listing = listing
         self.ties_read = set()
         self.recent = {}            # id -> updatedAt, for the rows the next request may repeat
-        self.tied = {}              # second -> {id: row} of the rows seen up to that tie's end
         self.pending = None         # the tie whose end the chain's next totals tell: _Tie
         self.query_refused = False
 
@@ -59,14 +58,14 @@ class TimeKeyset:
             listing.emit(page, [i for i in page.items if not self.seen(i)])
             self.remember(page.items)
             if self.pending is not None:
-                self.note_tied(self.pending, page.items)
-            self.count_tie(cursor, page, following)
+                self.pending.note(self.upto_end(self.pending, page.items))
+            self.count_tie(cursor, page, times, following)
             if following is None:
                 break
             if self.stuck(cursor, times) and times[-1] not in self.ties_read:
                 self.ties_read.add(times[-1])
                 self.pending = _Tie(times[-1], cursor, page.total, following)
-                self.note_tied(self.pending, page.items)
+                self.pending.note(self.upto_end(self.pending, page.items))
             cursor = following
             self.forget_before(cursor)
             # Until a tie has been read, a resumed run starts again from before it.
@@ -141,7 +140,7 @@ class TimeKeyset:
     # to the first, page 1 again too: a tied row modified meanwhile moves to the end, so rows
     # behind it shift to lower offsets, which are still to be read; none can slip past.
 
-    def count_tie(self, cursor, page, following):
+    def count_tie(self, cursor, page, times, following):
         """The chain's requests right after a tie: with a strict `modifiedSince` the one from
         the tie's second lists the rows after it; with an inclusive one, that one lists the tie
         again and the one from the next second tells instead."""
@@ -152,7 +151,6 @@ class TimeKeyset:
             self.pending = None
             self.read_tie_again(tie, expected=None)
             return
-        times = self.times(page.items)
         if any(t == tie.second for t in times):
             if page.holds_rest or max(times) > tie.second:
                 self.pending = None         # the whole tie is on this very page
@@ -166,20 +164,22 @@ class TimeKeyset:
         """The tie's listing, pages of the first `span` rows from the last to the first, then
         again until the rows up to the tie's end are all there (see above). Totals that do not
         fit what the pages show are not relied on: the pages are then read from the first on."""
-        size = self.listing.size
-        pages = -(-span // size)
-        rows = self.read_span_pages(tie, pages) if 1 <= pages <= tie.total // size + 1 else None
+        rows = self.read_span_pages(tie, span)
         if rows is None:
             self.read_tie_again(tie, expected=None)
             return
         self.emit_tie(tie, rows)
-        if len(self.upto_end(tie, self.tied.get(tie.second, {}).values())) < span:
+        if len(tie.seen) < span:
             self.read_tie_again(tie, expected=span)
 
-    def read_span_pages(self, tie, pages):
-        """Pages `pages`..1 of the tie's listing; None when the last of them holds no row of
-        the tie, which the totals said it would."""
+    def read_span_pages(self, tie, span):
+        """The pages of the tie's listing that hold its first `span` rows, from the last to the
+        first; None when the totals do not fit what the pages show (the last of them holds no
+        row up to the tie's end)."""
         listing = self.listing
+        pages = -(-span // listing.size)
+        if not 1 <= pages <= tie.total // listing.size + 1:
+            return None
         params = dict(listing.params, modifiedSince=api_time(tie.since))
         rows = []
         for number in range(pages, 0, -1):
@@ -214,12 +214,12 @@ class TimeKeyset:
                     listing.unconfirmed = True
                 return
         for _ in range(PASSES):
-            before = len(self.tied.get(tie.second, {}))
-            self.emit_tie(tie, self.read_tie_pages(tie))
-            seen = len(self.upto_end(tie, self.tied.get(tie.second, {}).values()))
-            if expected is not None and seen >= expected:
+            before = len(tie.seen)
+            rows = self.read_span_pages(tie, expected) if expected is not None else None
+            self.emit_tie(tie, rows if rows is not None else self.read_tie_pages(tie))
+            if expected is not None and len(tie.seen) >= expected:
                 return
-            if expected is None and len(self.tied[tie.second]) == before:
+            if expected is None and len(tie.seen) == before:
                 return              # a pass that brings no new row
         listing.unconfirmed = True
 
@@ -236,16 +236,10 @@ class TimeKeyset:
                 return rows
             number += 1
 
-    def note_tied(self, tie, rows):
-        """Rows up to the tie's end seen so far (on the chain's pages or the tie's own)."""
-        seen = self.tied.setdefault(tie.second, {})
-        seen.update((i.get("id"), i) for i in self.upto_end(tie, rows) if isinstance(i, dict))
-
     def emit_tie(self, tie, rows):
         rows = self.upto_end(tie, rows)
-        known = self.tied.get(tie.second, {})
-        fresh = [i for i in rows if not self.seen(i) and not (isinstance(i, dict) and i.get("id") in known)]
-        self.note_tied(tie, rows)
+        fresh = [i for i in rows if not self.seen(i) and not tie.has(i)]
+        tie.note(rows)
         self.listing.emit(_Rows(rows, self.listing), fresh)
         self.remember(rows)
 
@@ -256,6 +250,13 @@ class _Tie:
 
     def __init__(self, second, since, total, told_by):
         self.second, self.since, self.total, self.told_by = second, since, total, told_by
+        self.seen = set()           # ids of the rows up to its end seen so far, on any page
+
+    def note(self, rows):
+        self.seen.update(i.get("id") for i in rows if isinstance(i, dict))
+
+    def has(self, row):
+        return isinstance(row, dict) and row.get("id") in self.seen
 
 
 class _Rows:

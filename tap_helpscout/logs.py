@@ -54,3 +54,10 @@ def configure_logging():
 def get_logger(name=None):
     """The logger for a module of the tap (`get_logger(__name__)`), or for the package."""
     return logging.getLogger(name or PACKAGE)
+
+
+def tell(out, line):
+    """A line for the user, outside the log's format, on `out`: stderr (or a test's stream),
+    never stdout, which carries Singer messages only."""
+    out.write(line + "\n")
+    out.flush()

@@ -55,9 +55,9 @@ class OffsetPages:
         else:
             self.note(first)
             top = first.pages
-        self.chain = _Chain(self, top)
+        chain = _Chain(self, top)
         for number in range(top, 0, -1):
-            page = self.chain.take(number)
+            page = chain.take(number)
             if upper is not None and self.changed(upper, page):
                 self.cover_gap(page, upper)
             self.write(page, next_page=number - 1)

@@ -92,13 +92,19 @@ def read_only_folder(monkeypatch, folder, writable_file=None):
     return {"RO_FOLDER": str(folder), "RW_FILE": str(writable_file or "")}
 
 
-def test_a_read_only_config_stops_before_the_refresh_token_is_spent(make_emulator, tmp_path,
-                                                                    monkeypatch):
+@pytest.fixture
+def config_in_folder(make_emulator, tmp_path):
+    """An account, and a config for it alone in a folder of its own: (emulator, folder, config,
+    catalog of users)."""
     emu = make_emulator(seed=3, conversations=10, customers=5)
     folder = tmp_path / "conf"
     folder.mkdir()
     config = write_config(emu, folder)
-    catalog = select(discover(config), ["users"])
+    return emu, folder, config, select(discover(config), ["users"])
+
+
+def test_a_read_only_config_stops_before_the_refresh_token_is_spent(config_in_folder, tmp_path, monkeypatch):
+    emu, folder, config, catalog = config_in_folder
     before = config.read_text()
     env = read_only_folder(monkeypatch, folder)
     run = run_tap(config, catalog=catalog, workdir=tmp_path, check=False, env=env)
@@ -109,13 +115,8 @@ def test_a_read_only_config_stops_before_the_refresh_token_is_spent(make_emulato
     assert config.read_text() == before
 
 
-def test_a_writable_config_in_a_read_only_folder_is_rewritten_in_place(make_emulator, tmp_path,
-                                                                       monkeypatch):
-    emu = make_emulator(seed=3, conversations=10, customers=5)
-    folder = tmp_path / "conf"
-    folder.mkdir()
-    config = write_config(emu, folder)
-    catalog = select(discover(config), ["users"])
+def test_a_writable_config_in_a_read_only_folder_is_rewritten_in_place(config_in_folder, tmp_path, monkeypatch):
+    emu, folder, config, catalog = config_in_folder
     env = read_only_folder(monkeypatch, folder, writable_file=config)
     run = run_tap(config, catalog=catalog, workdir=tmp_path, env=env)
     assert run.record_counts()["users"] == len(emu.data.users)
