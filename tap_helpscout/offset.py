@@ -56,12 +56,15 @@ class OffsetPages:
             self.note(first)
             top = first.pages
         chain = _Chain(self, top)
-        for number in range(top, 0, -1):
-            page = chain.take(number)
-            if upper is not None and self.changed(upper, page):
-                self.cover_gap(page, upper)
-            self.write(page, next_page=number - 1)
-            upper = page
+        try:
+            for number in range(top, 0, -1):
+                page = chain.take(number)
+                if upper is not None and self.changed(upper, page):
+                    self.cover_gap(page, upper)
+                self.write(page, next_page=number - 1)
+                upper = page
+        finally:
+            chain.stop()
         # Pages that appeared meanwhile hold rows created (or pushed up) during the read.
         number, last = first.pages + 1, self.max_pages
         while number <= last:
@@ -123,7 +126,8 @@ class OffsetPages:
 class _Chain:
     """Pages top..1 requested one at a time, each as soon as the one above it has arrived
     (on the listing's own worker, without waiting for the main thread to take it), at most
-    AHEAD pages ahead of the one being written, so that memory stays bounded."""
+    AHEAD pages ahead of the one being written, so that memory stays bounded. Once a read
+    fails, or the listing stops, no further page is requested."""
 
     AHEAD = 2
 
@@ -134,6 +138,7 @@ class _Chain:
         self.next_number = top          # the next page to request
         self.taken = top + 1            # the lowest page the main thread has taken
         self.in_flight = False
+        self.stopped = False
         self.futures = {}
         with self.lock:
             self.request_more()
@@ -142,7 +147,7 @@ class _Chain:
         """(With the lock held.) Request the next page if none is in flight and the reads are
         not too far ahead of the writes."""
         number = self.next_number
-        if self.in_flight or number < 1 or self.taken - number > self.AHEAD:
+        if self.stopped or self.in_flight or number < 1 or self.taken - number > self.AHEAD:
             return
         self.in_flight, self.next_number = True, number - 1
         self.futures[number] = self.pool.submit(self.fetch, number)
@@ -150,6 +155,9 @@ class _Chain:
     def fetch(self, number):
         try:
             return self.pages.fetch(number)
+        except BaseException:
+            self.stop()
+            raise
         finally:
             with self.lock:
                 self.in_flight = False
@@ -164,3 +172,7 @@ class _Chain:
             self.taken = number
             self.request_more()
         return page
+
+    def stop(self):
+        with self.lock:
+            self.stopped = True

@@ -91,6 +91,9 @@ def test_deep_pages_refused_without_query_ranges_fail_only_that_stream(account):
     assert run.returncode == 1
     last_line = run.stderr.strip().splitlines()[-1]
     assert "conversations" in last_line and "refused page" in last_line
+    # Once a page is refused, no further page is requested (none is left in flight either).
+    deep = [r for r in emu.requests if r.path == "/v2/conversations" and int(r.query.get("page", 1)) > 3]
+    assert len(deep) == 1
     states = [json.loads(line)["value"] for line in run.stdout.splitlines() if '"type":"STATE"' in line]
     assert "updated_at" not in states[-1]["bookmarks"].get("conversations", {})
     records = [json.loads(line) for line in run.stdout.splitlines() if '"type":"RECORD"' in line]
