@@ -22,38 +22,6 @@ LOGGER = get_logger(__name__)
 CREDENTIAL_KEYS = ("client_id", "client_secret", "refresh_token", "access_token")
 
 
-def load_config(path):
-    """Read the config file at `path` and return the normalized config (defaults applied)."""
-    return validate_config(read_json_object(path, "config", ConfigError))
-
-
-def read_json_object(path, what, error):
-    """The JSON object in file `path`; `what` names the file in messages ("config", "state")."""
-    try:
-        with open(path, encoding="utf-8") as f:
-            text = f.read()
-    except FileNotFoundError:
-        raise error(f'{what}: file "{path}" does not exist') from None
-    except IsADirectoryError:
-        raise error(f'{what}: "{path}" is a directory, not a JSON file') from None
-    except PermissionError:
-        raise error(f'{what}: file "{path}" is not readable (permission denied)') from None
-    except UnicodeDecodeError:
-        raise error(f'{what}: file "{path}" is not UTF-8 text') from None
-    except OSError as exc:
-        raise error(f'{what}: cannot read file "{path}": {exc.strerror}') from None
-    try:
-        value = json.loads(text)
-    except ValueError as exc:
-        # The decoder's message holds only a position, never the file's content.
-        where = f" at line {exc.lineno} column {exc.colno}" if hasattr(exc, "lineno") else ""
-        raise error(f'{what}: file "{path}" is not valid JSON ({exc.msg}{where})') from None
-    if not isinstance(value, dict):
-        raise error(f'{what}: file "{path}" must hold a JSON object ({{...}}), '
-                    f"not {_json_type(value)}")
-    return value
-
-
 def validate_config(raw, now=None):
     """Check every known key of `raw` and return a new dict with defaults applied. Unknown keys
     are kept (a newer version's keys, the caller's own) and each gets one warning, first: a
@@ -114,7 +82,7 @@ def _check_credentials(config):
 def _string(config, key):
     value = config[key]
     if not isinstance(value, str):
-        raise ConfigError(f'config: "{key}" must be a string (got {_json_type(value)})')
+        raise ConfigError(f'config: "{key}" must be a string (got {json_type(value)})')
     return value.strip()
 
 
@@ -126,7 +94,7 @@ def parse_start_date(value, key="start_date"):
     """`value` as UTC `YYYY-MM-DDTHH:MM:SSZ` (fractions of a second are dropped)."""
     expected = f'config: "{key}" must be an RFC 3339 date-time such as 2024-01-01T00:00:00Z'
     if not isinstance(value, str):
-        raise ConfigError(f"{expected} (got {_json_type(value)})")
+        raise ConfigError(f"{expected} (got {json_type(value)})")
     try:
         return api_time(parse_date_time(value))
     except ValueError:
@@ -149,7 +117,7 @@ def _url(config, setting):
     key, value = setting.name, config[setting.name]
     example = setting.default
     if not isinstance(value, str):
-        raise ConfigError(f'config: "{key}" must be a URL such as {example} (got {_json_type(value)})')
+        raise ConfigError(f'config: "{key}" must be a URL such as {example} (got {json_type(value)})')
     parts = urlsplit(value.strip())
     if parts.scheme not in ("https", "http") or not parts.hostname:
         raise ConfigError(f'config: "{key}" must be an https:// URL such as {example} (got {_shown(value)})')
@@ -220,7 +188,7 @@ _CHECKS = {settings.STRING: _string_setting, settings.PATH: _string_setting, set
 
 # --- messages -----------------------------------------------------------------------------------
 
-def _json_type(value):
+def json_type(value):
     if value is None:
         return "null"
     if isinstance(value, bool):

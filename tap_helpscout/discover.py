@@ -1,12 +1,23 @@
 """Discovery: the catalog is static, built from the stream registry and the schema files.
 
 It needs neither the network nor credentials, so `--discover` never refreshes (and so never
-rotates) the OAuth2 refresh token, and works on a machine with no access to Help Scout.
+rotates) the OAuth2 refresh token, and works on a machine with no access to Help Scout. The
+schemas ship as package data in `tap_helpscout/schemas/` and are read through
+importlib.resources, so they load the same way from a source tree, a wheel or a zip.
 """
+import json
+from importlib import resources
+
 from singer import metadata
 
-from tap_helpscout.schema import load_schema
 from tap_helpscout.streams import STREAMS
+
+
+def load_schema(stream_name):
+    """The schema of one stream, as a fresh dict the caller may change."""
+    text = resources.files("tap_helpscout").joinpath("schemas", f"{stream_name}.json").read_text(
+        encoding="utf-8")
+    return json.loads(text)
 
 
 def stream_metadata(stream, schema):

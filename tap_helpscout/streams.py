@@ -18,7 +18,7 @@ Readers (how the engine lists a stream):
 from dataclasses import dataclass, field
 from typing import Callable, Mapping, Optional, Tuple
 
-from .timefmt import format_date_time, parse_date_time
+from tap_helpscout.timefmt import format_date_time, parse_date_time
 
 INCREMENTAL = "INCREMENTAL"
 FULL_TABLE = "FULL_TABLE"

@@ -2,3 +2,4 @@
 (reading it from the installed package's metadata costs an import of importlib.metadata, a
 measurable share of the tap's start-up)."""
 VERSION = "2.0.0"
+PROG = "tap-helpscout"      # the command's name, in messages and --help

@@ -5,7 +5,7 @@ import math
 import random
 from collections import deque
 
-from tap_helpscout.ratelimit import RateLimiter, Ticket
+from tap_helpscout.api.ratelimit import RateLimiter, Ticket
 
 
 class FixedWindow:

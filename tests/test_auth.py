@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-import tap_helpscout.token_store as token_store
-from tap_helpscout.auth import TokenAnswer, TokenManager
+import tap_helpscout.api.token_store as token_store
+from tap_helpscout.api.auth import TokenAnswer, TokenManager
 from tap_helpscout.errors import AuthError, ConfigError, TapError
 from tap_helpscout.redact import Redactor
-from tap_helpscout.token_store import TokenStore, fingerprint, store_tokens
+from tap_helpscout.api.token_store import TokenStore, fingerprint, store_tokens
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -284,7 +284,7 @@ def test_a_lock_held_too_long_stops_with_one_clear_line(tmp_path, monkeypatch):
 
 HOLD_LOCK = r"""
 import json, sys
-from tap_helpscout.token_store import TokenStore
+from tap_helpscout.api.token_store import TokenStore
 path = sys.argv[1]
 store = TokenStore(json.load(open(path)), path)
 with store.lock():

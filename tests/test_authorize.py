@@ -5,7 +5,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from tap_helpscout.authorize import (Callbacks, authorization_url, check_port, describe_user,
+from tap_helpscout.cli.authorize import (Callbacks, authorization_url, check_port, describe_user,
                                      new_state, parse_pasted, redirect_url)
 from tap_helpscout.errors import TapError
 

@@ -5,8 +5,8 @@ import json
 
 import pytest
 
-from tap_helpscout import estimate
-from tap_helpscout.check import KEYS, MAX_REQUESTS, spread
+from tap_helpscout.cli import estimate
+from tap_helpscout.cli.check import KEYS, MAX_REQUESTS, spread
 from tests.tap_runner import discover, run_tap, select, write_config, write_json
 
 

@@ -8,9 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from tap_helpscout import cli
+from tap_helpscout.cli import inputs
+from tap_helpscout.cli import main as cli
 from tap_helpscout.discover import discover
 from tap_helpscout.streams import STREAMS
+from tap_helpscout.version import VERSION
 from tests.tap_runner import select
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -30,10 +32,10 @@ def config_path(tmp_path):
 def fake_sync(monkeypatch):
     """Stands in for the sync engine and records what main hands to it."""
     calls = []
-    module = types.ModuleType("tap_helpscout.engine")
+    module = types.ModuleType("tap_helpscout.sync.engine")
     module.sync = lambda config, config_path, catalog, state, *rest, **options: calls.append(
         {"config": config, "config_path": config_path, "catalog": catalog, "state": state})
-    monkeypatch.setitem(sys.modules, "tap_helpscout.engine", module)
+    monkeypatch.setitem(sys.modules, "tap_helpscout.sync.engine", module)
     return calls
 
 
@@ -59,8 +61,8 @@ def tap(*argv):
 def test_version_prints_the_package_version():
     proc = tap("--version")
     assert proc.returncode == 0
-    assert proc.stdout.strip() == f"tap-helpscout {cli.version()}"
-    assert cli.version() != "unknown"
+    assert proc.stdout.strip() == f"tap-helpscout {VERSION}"
+    assert VERSION != "unknown"
 
 
 def test_config_is_required_even_for_discovery():
@@ -116,7 +118,7 @@ def test_unknown_streams_are_reported_and_skipped(tmp_path, caplog):
     catalog = select(discover(), ["teams"])
     catalog["streams"].append({"tap_stream_id": "tickets", "schema": {}, "metadata": []})
     with caplog.at_level(logging.WARNING):
-        loaded = cli.load_catalog(write(tmp_path, "catalog.json", catalog))
+        loaded = inputs.load_catalog(write(tmp_path, "catalog.json", catalog))
     assert "tickets" not in [s.tap_stream_id for s in loaded.streams]
     assert len(loaded.streams) == len(STREAMS)
     assert any('unknown stream "tickets"' in r.getMessage() for r in caplog.records)
@@ -175,7 +177,7 @@ def test_catalog_and_properties_together_are_ambiguous(tmp_path, config_path):
 def test_interrupt_exits_130(tmp_path, config_path, fake_sync, monkeypatch, capsys):
     def interrupted(*args, **options):
         raise KeyboardInterrupt
-    monkeypatch.setattr(sys.modules["tap_helpscout.engine"], "sync", interrupted)
+    monkeypatch.setattr(sys.modules["tap_helpscout.sync.engine"], "sync", interrupted)
     assert run_main("-c", str(config_path), "--catalog", write(tmp_path, "c.json", discover())) == 130
 
 
@@ -184,7 +186,7 @@ def test_a_bug_shows_its_traceback_without_any_secret(tmp_path, config_path, fak
     def buggy(config, *args, **options):
         raise RuntimeError(f"boom with {config['client_secret']} and {config['refresh_token']} "
                            "and Authorization: Bearer fresh-access-token-123")
-    monkeypatch.setattr(sys.modules["tap_helpscout.engine"], "sync", buggy)
+    monkeypatch.setattr(sys.modules["tap_helpscout.sync.engine"], "sync", buggy)
     assert run_main("-c", str(config_path), "--catalog", write(tmp_path, "c.json", discover())) == 1
     err = capsys.readouterr().err
     assert err.startswith("tap-helpscout: unexpected error: RuntimeError: boom")
@@ -199,7 +201,7 @@ def test_errors_the_user_must_fix_print_one_line(tmp_path, config_path, fake_syn
 
     def refused(*args, **options):
         raise AuthError("Help Scout refused the refresh token: authorize the app again")
-    monkeypatch.setattr(sys.modules["tap_helpscout.engine"], "sync", refused)
+    monkeypatch.setattr(sys.modules["tap_helpscout.sync.engine"], "sync", refused)
     assert run_main("-c", str(config_path), "--catalog", write(tmp_path, "c.json", discover())) == 1
     assert capsys.readouterr().err == \
         "tap-helpscout: Help Scout refused the refresh token: authorize the app again\n"

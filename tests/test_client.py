@@ -18,11 +18,11 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-import tap_helpscout.http as http_module
-import tap_helpscout.token_store as token_store_module
+import tap_helpscout.api.client as http_module
+import tap_helpscout.api.token_store as token_store_module
 from tap_helpscout.errors import (ApiError, ApiUnreachable, AuthError, MalformedAnswer,
                                   PermissionDenied, RateLimitWaitTooLong)
-from tap_helpscout.http import ApiResponse, HelpScoutClient
+from tap_helpscout.api.client import ApiResponse, HelpScoutClient
 from tap_helpscout.redact import Redactor
 
 pytestmark = pytest.mark.timeout(60)

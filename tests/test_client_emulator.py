@@ -9,9 +9,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-import tap_helpscout.http as http_module
+import tap_helpscout.api.client as http_module
 from tap_helpscout.errors import ApiError, AuthError, PermissionDenied
-from tap_helpscout.http import HelpScoutClient
+from tap_helpscout.api.client import HelpScoutClient
 from tap_helpscout.redact import Redactor
 from tests import tap_runner
 

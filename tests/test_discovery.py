@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from singer.catalog import Catalog
 
-from tap_helpscout import cli
+from tap_helpscout.cli import main as cli
 from tests.tap_runner import discover as discover_via_cli
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -16,7 +16,7 @@ from tests.tap_runner import discover, run_tap, select, write_json
 pytestmark = pytest.mark.timeout(180)
 
 # The real tap with backoff pauses of hundredths of a second (the tries stay as many).
-QUICK_TAP = [sys.executable, "-c", "import tap_helpscout.http as h; h.BACKOFF_FACTOR_SECONDS = "
+QUICK_TAP = [sys.executable, "-c", "import tap_helpscout.api.client as h; h.BACKOFF_FACTOR_SECONDS = "
              "0.01; import tap_helpscout; tap_helpscout.main()"]
 ACCESS_TOKEN = "hostile-test-access-0123456789"
 REFRESH_TOKEN = "hostile-test-refresh-9876543210"

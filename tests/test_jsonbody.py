@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from tap_helpscout.jsonbody import SLICE_BYTES, loads, narrow_text, narrowing
+from tap_helpscout.api.jsonbody import SLICE_BYTES, loads, narrow_text, narrowing
 
 LATIN = "Thanks! That fixed it. Café, naïve, Zoë. "
 GREEK = "Ευχαριστώ πολύ, λειτουργεί τώρα. "

@@ -10,9 +10,9 @@ import pytest
 from singer.catalog import Catalog
 
 from tap_helpscout.discover import discover
-from tap_helpscout.engine import Engine
+from tap_helpscout.sync.engine import Engine
 from tap_helpscout.errors import ApiError
-from tap_helpscout.state import Output
+from tap_helpscout.sync.state import Output
 from tests.emulator import generate
 from tests.emulator.api import Api
 from tests.emulator.shapes import Readings

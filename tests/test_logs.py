@@ -18,7 +18,7 @@ SCRIPT = textwrap.dedent("""
     from tap_helpscout.logs import configure_logging, get_logger
 
     configure_logging()
-    get_logger("tap_helpscout.cli").info("before the reload")
+    get_logger("tap_helpscout.cli.main").info("before the reload")
     singer.get_logger()                                   # singer-python's reload
     get_logger("tap_helpscout.sync").warning("after the reload")
     with singer.metrics.record_counter("users") as counter:   # reloads again, then logs a METRIC

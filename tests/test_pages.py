@@ -1,8 +1,8 @@
-"""The page arithmetic of the listings (tap_helpscout/pages.py), without a network."""
+"""The page arithmetic of the listings (tap_helpscout/api/pages.py, sync/readers/paging.py), without a network."""
 import pytest
 
-from tap_helpscout.pages import (MAX_TOTAL, Page, PageError, Pass, covered, hal_page, identity, number_query,
-                                 report_page, split_range)
+from tap_helpscout.api.pages import MAX_TOTAL, Page, PageError, hal_page, report_page
+from tap_helpscout.sync.readers.paging import Pass, covered, identity, number_query, split_range
 
 
 def hal(items, number=1, size=25, total=None, pages=None, key="conversations"):

@@ -7,7 +7,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from tap_helpscout.progress import PROGRESS_SECONDS, Progress
+from tap_helpscout.sync.progress import PROGRESS_SECONDS, Progress
 
 
 class Clock:

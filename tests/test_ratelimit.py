@@ -7,7 +7,7 @@ import math
 
 import pytest
 
-from tap_helpscout.ratelimit import RateLimiter, Ticket
+from tap_helpscout.api.ratelimit import RateLimiter, Ticket
 from tests.ratelimit_sim import ClockWindow, FixedWindow, SlidingWindow, floor_seconds, simulate
 
 

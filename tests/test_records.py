@@ -6,8 +6,8 @@ import pytest
 from singer import metadata as md
 
 from tap_helpscout.discover import catalog_entry
-from tap_helpscout.records import MalformedItem, RecordShaper, snake
-from tap_helpscout.schema import load_schema
+from tap_helpscout.sync.records import MalformedItem, RecordShaper, snake
+from tap_helpscout.discover import load_schema
 from tap_helpscout.streams import STREAMS
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from tap_helpscout.signals import SignalGuard, Terminated
-from tap_helpscout.state import Output
+from tap_helpscout.sync.state import Output
 from tests.expected import expected_rows, key_of
 from tests.tap_runner import TAP, discover, run_tap, select, write_config, write_json
 

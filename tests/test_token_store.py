@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tap_helpscout.token_store import store_tokens
+from tap_helpscout.api.token_store import store_tokens
 from tests import tap_runner
 from tests.tap_runner import discover, run_tap, select, write_config
 

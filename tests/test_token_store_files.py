@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tap_helpscout.token_store import create_private_file, update_config_file, write_file_in_place
+from tap_helpscout.api.token_store import create_private_file, update_config_file, write_file_in_place
 from tap_helpscout.errors import ConfigError
 
 pytestmark = pytest.mark.timeout(60)
@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 # its write returned, so the test knows which ones were completely stored.
 ROTATOR = r"""
 import sys
-from tap_helpscout.token_store import update_config_file
+from tap_helpscout.api.token_store import update_config_file
 path = sys.argv[1]
 n = 0
 while True:

@@ -15,9 +15,9 @@ import pytest
 from singer.catalog import Catalog
 
 from tap_helpscout.discover import discover
-from tap_helpscout.engine import Engine
+from tap_helpscout.sync.engine import Engine
 from tap_helpscout.errors import ApiError, AuthError, TapError
-from tap_helpscout.state import Output
+from tap_helpscout.sync.state import Output
 from tests.tap_runner import select
 
 START = "2024-01-01T00:00:00Z"

@@ -11,9 +11,9 @@ import zlib
 
 import pytest
 
-import tap_helpscout.http as http_module
+import tap_helpscout.api.client as http_module
 from tap_helpscout.errors import ApiUnreachable, MalformedAnswer
-from tap_helpscout.http import HelpScoutClient
+from tap_helpscout.api.client import HelpScoutClient
 from tap_helpscout.redact import Redactor
 from tests.loopback import LoopbackServer, read_head, read_request
 

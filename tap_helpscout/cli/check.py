@@ -18,13 +18,17 @@ import logging
 import sys
 from datetime import timedelta
 
-from tap_helpscout import estimate
+from tap_helpscout.api.client import HelpScoutClient
+from tap_helpscout.api.pages import PageError, array_or_hal_page, hal_page, report_page
+from tap_helpscout.cli import estimate
+from tap_helpscout.cli.inputs import load_catalog, load_config, load_state
 from tap_helpscout.errors import ApiError, AuthError, PermissionDenied, TapError
-from tap_helpscout.pages import PageError, array_or_hal_page, hal_page, report_page
 from tap_helpscout.streams import EMBEDDED_THREADS_CAP, STREAMS, threads_truncated
+from tap_helpscout.sync.state import prepare
 from tap_helpscout.timefmt import api_time, format_date_time, parse_date_time, utc_now
+from tap_helpscout.version import PROG
 
-PROG = "tap-helpscout"
+
 MAX_REQUESTS = 10
 SAMPLE_PAGES = 4                       # conversation pages sampled, page 1 included
 KEYS = ("ok", "user", "mailboxes", "reports_available", "rate_limit_per_minute", "conversations",
@@ -308,10 +312,6 @@ def _user(me):
 
 def run_check(args, loaded=None):
     """`--check`: prints the report (text, or JSON with --json) on stdout; the exit code."""
-    from tap_helpscout.cli import load_catalog, load_state   # cli imports this module lazily
-    from tap_helpscout.config import load_config
-    from tap_helpscout.state import prepare
-
     result = {key: None for key in KEYS}
     result["problems"] = []
     check = None
@@ -331,7 +331,6 @@ def run_check(args, loaded=None):
     else:
         selected = ({e.tap_stream_id for e in catalog.streams if e.is_selected()} if catalog
                     else set(STREAMS))
-        from tap_helpscout.http import HelpScoutClient
         try:
             client = HelpScoutClient(config, args.config)
             # Its per-request METRIC lines would bury the report's few lines; warnings stay.

@@ -7,10 +7,10 @@ many rows it holds.
 """
 from datetime import datetime, timedelta, timezone
 
-from .errors import ApiError, MalformedAnswer
-from .logs import get_logger
-from .pages import modified_query
-from .timefmt import api_time, parse_date_time
+from tap_helpscout.errors import ApiError, MalformedAnswer
+from tap_helpscout.logs import get_logger
+from tap_helpscout.sync.readers.paging import modified_query
+from tap_helpscout.timefmt import api_time, parse_date_time
 
 LOGGER = get_logger()
 CLOCK_RESOLUTION = timedelta(seconds=1)

@@ -4,8 +4,8 @@ The full item costs one request per item, so it is read only when the config ask
 (`Stream.detail_setting`, e.g. `fetch_saved_reply_text`); the listing's fields are kept and the
 stream's `detail_fields` are taken from the full item.
 """
-from .errors import ApiError, MalformedAnswer
-from .logs import get_logger
+from tap_helpscout.errors import ApiError, MalformedAnswer
+from tap_helpscout.logs import get_logger
 
 LOGGER = get_logger()
 

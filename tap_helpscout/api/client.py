@@ -35,13 +35,14 @@ import requests
 import singer
 from singer import metrics
 
-from tap_helpscout import jsonbody, redact
-from tap_helpscout.auth import TOKEN_ENDPOINT, TokenAnswer, TokenManager, refusal
+from tap_helpscout.api import jsonbody
+from tap_helpscout import redact
+from tap_helpscout.api.auth import TOKEN_ENDPOINT, TokenAnswer, TokenManager, refusal
 from tap_helpscout.errors import (ApiError, ApiUnreachable, AuthError, ConfigError, MalformedAnswer,
                                   PermissionDenied, RateLimitWaitTooLong)
-from tap_helpscout.ratelimit import RateLimiter
+from tap_helpscout.api.ratelimit import RateLimiter
 from tap_helpscout.version import VERSION
-from tap_helpscout.wire import (Adapter, Bearer, Failure, NoAuth, RateLimited, Session, Watchdog,
+from tap_helpscout.api.wire import (Adapter, Bearer, Failure, NoAuth, RateLimited, Session, Watchdog,
                                 network_failure, origin, parse_http_date, retry_after_seconds)
 
 LOGGER = singer.get_logger()

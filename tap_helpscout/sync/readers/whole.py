@@ -8,9 +8,9 @@ another. A listing that could not be confirmed complete keeps its old bookmark.
 """
 from datetime import datetime, timezone
 
-from .details import child_rows
-from .streams import PER_PARENT
-from .timefmt import format_date_time, parse_date_time
+from tap_helpscout.sync.readers.per_parent import child_rows
+from tap_helpscout.streams import PER_PARENT
+from tap_helpscout.timefmt import format_date_time, parse_date_time
 
 
 class WholeListing:

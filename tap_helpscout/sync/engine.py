@@ -19,18 +19,18 @@ from datetime import timedelta
 from singer import metadata as md
 from singer import metrics
 
-from .errors import ApiError, AuthError, PermissionDenied, TapError
-from .fetch import Fetcher
-from .logs import get_logger
-from .progress import Progress
-from .records import MalformedItem, RecordShaper
-from .report import DateWindowReport
-from .search import SearchListing
-from .small import WholeListing
-from .state import prepare
-from .streams import DATE_WINDOWS, EMBEDDED, SEARCH, STREAMS, WHOLE
-from .timefmt import format_date_time, parse_date_time, utc_now
-from .versions import TableVersions
+from tap_helpscout.errors import ApiError, AuthError, PermissionDenied, TapError
+from tap_helpscout.sync.readers.fetch import Fetcher
+from tap_helpscout.logs import get_logger
+from tap_helpscout.sync.progress import Progress
+from tap_helpscout.sync.records import MalformedItem, RecordShaper
+from tap_helpscout.sync.readers.date_windows import DateWindowReport
+from tap_helpscout.sync.readers.search import SearchListing
+from tap_helpscout.sync.readers.whole import WholeListing
+from tap_helpscout.sync.state import prepare
+from tap_helpscout.streams import DATE_WINDOWS, EMBEDDED, SEARCH, STREAMS, WHOLE
+from tap_helpscout.timefmt import format_date_time, parse_date_time, utc_now
+from tap_helpscout.sync.versions import TableVersions
 
 LOGGER = get_logger()
 READERS = {SEARCH: SearchListing, WHOLE: WholeListing, DATE_WINDOWS: DateWindowReport}
@@ -256,7 +256,7 @@ class Engine:
 
 
 def sync(config, config_path, catalog, state, out_factory, state_source="state"):
-    from .http import HelpScoutClient
+    from tap_helpscout.api.client import HelpScoutClient
     client = HelpScoutClient(config, config_path)
     engine = Engine(config, client, catalog, state, out_factory, state_source)
     try:

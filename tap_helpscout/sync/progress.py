@@ -7,7 +7,7 @@ stream family, progress only while a family takes longer than PROGRESS_SECONDS, 
 import threading
 import time
 
-from .logs import get_logger
+from tap_helpscout.logs import get_logger
 
 LOGGER = get_logger()
 PROGRESS_SECONDS = 30.0

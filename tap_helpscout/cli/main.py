@@ -12,26 +12,14 @@ import signal
 import sys
 import traceback
 
-import singer
-from singer import metadata
-from singer.catalog import Catalog
-
-from tap_helpscout.config import load_config, read_json_object
+from tap_helpscout.cli.inputs import load_catalog, load_config, load_state
 from tap_helpscout.discover import discover
 from tap_helpscout.errors import InputError, TapError
 from tap_helpscout.logs import configure_logging, tell
 from tap_helpscout.redact import RUN
 from tap_helpscout.settings import SECRET_KEYS
 from tap_helpscout.signals import GUARD, SIGNALS, Terminated
-from tap_helpscout.streams import STREAMS
-from tap_helpscout.version import VERSION
-
-PROG = "tap-helpscout"
-LOGGER = singer.get_logger()
-
-
-def version():
-    return VERSION
+from tap_helpscout.version import PROG, VERSION
 
 
 def parse_args(argv=None):
@@ -56,79 +44,13 @@ def parse_args(argv=None):
     parser.add_argument("--no-browser", action="store_true",
                         help="with --authorize: print the address, read the redirected one from stdin")
     parser.add_argument("--json", action="store_true", help="with --check: one JSON object on stdout")
-    parser.add_argument("--version", action="version", version=f"{PROG} {version()}")
+    parser.add_argument("--version", action="version", version=f"{PROG} {VERSION}")
     args = parser.parse_args(argv)
     if (args.port is not None or args.no_browser) and not args.authorize:
         parser.error("--port and --no-browser go with --authorize")
     if args.json and not args.check:
         parser.error("--json goes with --check")
     return args
-
-
-def load_catalog(path):
-    """The catalog in file `path`, as a singer Catalog of the streams this tap knows.
-
-    Entries for unknown streams (from another tap, or from an older version of this one) are
-    reported on stderr and left out, so that the known streams still sync."""
-    raw = read_json_object(path, "catalog", InputError)
-    streams = raw.get("streams")
-    if not isinstance(streams, list):
-        raise InputError(f'catalog: file "{path}" has no "streams" list; create one with '
-                         f"{PROG} --config CONFIG --discover > catalog.json")
-    known = []
-    for position, entry in enumerate(streams):
-        if not isinstance(entry, dict):
-            raise InputError(f"catalog: stream entry #{position + 1} is not a JSON object")
-        stream_id = entry.get("tap_stream_id") or entry.get("stream")
-        if not isinstance(stream_id, str):
-            raise InputError(f'catalog: stream entry #{position + 1} has no "tap_stream_id"')
-        if stream_id not in STREAMS:
-            LOGGER.warning('catalog: skipping unknown stream "%s" (known streams: %s)',
-                           stream_id, ", ".join(STREAMS))
-            continue
-        if not isinstance(entry.get("schema"), dict):
-            raise InputError(f'catalog: stream "{stream_id}" has no "schema" object')
-        if not isinstance(entry.get("metadata", []), list):
-            raise InputError(f'catalog: stream "{stream_id}": "metadata" must be a list')
-        known.append({**entry, "tap_stream_id": stream_id})
-    catalog = Catalog.from_dict({"streams": known})
-    for entry in catalog.streams:
-        if entry.is_selected():
-            warn_unsupported_replication(entry, STREAMS[entry.tap_stream_id])
-    return catalog
-
-
-def warn_unsupported_replication(entry, stream):
-    """One warning for a selected stream whose catalog asks for a replication method or key
-    other than the stream's own: as in the original integration, they are not configurable
-    (every key is the one the API can filter on), so the tap does what it always does."""
-    top = metadata.to_map(entry.metadata).get((), {})
-    asked = {"replication-method": top.get("replication-method", entry.replication_method),
-             "replication-key": top.get("replication-key", entry.replication_key)}
-    differs = []
-    method = asked["replication-method"]
-    if method and str(method).upper() != stream.replication_method:
-        differs.append(f"replication-method {json.dumps(method)}")
-    key = asked["replication-key"]
-    if key and key != stream.replication_key:
-        differs.append(f"replication-key {json.dumps(key)}")
-    if not differs:
-        return
-    does = (f'INCREMENTAL by "{stream.replication_key}"' if stream.replication_key
-            else "FULL_TABLE (no replication key)")
-    LOGGER.warning('catalog: stream "%s": %s %s not supported and ignored; the tap replicates this stream %s',
-                   stream.name, " and ".join(differs), "are" if len(differs) > 1 else "is", does)
-
-
-def load_state(path):
-    """The state in file `path`, as a dict. An empty file counts as no state, since some
-    schedulers create the file before the first run."""
-    try:
-        if os.path.getsize(path) == 0:
-            return {}
-    except OSError:
-        pass                             # read_json_object reports it
-    return read_json_object(path, "state", InputError)
 
 
 def run(argv=None, loaded=None, guard=None):
@@ -139,13 +61,13 @@ def run(argv=None, loaded=None, guard=None):
     args = parse_args(argv)
     if args.check:
         # check.py validates the config itself, so that --json reports a broken one as JSON.
-        from tap_helpscout.check import run_check
+        from tap_helpscout.cli.check import run_check
         return run_check(args, loaded)
     config = load_config(args.config)
     if loaded is not None:
         loaded["config"] = config
     if args.authorize:
-        from tap_helpscout.authorize import DEFAULT_PORT, authorize
+        from tap_helpscout.cli.authorize import DEFAULT_PORT, authorize
         port = DEFAULT_PORT if args.port is None else args.port
         tell(sys.stderr, authorize(config, args.config, port=port, browser=not args.no_browser))
         return 0
@@ -164,8 +86,8 @@ def run(argv=None, loaded=None, guard=None):
     state = load_state(args.state) if args.state else {}
 
     # Imported here so that discovery never depends on the sync engine.
-    from tap_helpscout.engine import sync
-    from tap_helpscout.state import Output
+    from tap_helpscout.sync.engine import sync
+    from tap_helpscout.sync.state import Output
     out_factory = guard.output_factory(Output) if guard is not None else Output
     sync(config, args.config, catalog, state, out_factory, state_source=f'state file "{args.state}"')
 

@@ -29,7 +29,7 @@ SLICE_BYTES = 1024              # decoded a slice at a time: at most 4 KB of str
 _KINDS = bytes(b"a"[0] if byte < 0x80 else b"c"[0] if byte < 0xC0 else b"1"[0] if byte < 0xC4
                else b"2"[0] if byte < 0xF0 else b"4"[0] for byte in range(256))
 _BEYOND_BMP = re.compile("[\U00010000-\U0010ffff]+")
-_ESCAPE = "tap_helpscout.jsonbody.escape"
+_ESCAPE = "tap_helpscout.api.jsonbody.escape"
 
 
 class _AsIs(Exception):

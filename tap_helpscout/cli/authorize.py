@@ -30,12 +30,14 @@ import webbrowser
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlencode, urlsplit
 
+from tap_helpscout.api.client import HelpScoutClient
+from tap_helpscout.api.token_store import store_tokens
 from tap_helpscout.errors import AuthError, ConfigError, TapError
 from tap_helpscout.logs import tell
 from tap_helpscout.settings import DEFAULTS
-from tap_helpscout.token_store import store_tokens
+from tap_helpscout.version import PROG
 
-PROG = "tap-helpscout"
+
 LOOPBACK = "127.0.0.1"
 DEFAULT_PORT = 8765
 CALLBACK_PATH = "/callback"
@@ -291,7 +293,6 @@ def _minutes(seconds):
 
 
 def _client(config):
-    from tap_helpscout.http import HelpScoutClient
     client = HelpScoutClient(config)
     # The client's per-request METRIC lines would bury the few lines this command prints.
     logging.getLogger().setLevel(logging.WARNING)

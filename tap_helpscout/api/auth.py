@@ -20,7 +20,7 @@ import time
 
 from tap_helpscout.errors import ApiError, AuthError, ConfigError, TapError
 from tap_helpscout.signals import GUARD
-from tap_helpscout.token_store import TokenStore
+from tap_helpscout.api.token_store import TokenStore
 
 TOKEN_ENDPOINT = "oauth2/token"
 # Renew this long before the announced expiry (at most a tenth of the lifetime), so that a

@@ -13,24 +13,23 @@ refuses deep pages cannot be read this way: the stream then fails with a line th
 """
 import threading
 
-from .errors import ApiError
-from .logs import get_logger
-from .pages import Page
+from tap_helpscout.errors import ApiError
+from tap_helpscout.logs import get_logger
+from tap_helpscout.api.pages import Page
+from tap_helpscout.sync.readers.paging import numbers_of
 
 LOGGER = get_logger()
 GAP_PROBES = 8
 
 
 def first_number(page):
-    return _numbers(page)[0] if _numbers(page) else None
+    numbers = numbers_of(page.items)
+    return numbers[0] if numbers else None
 
 
 def last_number(page):
-    return _numbers(page)[-1] if _numbers(page) else None
-
-
-def _numbers(page):
-    return [i["number"] for i in page.items if isinstance(i, dict) and isinstance(i.get("number"), int)]
+    numbers = numbers_of(page.items)
+    return numbers[-1] if numbers else None
 
 
 class OffsetPages:
@@ -114,7 +113,7 @@ class OffsetPages:
             self.write(probe, next_page=lower.number)
             if low is None or high is None:     # an empty side: one fresh read will do
                 return
-            numbers = _numbers(probe)
+            numbers = numbers_of(probe.items)
             starts_before = probe.number == 1 or (numbers and numbers[0] < low)
             ends_after = probe.number >= probe.pages or (numbers and numbers[-1] > high)
             if starts_before and ends_after:

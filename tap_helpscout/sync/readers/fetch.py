@@ -10,9 +10,10 @@ import itertools
 from collections import deque
 from datetime import datetime, timezone
 
-from .errors import ApiError, MalformedAnswer
-from .logs import get_logger
-from .pages import Pass, PageError, array_or_hal_page, covered, hal_page, identity
+from tap_helpscout.errors import ApiError, MalformedAnswer
+from tap_helpscout.logs import get_logger
+from tap_helpscout.api.pages import PageError, array_or_hal_page, hal_page
+from tap_helpscout.sync.readers.paging import Pass, covered, identity
 
 LOGGER = get_logger()
 

@@ -20,9 +20,9 @@ from datetime import timezone
 
 import singer
 
-from .errors import InputError
-from .logs import get_logger
-from .timefmt import format_date_time, parse_date_time, utc_now
+from tap_helpscout.errors import InputError
+from tap_helpscout.logs import get_logger
+from tap_helpscout.timefmt import format_date_time, parse_date_time, utc_now
 
 LOGGER = get_logger()
 # Compact JSON: fewer bytes to write and for the target to read; ASCII-only like singer-python.

@@ -22,8 +22,8 @@ import time
 
 import singer
 
-from .logs import get_logger
-from .streams import FULL_TABLE
+from tap_helpscout.logs import get_logger
+from tap_helpscout.streams import FULL_TABLE
 
 LOGGER = get_logger()
 VERSION_KEY = "version"

@@ -16,12 +16,12 @@ The next run starts from the server's clock when this one began, less a margin f
 from concurrent.futures import FIRST_COMPLETED, wait
 from datetime import timedelta
 
-from .errors import ApiError, MalformedAnswer
-from .logs import get_logger
-from .offset import OffsetPages
-from .pages import number_query, split_range
-from .streams import BY_MODIFIED, BY_NUMBER, EMBEDDED
-from .timefmt import api_time, parse_date_time, utc_now
+from tap_helpscout.errors import ApiError, MalformedAnswer
+from tap_helpscout.logs import get_logger
+from tap_helpscout.sync.readers.offset import OffsetPages
+from tap_helpscout.sync.readers.paging import number_query, numbers_of, split_range
+from tap_helpscout.streams import BY_MODIFIED, BY_NUMBER, EMBEDDED
+from tap_helpscout.timefmt import api_time, parse_date_time, utc_now
 
 LOGGER = get_logger()
 CLOCK_RESOLUTION = timedelta(seconds=1)
@@ -146,11 +146,6 @@ class SearchListing:
         for stream in self.family.selected:
             self.engine.out.set_bookmark(stream.name, {stream.replication_key: bookmark})
         self.engine.checkpoint(self.stream)
-
-
-def numbers_of(items):
-    return [i["number"] for i in items
-            if isinstance(i, dict) and isinstance(i.get("number"), int) and not isinstance(i.get("number"), bool)]
 
 
 class NumberWindows:
@@ -298,6 +293,6 @@ class NumberWindows:
         in_flight[self.listing.engine.pool.submit(self.fetch_window, following)] = window
 
 
-from .keyset import TimeKeyset  # noqa: E402  (it needs nothing from this module)
+from tap_helpscout.sync.readers.keyset import TimeKeyset  # noqa: E402  (it needs nothing from this module)
 
 STRATEGIES = {BY_NUMBER: NumberWindows, BY_MODIFIED: TimeKeyset}

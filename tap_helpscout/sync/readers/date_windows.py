@@ -17,9 +17,10 @@ import json
 from collections import deque
 from datetime import datetime, timedelta, timezone
 
-from .logs import get_logger
-from .pages import Pass, covered, report_page
-from .timefmt import api_time, parse_date_time, utc_now
+from tap_helpscout.logs import get_logger
+from tap_helpscout.api.pages import report_page
+from tap_helpscout.sync.readers.paging import Pass, covered
+from tap_helpscout.timefmt import api_time, parse_date_time, utc_now
 
 LOGGER = get_logger()
 MAX_PAGES = 50
