@@ -56,6 +56,12 @@ def get_logger(name=None):
     return logging.getLogger(name or PACKAGE)
 
 
+def only_warnings():
+    """From now on, only warnings and errors: no INFO lines (Singer's per-request METRIC lines
+    among them), for a mode whose own report is what the user reads (--check, --authorize)."""
+    logging.getLogger().setLevel(logging.WARNING)
+
+
 def tell(out, line):
     """A line for the user, outside the log's format, on `out`: stderr (or a test's stream),
     never stdout, which carries Singer messages only."""

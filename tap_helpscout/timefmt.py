@@ -11,6 +11,8 @@ _ISO = re.compile(
     r"(\d{4})-(\d{2})-(\d{2})"
     r"(?:[Tt ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,9}))?)?"
     r"\s*(?:([Zz])|([+-])(\d{2}):?(\d{2}))?)?")
+# The API's times, and both clocks (its Date header, ours), count whole seconds.
+CLOCK_RESOLUTION = timedelta(seconds=1)
 # The API's own format, which needs no parsing to be rewritten.
 CANONICAL = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ\Z")
 

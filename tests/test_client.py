@@ -23,6 +23,7 @@ import tap_helpscout.api.token_store as token_store_module
 from tap_helpscout.errors import (ApiError, ApiUnreachable, AuthError, MalformedAnswer,
                                   PermissionDenied, RateLimitWaitTooLong)
 from tap_helpscout.api.client import ApiResponse, HelpScoutClient
+from tap_helpscout.logs import configure_logging
 from tap_helpscout.redact import Redactor
 
 pytestmark = pytest.mark.timeout(60)
@@ -254,6 +255,7 @@ def write_config(tmp_path, stub, mode=0o600, **keys):
 
 
 def client_for(path, **overrides):
+    configure_logging()      # as the command line does first: log lines go to the stderr of the moment
     config = {**json.loads(path.read_text()), **overrides}
     return HelpScoutClient(config, str(path), redactor=Redactor())
 

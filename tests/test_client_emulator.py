@@ -12,6 +12,7 @@ import pytest
 import tap_helpscout.api.client as http_module
 from tap_helpscout.errors import ApiError, AuthError, PermissionDenied
 from tap_helpscout.api.client import HelpScoutClient
+from tap_helpscout.logs import configure_logging
 from tap_helpscout.redact import Redactor
 from tests import tap_runner
 
@@ -37,6 +38,7 @@ def write_config(tmp_path, emu, **keys):
 
 
 def client_for(path, **overrides):
+    configure_logging()      # as the command line does first: log lines go to the stderr of the moment
     return HelpScoutClient({**json.loads(path.read_text()), **overrides}, str(path),
                            redactor=Redactor())
 

@@ -14,6 +14,7 @@ import pytest
 import tap_helpscout.api.client as http_module
 from tap_helpscout.errors import ApiUnreachable, MalformedAnswer
 from tap_helpscout.api.client import HelpScoutClient
+from tap_helpscout.logs import configure_logging
 from tap_helpscout.redact import Redactor
 from tests.loopback import LoopbackServer, read_head, read_request
 
@@ -96,6 +97,7 @@ def no_proxy_environment(monkeypatch):
 
 
 def client_for(base_url, **config):
+    configure_logging()      # as the command line does first: log lines go to the stderr of the moment
     return HelpScoutClient({"access_token": "static-token-1234", "base_url": base_url, **config},
                            redactor=Redactor())
 

@@ -18,9 +18,9 @@ wait and reuse it; refused credentials are asked once, and every caller gets the
 import threading
 import time
 
+from tap_helpscout.api.token_store import TokenStore
 from tap_helpscout.errors import ApiError, AuthError, ConfigError, TapError
 from tap_helpscout.signals import GUARD
-from tap_helpscout.api.token_store import TokenStore
 
 TOKEN_ENDPOINT = "oauth2/token"
 # Renew this long before the announced expiry (at most a tenth of the lifetime), so that a

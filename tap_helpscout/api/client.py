@@ -32,26 +32,39 @@ from urllib.parse import urljoin, urlsplit
 
 import backoff
 import requests
-import singer
 from singer import metrics
 
-from tap_helpscout.api import jsonbody
 from tap_helpscout import redact
+from tap_helpscout.api import jsonbody
 from tap_helpscout.api.auth import TOKEN_ENDPOINT, TokenAnswer, TokenManager, refusal
-from tap_helpscout.errors import (ApiError, ApiUnreachable, AuthError, ConfigError, MalformedAnswer,
-                                  PermissionDenied, RateLimitWaitTooLong)
 from tap_helpscout.api.ratelimit import RateLimiter
-from tap_helpscout.version import VERSION
-from tap_helpscout.api.wire import (Adapter, Bearer, Failure, NoAuth, RateLimited, Session, Watchdog,
-                                network_failure, origin, parse_http_date, retry_after_seconds)
+from tap_helpscout.api.wire import (
+    Adapter,
+    Bearer,
+    Failure,
+    NoAuth,
+    RateLimited,
+    Session,
+    Watchdog,
+    network_failure,
+    origin,
+    parse_http_date,
+    retry_after_seconds,
+)
+from tap_helpscout.errors import (
+    ApiError,
+    ApiUnreachable,
+    AuthError,
+    ConfigError,
+    MalformedAnswer,
+    PermissionDenied,
+    RateLimitWaitTooLong,
+)
+from tap_helpscout.logs import get_logger
+from tap_helpscout.settings import DEFAULTS
 
-LOGGER = singer.get_logger()
+LOGGER = get_logger(__name__)
 
-DEFAULT_BASE_URL = "https://api.helpscout.net/v2"
-DEFAULT_USER_AGENT = f"tap-helpscout/{VERSION}"
-DEFAULT_REQUEST_TIMEOUT = 300.0
-DEFAULT_PARALLEL_REQUESTS = 4
-DEFAULT_MAX_RATE_LIMIT_WAIT = 600.0
 MAX_CONNECT_TIMEOUT = 10.0
 MAX_BODY_BYTES = 50 * 1024 * 1024       # real pages are a few MB
 MAX_ERROR_BODY_BYTES = 64 * 1024        # enough for any error message
@@ -138,21 +151,19 @@ class HelpScoutClient:
     """See the module docstring. Thread-safe; makes no request until the first call."""
 
     def __init__(self, config, config_path=None, redactor=None):
-        singer.get_logger()     # (re)configures logging: to the stderr of the moment, once
         # urllib3 logs what a hostile server sends (unparsable headers) with a traceback; the
         # client reports every failure itself, in one redacted line.
         logging.getLogger("urllib3").setLevel(logging.ERROR)
         self._redactor = redactor or redact.RUN
         self._redactor.add(*(config.get(k) for k in ("client_secret", "refresh_token", "access_token")))
-        self._base_url = (config.get("base_url") or DEFAULT_BASE_URL).rstrip("/")
+        self._base_url = (config.get("base_url") or DEFAULTS["base_url"]).rstrip("/")
         if urlsplit(self._base_url).scheme not in ("http", "https") or not urlsplit(self._base_url).hostname:
             raise ConfigError(f"base_url must be an http(s) URL, not {self._base_url!r}")
         self._origin = origin(self._base_url)
-        total = float(config.get("request_timeout") or DEFAULT_REQUEST_TIMEOUT)
+        total = float(config.get("request_timeout") or DEFAULTS["request_timeout"])
         self._timeouts = (min(MAX_CONNECT_TIMEOUT, total), total, total)   # connect, read, whole
-        self._max_wait = float(config.get("max_rate_limit_wait_seconds", DEFAULT_MAX_RATE_LIMIT_WAIT)
-                               or DEFAULT_MAX_RATE_LIMIT_WAIT)
-        parallelism = int(config.get("max_parallel_requests") or DEFAULT_PARALLEL_REQUESTS)
+        self._max_wait = float(config.get("max_rate_limit_wait_seconds") or DEFAULTS["max_rate_limit_wait_seconds"])
+        parallelism = int(config.get("max_parallel_requests") or DEFAULTS["max_parallel_requests"])
         self._limiter = RateLimiter(parallelism, config.get("max_requests_per_minute"))
         self.stats = ClientStats(self._limiter)
         self._watchdog = Watchdog()
@@ -164,7 +175,7 @@ class HelpScoutClient:
         self._session.proxies = requests.utils.get_environ_proxies(self._base_url)
         self._session.verify = (os.environ.get("REQUESTS_CA_BUNDLE") or
                                 os.environ.get("CURL_CA_BUNDLE") or True)
-        self._session.headers.update({"User-Agent": config.get("user_agent") or DEFAULT_USER_AGENT,
+        self._session.headers.update({"User-Agent": config.get("user_agent") or DEFAULTS["user_agent"],
                                       "Accept": ACCEPT})
         adapter = Adapter(pool_connections=2, pool_maxsize=parallelism + 1)
         self._session.mount("https://", adapter)
@@ -179,6 +190,8 @@ class HelpScoutClient:
             max_tries=MAX_RATE_LIMIT_WAITS, on_backoff=self._log_rate_wait, logger=None,
         )(failures(self._try_once))
         self._tokens = TokenManager(config, config_path, self._token_answer, self._redactor)
+        self._token_checked = threading.Lock()
+        self._token_works = None
 
     # -- the interface ------------------------------------------------------------------------
 
@@ -209,6 +222,22 @@ class HelpScoutClient:
         if answer.status != 200:
             raise refusal(answer, str(form.get("grant_type")), self._redactor)
         return answer.body
+
+    def token_works(self, refusal_401):
+        """Whether the current token works on `/users/me` (asked once per run), after
+        `refusal_401` (an AuthError) elsewhere: then that endpoint refuses the token, which
+        for a report means the account's plan lacks it. A refusal by the token endpoint itself
+        is about the credentials."""
+        if refusal_401.endpoint == TOKEN_ENDPOINT:
+            return False
+        with self._token_checked:
+            if self._token_works is None:
+                try:
+                    self.get("/users/me", endpoint="users/me")
+                    self._token_works = True
+                except AuthError:
+                    self._token_works = False
+            return self._token_works
 
     @property
     def rate_limit_per_minute(self):

@@ -26,9 +26,9 @@ import threading
 import time
 from collections import deque
 
-import singer
+from tap_helpscout.logs import get_logger
 
-LOGGER = singer.get_logger()
+LOGGER = get_logger(__name__)
 
 FIRST_PAUSE = 0.05          # s: the first pause while pacing
 MIN_GROWTH = 0.25           # a pause is at least this share of the time waited so far

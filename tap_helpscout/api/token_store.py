@@ -33,11 +33,10 @@ import tempfile
 import time
 from contextlib import contextmanager
 
-import singer
-
 from tap_helpscout.errors import ConfigError, TapError
+from tap_helpscout.logs import get_logger
 
-LOGGER = singer.get_logger()
+LOGGER = get_logger(__name__)
 
 # A temporary file older than this was left by a process killed in the middle of a write (a
 # live write takes milliseconds); it holds secrets, so it is removed at the next write.

@@ -27,7 +27,6 @@ from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.poolmanager import pool_classes_by_scheme
 
-
 # -- the watchdog ------------------------------------------------------------------------------
 
 _current = threading.local()        # the Watch of the request this thread is sending

@@ -21,7 +21,6 @@ Human output goes to stderr; no token, code or secret is ever printed.
 import errno
 import hmac
 import html
-import logging
 import re
 import secrets
 import sys
@@ -30,13 +29,13 @@ import webbrowser
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlencode, urlsplit
 
+from tap_helpscout import logs
 from tap_helpscout.api.client import HelpScoutClient
 from tap_helpscout.api.token_store import store_tokens
 from tap_helpscout.errors import AuthError, ConfigError, TapError
 from tap_helpscout.logs import tell
 from tap_helpscout.settings import DEFAULTS
 from tap_helpscout.version import PROG
-
 
 LOOPBACK = "127.0.0.1"
 DEFAULT_PORT = 8765
@@ -295,7 +294,7 @@ def _minutes(seconds):
 def _client(config):
     client = HelpScoutClient(config)
     # The client's per-request METRIC lines would bury the few lines this command prints.
-    logging.getLogger().setLevel(logging.WARNING)
+    logs.only_warnings()
     return client
 
 

@@ -14,27 +14,25 @@ report. A 401 on the report, which the client retries once with a fresh token, m
 reports" only if that same fresh token then works elsewhere: the listings that follow prove it.
 """
 import json
-import logging
 import sys
-from datetime import timedelta
 
+from tap_helpscout import logs
 from tap_helpscout.api.client import HelpScoutClient
 from tap_helpscout.api.pages import PageError, array_or_hal_page, hal_page, report_page
 from tap_helpscout.cli import estimate
 from tap_helpscout.cli.inputs import load_catalog, load_config, load_state
 from tap_helpscout.errors import ApiError, AuthError, PermissionDenied, TapError
 from tap_helpscout.streams import EMBEDDED_THREADS_CAP, STREAMS, threads_truncated
+from tap_helpscout.sync import bookmarks
 from tap_helpscout.sync.state import prepare
-from tap_helpscout.timefmt import api_time, format_date_time, parse_date_time, utc_now
+from tap_helpscout.timefmt import api_time, format_date_time, utc_now
 from tap_helpscout.version import PROG
-
 
 MAX_REQUESTS = 10
 SAMPLE_PAGES = 4                       # conversation pages sampled, page 1 included
 KEYS = ("ok", "user", "mailboxes", "reports_available", "rate_limit_per_minute", "conversations",
         "customers", "estimated_requests", "estimated_minutes", "problems")
 REPORT = "happiness_ratings_report"
-DEFAULT_HISTORY = timedelta(days=365)  # as engine.DEFAULT_HISTORY: without start_date, one year
 
 
 class Stop(Exception):
@@ -266,29 +264,18 @@ class Check:
             self.problem(f"{stream_name}: {exc}; a sync would fail that stream: look at the message, "
                          f"or deselect the stream")
 
-    # -- where a sync would start ----------------------------------------------------------------------
+    # -- where a sync would start (the sync's own rules) ----------------------------------------
     def start_date(self):
-        if self.config.get("start_date"):
-            return parse_date_time(self.config["start_date"])
-        kept = self.state.get("start_date")
-        return parse_date_time(kept) if kept else utc_now() - DEFAULT_HISTORY
+        return bookmarks.start_date(self.config, self.state, utc_now())[0]
 
     def since(self, *names):
-        """The earliest bookmark of these streams (the start date without one), as the engine."""
-        moments = []
-        for name in [n for n in names if n in self.selected] or names:
-            value = self.state["bookmarks"].get(name, {}).get(STREAMS[name].replication_key)
-            moments.append(max(parse_date_time(value), self.start) if value else self.start)
-        return min(moments)
+        """The earliest bookmark of these streams (the start date without one)."""
+        streams = [STREAMS[n] for n in ([n for n in names if n in self.selected] or names)]
+        return bookmarks.listing_since(self.state["bookmarks"], streams, self.start)
 
     def report_start(self):
-        bookmark = self.state["bookmarks"].get(REPORT, {})
-        lookback = self.config.get("report_lookback_days")
-        if bookmark.get("window_start"):
-            return parse_date_time(bookmark["window_start"])
-        if lookback and bookmark.get("read_until"):
-            return max(self.start, parse_date_time(bookmark["read_until"]) - timedelta(days=lookback))
-        return self.start
+        return bookmarks.report_start(self.state["bookmarks"].get(REPORT), self.start,
+                                      self.config.get("report_lookback_days"))[0]
 
     def incremental(self):
         return any(value for value in self.state["bookmarks"].values())
@@ -334,7 +321,7 @@ def run_check(args, loaded=None):
         try:
             client = HelpScoutClient(config, args.config)
             # Its per-request METRIC lines would bury the report's few lines; warnings stay.
-            logging.getLogger().setLevel(logging.WARNING)
+            logs.only_warnings()
         except TapError as exc:
             result["problems"].append(str(exc))
             result["ok"] = False

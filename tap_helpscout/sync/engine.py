@@ -1,40 +1,42 @@
-"""The sync engine: every stream is read by one of a few readers, chosen by `Stream.reader`.
+"""The sync engine: reads every selected stream family with the reader its `Stream.reader` names,
+keeps one family's failure from stopping the others, and ends the run with one summary line.
 
-A stream and its children form a family that is read together: conversations with their
-threads, mailboxes with their fields and folders, teams with their members. Records are written
-by the main thread in order; HTTP requests run on a small pool so that several are in flight
-(`max_parallel_requests`). A STATE message follows every page of records, and a bookmark never
-moves past a record that has not been emitted.
-
-One family failing (an answer that stays wrong, a 4xx other than auth) does not stop the others:
-its bookmarks stay, the rest finish, and the run ends with one line naming each failed stream.
-What concerns the whole account (credentials refused, a rate-limit wait beyond the maximum, the
-API out of reach) stops the run at once.
+A family is a root stream with its children (conversations with their threads, mailboxes with
+fields, folders and saved replies, teams with their members). Records are written by the main
+thread; requests run on a small pool. How the pieces fit: docs/design/architecture.md.
 """
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from datetime import timedelta
 
 from singer import metadata as md
 from singer import metrics
 
 from tap_helpscout.errors import ApiError, AuthError, PermissionDenied, TapError
-from tap_helpscout.sync.readers.fetch import Fetcher
 from tap_helpscout.logs import get_logger
+from tap_helpscout.settings import DEFAULTS
+from tap_helpscout.streams import (
+    DATE_WINDOWS,
+    EMBEDDED,
+    PER_PARENT,
+    SEARCH,
+    STREAMS,
+    WHOLE,
+)
+from tap_helpscout.sync import bookmarks
+from tap_helpscout.sync.context import Bookmarks, ReaderContext, RunClock, Workers
 from tap_helpscout.sync.progress import Progress
+from tap_helpscout.sync.readers import date_windows, embedded, per_parent, search, whole
+from tap_helpscout.sync.readers.fetch import Fetcher
 from tap_helpscout.sync.records import MalformedItem, RecordShaper
-from tap_helpscout.sync.readers.date_windows import DateWindowReport
-from tap_helpscout.sync.readers.search import SearchListing
-from tap_helpscout.sync.readers.whole import WholeListing
 from tap_helpscout.sync.state import prepare
-from tap_helpscout.streams import DATE_WINDOWS, EMBEDDED, SEARCH, STREAMS, WHOLE
-from tap_helpscout.timefmt import format_date_time, parse_date_time, utc_now
 from tap_helpscout.sync.versions import TableVersions
+from tap_helpscout.timefmt import utc_now
 
-LOGGER = get_logger()
-READERS = {SEARCH: SearchListing, WHOLE: WholeListing, DATE_WINDOWS: DateWindowReport}
-DEFAULT_HISTORY = timedelta(days=365)     # without start_date: one year, as the original integration
+LOGGER = get_logger(__name__)
+# Each reader kind of streams.py is read by the `Reader` of one module.
+READERS = {SEARCH: search, WHOLE: whole, DATE_WINDOWS: date_windows, PER_PARENT: per_parent,
+           EMBEDDED: embedded}
 WARNINGS_PER_STREAM = 20
 
 
@@ -43,26 +45,28 @@ class BudgetReached(Exception):
 
 
 class Family:
-    """A root stream with its child streams, the selected ones among them, and their output."""
+    """A root stream with its child streams, the selected ones among them, and their output:
+    SCHEMA messages at the start, records shaped and written, counts, and the streams whose
+    read this run could not prove complete."""
 
-    def __init__(self, engine, root, children):
-        self.engine = engine
+    def __init__(self, root, children, entries, out):
         self.root = root
         self.children = children
-        self.selected = [s for s in [root, *children] if s.name in engine.entries]
+        self.out = out
+        self.selected = [s for s in [root, *children] if s.name in entries]
         self.counts = Counter()
         self.skipped = Counter()
-        self.incomplete = set()        # streams whose read this run could not prove complete
+        self.incomplete = set()
         self.shapers = {}
-        self.versions = TableVersions(engine.out, self.selected)     # full-table streams only
-        embedded = tuple(c.embed for c in children if c.embed)
+        self.versions = TableVersions(out, self.selected)     # full-table streams only
+        embedded_lists = tuple(c.embed for c in children if c.embed)
         for stream in self.selected:
-            entry = engine.entries[stream.name]
+            entry = entries[stream.name]
             shaper = RecordShaper(stream, entry.schema.to_dict(), md.to_map(entry.metadata),
-                                  skip_embedded=embedded)
+                                  skip_embedded=embedded_lists)
             self.shapers[stream.name] = shaper
-            engine.out.schema(stream.name, shaper.schema, stream.key_properties,
-                              [stream.replication_key] if stream.replication_key else [])
+            out.schema(stream.name, shaper.schema, stream.key_properties,
+                       [stream.replication_key] if stream.replication_key else [])
 
     def is_selected(self, stream):
         return stream.name in self.shapers
@@ -93,7 +97,7 @@ class Family:
                            "; further ones are only counted" if self.skipped[stream.name] == WARNINGS_PER_STREAM else "")
 
     def write(self, stream, records, fetched_at):
-        write = self.engine.out.writer(stream.name, fetched_at, self.versions.of(stream.name))
+        write = self.out.writer(stream.name, fetched_at, self.versions.of(stream.name))
         for record in records:
             write(record)
         self.counts[stream.name] += len(records)
@@ -103,55 +107,49 @@ class Family:
 
 
 class Engine:
+    """One run over the selected streams of `catalog`. `client` is the Mailbox API's client."""
+
     def __init__(self, config, client, catalog, state, out_factory, state_source="state"):
         self.config = config
         self.client = client
         self.entries = {e.tap_stream_id: e for e in catalog.streams
                         if e.tap_stream_id in STREAMS and e.is_selected()}
         self.out = out_factory(prepare(state, STREAMS, state_source))
-        self.start_date = self.resolve_start_date()
-        self.margin = timedelta(seconds=int(config.get("bookmark_margin_seconds") or 0))
-        self.window_days = config.get("report_window_days")
-        self.report_lookback_days = config.get("report_lookback_days")
-        self.parallel = int(config.get("max_parallel_requests") or 4)
+        now = utc_now()
+        start, kept = bookmarks.start_date(config, self.out.state, now)
+        if kept is None:
+            self.out.state.pop("start_date", None)
+        else:
+            if "start_date" not in self.out.state:
+                LOGGER.info("No start_date in the config: replicating from %s (one year back); later runs "
+                            "keep this start", kept)
+            self.out.state["start_date"] = kept
+        self.clock = RunClock(start_date=start, started=now, margin=bookmarks.margin(config))
+        parallel = int(config.get("max_parallel_requests") or DEFAULTS["max_parallel_requests"])
         # A listing chain (the next page of conversations or customers) must never wait behind
         # the many child requests (threads of chats) queued on the pool: it has a worker of its
         # own, and the pool the rest, so that at most max_parallel_requests are in flight.
-        if self.parallel > 1:
-            self.pool = ThreadPoolExecutor(max_workers=self.parallel - 1, thread_name_prefix="helpscout")
-            self.chain_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="helpscout-chain")
+        if parallel > 1:
+            pool = ThreadPoolExecutor(max_workers=parallel - 1, thread_name_prefix="helpscout")
+            chain = ThreadPoolExecutor(max_workers=1, thread_name_prefix="helpscout-chain")
         else:
-            self.pool = self.chain_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="helpscout")
+            pool = chain = ThreadPoolExecutor(max_workers=1, thread_name_prefix="helpscout")
+        self.workers = Workers(pool=pool, chain=chain, parallel=parallel)
         self.progress = Progress(client)
-        self.fetcher = Fetcher(client, self.pool, self.parallel, on_page=self.progress.page_requested)
-        self.sync_started = utc_now()
+        self.fetcher = Fetcher(client, pool, parallel, on_page=self.progress.page_requested)
+        self.bookmarks = Bookmarks(self.out, self.checkpoint)
         minutes = config.get("max_run_minutes")
         self.deadline = time.monotonic() + float(minutes) * 60 if minutes else None
         self.failures = []             # (stream names, reason)
         self.skipped_streams = []
-        self._token_works = None
 
-    def resolve_start_date(self):
-        """The config's start_date; without one, the start the first run chose (kept in the
-        state), or one year before now."""
-        if self.config.get("start_date"):
-            self.out.state.pop("start_date", None)
-            return parse_date_time(self.config["start_date"])
-        kept = self.out.state.get("start_date")
-        start = parse_date_time(kept) if kept else utc_now() - DEFAULT_HISTORY
-        self.out.state["start_date"] = format_date_time(start)
-        if not kept:
-            LOGGER.info("No start_date in the config: replicating from %s (one year back); later runs keep "
-                        "this start", format_date_time(start))
-        return start
+    @property
+    def start_date(self):
+        return self.clock.start_date
 
     def close(self):
-        for pool in {self.pool, self.chain_pool}:
+        for pool in {self.workers.pool, self.workers.chain}:
             pool.shutdown(wait=False, cancel_futures=True)
-
-    def bookmark_time(self, stream):
-        value = self.out.bookmark(stream.name).get(stream.replication_key)
-        return max(parse_date_time(value), self.start_date) if value else self.start_date
 
     def checkpoint(self, stream=None):
         self.out.checkpoint()
@@ -175,6 +173,15 @@ class Engine:
                                        any(c.reader == EMBEDDED for c in fam[1])))
         return families
 
+    def reader(self, family):
+        """The root stream's reader, with the readers of its selected children."""
+        context = ReaderContext(stream=family.root, family=family, client=self.client,
+                                fetcher=self.fetcher, workers=self.workers, bookmarks=self.bookmarks,
+                                clock=self.clock, config=self.config)
+        context.children = [READERS[child.reader].Reader(context.for_stream(child))
+                            for child in family.children if family.is_selected(child)]
+        return READERS[family.root.reader].Reader(context)
+
     def run(self):
         """Sync every selected stream; raises TapError naming the streams that failed."""
         if not self.entries:
@@ -183,28 +190,24 @@ class Engine:
         totals = Counter()
         try:
             for root, children in self.families():
-                family = Family(self, root, children)
+                family = Family(root, children, self.entries, self.out)
                 self.sync_family(family)
                 totals.update(family.counts)
                 totals.update({f"skipped {k}": v for k, v in family.skipped.items()})
         except BudgetReached:
             LOGGER.warning("max_run_minutes (%s) reached: stopping at a page boundary; the next run continues "
                            "from this state", self.config.get("max_run_minutes"))
-            self.checkpoint_final(keep_current=True)
+            self.out.checkpoint()
             self.progress.summary(totals, time.monotonic() - started, self.skipped_streams, self.failures,
                                   stopped=True)
             return
-        self.checkpoint_final()
+        self.out.currently_syncing(None)
+        self.out.checkpoint()
         self.progress.summary(totals, time.monotonic() - started, self.skipped_streams, self.failures)
         if self.failures:
             raise TapError("sync incomplete: " + "; ".join(
                 f"{', '.join(names)} failed ({reason})" for names, reason in self.failures)
                 + ". Their bookmarks were kept: the next run reads them again")
-
-    def checkpoint_final(self, keep_current=False):
-        if not keep_current:
-            self.out.currently_syncing(None)
-        self.out.checkpoint()
 
     def sync_family(self, family):
         names = [s.name for s in family.selected]
@@ -213,7 +216,7 @@ class Engine:
         self.out.currently_syncing(family.selected[0].name)
         self.progress.start(family)
         try:
-            READERS[family.root.reader](self, family).run()
+            self.reader(family).run()
         except (PermissionDenied, AuthError) as exc:
             if not self.plan_lacks(family, exc):
                 raise
@@ -244,15 +247,7 @@ class Engine:
             return False
         if isinstance(exc, PermissionDenied):
             return True
-        if exc.status != 401 or exc.endpoint == "oauth2/token":
-            return False
-        if self._token_works is None:
-            try:
-                self.client.get("/users/me", endpoint="users/me")
-                self._token_works = True
-            except AuthError:
-                self._token_works = False
-        return self._token_works
+        return exc.status == 401 and self.client.token_works(exc)
 
 
 def sync(config, config_path, catalog, state, out_factory, state_source="state"):

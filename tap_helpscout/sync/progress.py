@@ -9,7 +9,7 @@ import time
 
 from tap_helpscout.logs import get_logger
 
-LOGGER = get_logger()
+LOGGER = get_logger(__name__)
 PROGRESS_SECONDS = 30.0
 
 

@@ -24,7 +24,7 @@ from tap_helpscout.errors import InputError
 from tap_helpscout.logs import get_logger
 from tap_helpscout.timefmt import format_date_time, parse_date_time, utc_now
 
-LOGGER = get_logger()
+LOGGER = get_logger(__name__)
 # Compact JSON: fewer bytes to write and for the target to read; ASCII-only like singer-python.
 _ENCODE = json.JSONEncoder(separators=(",", ":")).encode
 STATE_KEYS = ("bookmarks", "currently_syncing", "start_date")

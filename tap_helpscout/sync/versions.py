@@ -25,7 +25,7 @@ import singer
 from tap_helpscout.logs import get_logger
 from tap_helpscout.streams import FULL_TABLE
 
-LOGGER = get_logger()
+LOGGER = get_logger(__name__)
 VERSION_KEY = "version"
 RESUME_KEYS = ("window_start",)     # bookmark keys with which a read continues where one stopped
 

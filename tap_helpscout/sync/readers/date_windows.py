@@ -17,12 +17,13 @@ import json
 from collections import deque
 from datetime import datetime, timedelta, timezone
 
-from tap_helpscout.logs import get_logger
 from tap_helpscout.api.pages import report_page
+from tap_helpscout.logs import get_logger
+from tap_helpscout.sync.bookmarks import report_start
 from tap_helpscout.sync.readers.paging import Pass, covered
-from tap_helpscout.timefmt import api_time, parse_date_time, utc_now
+from tap_helpscout.timefmt import api_time, utc_now
 
-LOGGER = get_logger()
+LOGGER = get_logger(__name__)
 MAX_PAGES = 50
 OVERLAP = timedelta(seconds=1)
 SHORTEST = timedelta(days=1)        # a window holding many pages is split down to this
@@ -35,29 +36,23 @@ def row_identity(item, page_number, index):
     return json.dumps(item, sort_keys=True, default=str)
 
 
-class DateWindowReport:
-    def __init__(self, engine, family):
-        self.engine = engine
-        self.family = family
-        self.stream = family.root
+class Reader:
+    def __init__(self, context):
+        self.context = context
+        self.family = context.family
+        self.stream = context.stream
         self.size = None            # rows per page, learned from the first full page
 
     def run(self):
-        engine, stream = self.engine, self.stream
-        bookmark = engine.out.bookmark(stream.name)
-        start = engine.start_date
-        partial = False
-        if bookmark.get("window_start"):            # an interrupted run: resume where it stopped
-            start = parse_date_time(bookmark["window_start"])
-            partial = bookmark.get("partial", start > engine.start_date)
-        elif engine.report_lookback_days and bookmark.get("read_until"):
-            start = max(start, parse_date_time(bookmark["read_until"])
-                        - timedelta(days=engine.report_lookback_days))
-            partial = start > engine.start_date
+        context, stream = self.context, self.stream
+        bookmark = context.bookmarks.of(stream.name)
+        lookback = context.config.get("report_lookback_days")
+        window_days = context.config.get("report_window_days")
+        start, partial = report_start(bookmark, context.clock.start_date, lookback)
         if partial:
             self.family.incomplete.add(stream.name)    # not read from the start: nothing to retire
         end_of_all = utc_now()
-        cap = timedelta(days=engine.window_days) if engine.window_days else None
+        cap = timedelta(days=window_days) if window_days else None
         windows = deque([(start, min(start + cap, end_of_all) if cap else end_of_all)])
         seen_at_edge = set()
         while windows:
@@ -90,11 +85,11 @@ class DateWindowReport:
             if windows:
                 bookmark["window_start"] = api_time(windows[0][0])
                 bookmark["partial"] = partial
-                engine.checkpoint(stream)
-        engine.out.clear_bookmark(stream.name)
-        if engine.report_lookback_days:
-            engine.out.set_bookmark(stream.name, {"read_until": api_time(end_of_all)})
-        engine.checkpoint(stream)
+                context.checkpoint(stream)
+        context.bookmarks.clear(stream.name)
+        if lookback:
+            context.bookmarks.set(stream.name, {"read_until": api_time(end_of_all)})
+        context.checkpoint(stream)
 
     def read_window(self, start, end, first, last_try):
         """Every rating of one window when a read of its pages agrees with `count`; None when
@@ -107,7 +102,7 @@ class DateWindowReport:
                 first = self.page(start, end, 1)
             if self.size is None and first.pages > 1:
                 self.size = len(first.items)
-            pages = self.engine.fetcher.pages(self.stream, self.stream.path, self.params(start, end),
+            pages = self.context.fetcher.pages(self.stream, self.stream.path, self.params(start, end),
                                               range(2, first.pages + 1), self.size, parallel=True,
                                               parse=self.parse)
             for page in itertools.chain([first], pages):
@@ -133,5 +128,5 @@ class DateWindowReport:
         return report_page(data, self.stream.records_key, number, self.size)
 
     def page(self, start, end, number):
-        return self.engine.fetcher.page(self.stream, self.stream.path, self.params(start, end), number,
+        return self.context.fetcher.page(self.stream, self.stream.path, self.params(start, end), number,
                                         self.size, parse=self.parse)

@@ -10,12 +10,12 @@ import itertools
 from collections import deque
 from datetime import datetime, timezone
 
+from tap_helpscout.api.pages import PageError, array_or_hal_page, hal_page
 from tap_helpscout.errors import ApiError, MalformedAnswer
 from tap_helpscout.logs import get_logger
-from tap_helpscout.api.pages import PageError, array_or_hal_page, hal_page
 from tap_helpscout.sync.readers.paging import Pass, covered, identity
 
-LOGGER = get_logger()
+LOGGER = get_logger(__name__)
 
 PAGE_SIZE = 50                  # every HAL list but conversations (25) [D-PAGE]
 PAGE_TRIES = 3                  # reads of one page that came back short or inconsistent

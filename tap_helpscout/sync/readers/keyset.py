@@ -5,15 +5,14 @@ against. Each request is page 1 of `modifiedSince` = the last row's time less a 
 holding more rows than a page (a tie) is read on its own, and the chain's next totals tell how
 many rows it holds.
 """
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
 from tap_helpscout.errors import ApiError, MalformedAnswer
 from tap_helpscout.logs import get_logger
 from tap_helpscout.sync.readers.paging import modified_query
-from tap_helpscout.timefmt import api_time, parse_date_time
+from tap_helpscout.timefmt import CLOCK_RESOLUTION, api_time, parse_date_time
 
-LOGGER = get_logger()
-CLOCK_RESOLUTION = timedelta(seconds=1)
+LOGGER = get_logger(__name__)
 PASSES = 5                      # reads of a tie whose rows keep reordering
 
 
@@ -54,7 +53,7 @@ class TimeKeyset:
             if following is not None and following <= listing.started_at and not self.stuck(cursor, times):
                 # The next request depends only on this page's last row: send it before this
                 # page is written.
-                ahead = listing.engine.chain_pool.submit(self.request, following)
+                ahead = listing.context.workers.chain.submit(self.request, following)
             listing.emit(page, [i for i in page.items if not self.seen(i)])
             self.remember(page.items)
             if self.pending is not None:

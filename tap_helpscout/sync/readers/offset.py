@@ -13,12 +13,12 @@ refuses deep pages cannot be read this way: the stream then fails with a line th
 """
 import threading
 
+from tap_helpscout.api.pages import Page
 from tap_helpscout.errors import ApiError
 from tap_helpscout.logs import get_logger
-from tap_helpscout.api.pages import Page
 from tap_helpscout.sync.readers.paging import numbers_of
 
-LOGGER = get_logger()
+LOGGER = get_logger(__name__)
 GAP_PROBES = 8
 
 
@@ -132,7 +132,7 @@ class _Chain:
 
     def __init__(self, pages, top):
         self.pages = pages
-        self.pool = pages.listing.engine.chain_pool
+        self.pool = pages.listing.context.workers.chain
         self.lock = threading.Lock()
         self.next_number = top          # the next page to request
         self.taken = top + 1            # the lowest page the main thread has taken

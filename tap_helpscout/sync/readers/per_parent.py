@@ -1,39 +1,93 @@
-"""Child items whose listing gives a summary only (saved replies: previews, no full text).
+"""PER_PARENT: a child listing read for every parent row on every run (fields, folders and saved
+replies of each mailbox, members of each team), driven by the parent's reader.
 
-The full item costs one request per item, so it is read only when the config asks for it
-(`Stream.detail_setting`, e.g. `fetch_saved_reply_text`); the listing's fields are kept and the
-stream's `detail_fields` are taken from the full item.
+An incremental child keeps one bookmark per parent, so a later row under one mailbox never
+hides an earlier change under another; the stream's own bookmark is the earliest of them. Items
+whose listing gives a summary only (saved replies) are completed from their own resource when
+the stream has `detail_path` and the config asks for it (one request per item).
 """
+from datetime import datetime, timezone
+
 from tap_helpscout.errors import ApiError, MalformedAnswer
 from tap_helpscout.logs import get_logger
+from tap_helpscout.sync.readers.whole import write_since
+from tap_helpscout.timefmt import parse_date_time
 
-LOGGER = get_logger()
-
-
-def child_rows(engine, child, parent_id):
-    """The child listing of one parent (`Fetcher.children`), its items completed from their
-    own resources when the stream has details and the config asks for them."""
-    listing = engine.fetcher.children(child, parent_id)
-    if child.detail_path and engine.config.get(child.detail_setting):
-        completed = (detailed(engine, child, parent_id, item) for item in listing.items)
-        listing.items = [item for item in completed if item is not None]
-    return listing
+LOGGER = get_logger(__name__)
 
 
-def detailed(engine, stream, parent_id, item):
-    """`item` with the stream's detail fields of its full version; None when it was deleted
-    since it was listed. An item without an id is left as it is: the engine skips it."""
-    ident = item.get(stream.item_id) if isinstance(item, dict) else None
-    if ident is None:
-        return item
-    path = stream.detail_path.format(parent_id=parent_id, id=ident)
-    try:
-        full = engine.client.get(path, {}, endpoint=stream.name).json
-    except ApiError as exc:
-        if exc.status != 404:
-            raise
-        LOGGER.info("%s: %s was deleted during the sync; left out", stream.name, ident)
-        return None
-    if not isinstance(full, dict):
-        raise MalformedAnswer(f"{stream.name}: the answer to {path} is not a JSON object", endpoint=path)
-    return {**item, **{name: full.get(name) for name in stream.detail_fields}}
+def parent_ids(items):
+    return [item["id"] for item in items if isinstance(item, dict) and item.get("id") is not None]
+
+
+class Reader:
+    def __init__(self, context):
+        self.context = context
+        self.stream = context.stream
+        self.futures = {}
+        self.unconfirmed = False
+
+    def fetch(self, page):
+        """Start reading the children of the parents on `page`."""
+        for parent_id in parent_ids(page.items):
+            self.futures[parent_id] = self.context.workers.pool.submit(self.rows, parent_id)
+
+    def rows(self, parent_id):
+        """The child listing of one parent, its items completed when asked for."""
+        context, stream = self.context, self.stream
+        listing = context.fetcher.children(stream, parent_id)
+        if stream.detail_path and context.config.get(stream.detail_setting):
+            completed = (self.detailed(parent_id, item) for item in listing.items)
+            listing.items = [item for item in completed if item is not None]
+        return listing
+
+    def detailed(self, parent_id, item):
+        """`item` with the stream's detail fields of its full version; None when it was deleted
+        since it was listed. An item without an id is left as it is: the engine skips it."""
+        stream = self.stream
+        ident = item.get(stream.item_id) if isinstance(item, dict) else None
+        if ident is None:
+            return item
+        path = stream.detail_path.format(parent_id=parent_id, id=ident)
+        try:
+            full = self.context.client.get(path, {}, endpoint=stream.name).json
+        except ApiError as exc:
+            if exc.status != 404:
+                raise
+            LOGGER.info("%s: %s was deleted during the sync; left out", stream.name, ident)
+            return None
+        if not isinstance(full, dict):
+            raise MalformedAnswer(f"{stream.name}: the answer to {path} is not a JSON object", endpoint=path)
+        return {**item, **{name: full.get(name) for name in stream.detail_fields}}
+
+    def emit(self, page, items):
+        """Write the children of `items`, parent by parent."""
+        context, stream, family = self.context, self.stream, self.context.family
+        fetched_at = datetime.now(timezone.utc)
+        for parent_id in parent_ids(items):
+            listing = self.futures.pop(parent_id).result()
+            if not listing.complete:
+                family.incomplete.add(stream.name)
+                self.unconfirmed = True
+            records = family.shape_items(stream, listing.items, parent_id)
+            if not stream.replication_key:
+                family.write(stream, records, fetched_at)
+                continue
+            parents = context.bookmarks.of(stream.name).setdefault("parents", {})
+            latest = write_since(context, stream, records, parents.get(str(parent_id)), fetched_at)
+            if latest and listing.complete:
+                parents[str(parent_id)] = latest
+
+    def finish(self, parents_complete):
+        """After the last parent: the stream's bookmark is the earliest of its parents'."""
+        stream = self.stream
+        if stream.replication_key:
+            bookmark = self.context.bookmarks.of(stream.name)
+            if bookmark.get("parents"):
+                bookmark[stream.replication_key] = min(bookmark["parents"].values(), key=parse_date_time)
+        if not parents_complete:
+            self.context.family.incomplete.add(stream.name)
+
+    def cancel(self):
+        for future in self.futures.values():
+            future.cancel()

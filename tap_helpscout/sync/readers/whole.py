@@ -1,91 +1,72 @@
-"""Small listings read whole on every run (mailboxes, users, teams, workflows), with their
-per-parent children (fields and folders of every mailbox, members of every team).
+"""WHOLE: a small listing read in full on every run (mailboxes, users, teams, workflows, tags,
+organizations, customer properties), then the readers of its selected children.
 
-Each listing is read in passes until one is complete (`fetch.Fetcher.read_all`). Incremental
-streams emit the rows at or after their bookmark, oldest first; a child stream keeps one
-bookmark per parent, so a later row under one mailbox never hides an earlier change under
-another. A listing that could not be confirmed complete keeps its old bookmark.
+The listing is read in passes until one is complete (`fetch.Fetcher.read_all`). An incremental
+stream emits the rows at or after its bookmark, oldest first; a listing that could not be
+confirmed complete keeps its old bookmark.
 """
 from datetime import datetime, timezone
 
-from tap_helpscout.sync.readers.per_parent import child_rows
-from tap_helpscout.streams import PER_PARENT
 from tap_helpscout.timefmt import format_date_time, parse_date_time
 
 
-class WholeListing:
-    def __init__(self, engine, family):
-        self.engine = engine
-        self.family = family
+class Reader:
+    def __init__(self, context):
+        self.context = context
 
     def run(self):
-        engine, family, root = self.engine, self.family, self.family.root
+        context = self.context
+        family, root = context.family, context.stream
         fetched_at = datetime.now(timezone.utc)
-        listing = engine.fetcher.read_all(root, root.path, root.params, parallel=True)
-        items = listing.items
+        listing = context.fetcher.read_all(root, root.path, root.params, parallel=True)
         if family.is_selected(root):
             if not listing.complete:
                 family.incomplete.add(root.name)
-            self.emit(root, items, None, fetched_at, listing.complete)
-            engine.checkpoint(root)
-
-        children = [c for c in family.children if c.reader == PER_PARENT and family.is_selected(c)]
-        parents = [item["id"] for item in items if isinstance(item, dict) and item.get("id") is not None]
-        futures = {(child.name, parent_id): engine.pool.submit(child_rows, engine, child, parent_id)
-                   for child in children for parent_id in parents}
+            self.emit(listing.items, fetched_at, listing.complete)
+            context.checkpoint(root)
+        parents = [item for item in listing.items if isinstance(item, dict) and item.get("id") is not None]
+        # A parent may be missing (the listing unconfirmed) or unreadable (no id).
+        parents_complete = listing.complete and len(parents) == len(listing.items)
+        for child in context.children:
+            child.fetch(listing)
         try:
-            for child in children:
-                fetched_at = datetime.now(timezone.utc)
-                for parent_id in parents:
-                    rows = futures[(child.name, parent_id)].result()
-                    if not rows.complete:
-                        family.incomplete.add(child.name)
-                    self.emit(child, rows.items, parent_id, fetched_at, rows.complete)
-                if child.replication_key:
-                    bookmark = engine.out.bookmark(child.name)
-                    if bookmark.get("parents"):
-                        bookmark[child.replication_key] = min(bookmark["parents"].values(), key=parse_date_time)
-                if not listing.complete or len(parents) < len(items):
-                    family.incomplete.add(child.name)     # a parent may be missing, or unreadable
-                engine.checkpoint(child)
+            for child in context.children:
+                child.emit(listing, listing.items)
+                child.finish(parents_complete)
+                context.checkpoint(child.stream)
         finally:
-            for future in futures.values():
-                future.cancel()
+            for child in context.children:
+                child.cancel()
 
-    def emit(self, stream, items, parent_id, fetched_at, complete):
-        family = self.family
-        records = family.shape_items(stream, items, parent_id)
+    def emit(self, items, fetched_at, complete):
+        context, stream = self.context, self.context.stream
+        records = context.family.shape_items(stream, items)
         if not stream.replication_key:
-            family.write(stream, records, fetched_at)
+            context.family.write(stream, records, fetched_at)
             return
-        bookmark = self.engine.out.bookmark(stream.name)
-        if parent_id is None:
-            since = bookmark.get(stream.replication_key)
-        else:
-            since = bookmark.setdefault("parents", {}).get(str(parent_id))
-        new_value = self.emit_since(stream, records, since, fetched_at)
-        if new_value and complete:
-            if parent_id is None:
-                bookmark[stream.replication_key] = new_value
-            else:
-                bookmark["parents"][str(parent_id)] = new_value
+        bookmark = context.bookmarks.of(stream.name)
+        latest = write_since(context, stream, records, bookmark.get(stream.replication_key), fetched_at)
+        if latest and complete:
+            bookmark[stream.replication_key] = latest
 
-    def emit_since(self, stream, records, bookmark, fetched_at):
-        """Emit records whose replication key is at or after the bookmark, oldest first; return
-        the new bookmark (never later than the sync's start)."""
-        key = stream.replication_key
-        since = parse_date_time(bookmark) if bookmark else self.engine.start_date
-        dated = []
-        for record in records:
-            try:
-                moment = parse_date_time(record.get(key)) if record.get(key) else None
-            except ValueError:
-                moment = None
-            if moment is None or moment >= since:
-                dated.append((moment or since, record))
-        dated.sort(key=lambda pair: (pair[0], str(pair[1].get("id"))))
-        self.family.write(stream, [record for _, record in dated], fetched_at)
-        if not dated:
-            return None
-        latest = max(moment for moment, _ in dated)
-        return format_date_time(min(latest, self.engine.sync_started))
+
+def write_since(context, stream, records, bookmark, fetched_at):
+    """Write the records whose replication key is at or after `bookmark` (the start date
+    without one), oldest first; the new bookmark: the latest written, never later than the
+    run's start (None when nothing was written)."""
+    key = stream.replication_key
+    since = parse_date_time(bookmark) if bookmark else context.clock.start_date
+    dated = []
+    for record in records:
+        try:
+            moment = parse_date_time(record.get(key)) if record.get(key) else None
+        except ValueError:
+            moment = None
+        if moment is None or moment >= since:
+            dated.append((moment or since, record))
+    dated.sort(key=lambda pair: (pair[0], str(pair[1].get("id"))))
+    context.family.write(stream, [record for _, record in dated], fetched_at)
+    if not dated:
+        return None
+    latest = max(moment for moment, _ in dated)
+    return format_date_time(min(latest, context.clock.started))
