@@ -32,6 +32,9 @@ DATE_WINDOWS = "date_windows"
 BY_NUMBER = "by_number"
 BY_MODIFIED = "by_modified"
 
+# The APIs that serve the streams; the sync engine has a client for each (api/).
+MAILBOX = "mailbox"             # the Mailbox API 2.0, OAuth2
+
 
 @dataclass(frozen=True)
 class Stream:
@@ -59,6 +62,7 @@ class Stream:
     detail_path: Optional[str] = None           # one item in full: {parent_id}, {id}
     detail_fields: Tuple[str, ...] = ()         # API fields taken from it
     detail_setting: Optional[str] = None        # the boolean config key that asks for it
+    api: str = MAILBOX                          # the API that serves it
 
 
 def latest_activity(conversation):

@@ -45,7 +45,7 @@ def callbacks():
 
 def test_a_callback_with_another_state_is_refused_and_the_wait_goes_on():
     waiting = callbacks()
-    status, title, _ = waiting.handle(f"/callback?code=planted&state=other")
+    status, title, _ = waiting.handle("/callback?code=planted&state=other")
     assert status == 400 and "Not this" in title
     assert waiting.handle("/callback?code=planted")[0] == 400        # no state at all
     assert waiting.wait(0) is None

@@ -22,7 +22,8 @@ import tap_helpscout.api.client as http_module
 import tap_helpscout.api.token_store as token_store_module
 from tap_helpscout.errors import (ApiError, ApiUnreachable, AuthError, MalformedAnswer,
                                   PermissionDenied, RateLimitWaitTooLong)
-from tap_helpscout.api.client import ApiResponse, HelpScoutClient
+from tap_helpscout.api.client import ApiResponse
+from tap_helpscout.api.mailbox import HelpScoutClient
 from tap_helpscout.logs import configure_logging
 from tap_helpscout.redact import Redactor
 

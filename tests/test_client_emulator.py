@@ -11,7 +11,7 @@ import pytest
 
 import tap_helpscout.api.client as http_module
 from tap_helpscout.errors import ApiError, AuthError, PermissionDenied
-from tap_helpscout.api.client import HelpScoutClient
+from tap_helpscout.api.mailbox import HelpScoutClient
 from tap_helpscout.logs import configure_logging
 from tap_helpscout.redact import Redactor
 from tests import tap_runner

@@ -13,7 +13,7 @@ import pytest
 
 import tap_helpscout.api.client as http_module
 from tap_helpscout.errors import ApiUnreachable, MalformedAnswer
-from tap_helpscout.api.client import HelpScoutClient
+from tap_helpscout.api.mailbox import HelpScoutClient
 from tap_helpscout.logs import configure_logging
 from tap_helpscout.redact import Redactor
 from tests.loopback import LoopbackServer, read_head, read_request

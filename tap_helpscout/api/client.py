@@ -1,27 +1,9 @@
-"""HTTP for the Help Scout Mailbox API: requests and backoff do the generic work, this module
-what is Help Scout's, and what keeps a broken or hostile server from hanging, crashing or
-leaking the tap.
-
-- **Session**: one `requests.Session` per run, a keep-alive pool as large as
-  `max_parallel_requests`, `(connect, read)` timeouts. The environment is honoured as requests
-  users expect (`HTTPS_PROXY`, `NO_PROXY`, `REQUESTS_CA_BUNDLE`); the bearer token goes through
-  `auth=`, so that `~/.netrc`, which requests reads only when no auth is given, never replaces it.
-- **Redirects**: requests follows none and, unlike its default even with
-  `allow_redirects=False`, never reads a redirect's body (`get_redirect_target` says there is
-  none). The client follows a redirect only to the origin of `base_url`, a few hops at most; any
-  other is an error naming its host and port, and the token never goes there.
-- **A whole answer within `request_timeout`**: requests' timeouts bound each socket read, so a
-  server trickling a byte at a time would hold a request for ever. A watchdog thread shuts the
-  socket of a request still unanswered at its deadline (the connection class tells it which
-  socket carries which request), in the headers phase as in the body's.
-- **Size**: bodies are streamed and cut at `MAX_BODY_BYTES` after decompression (urllib3 >= 2.6
-  decompresses only what is read, so a gzip bomb is stopped at the cap, not at MemoryError).
-- **Retries** (backoff): 500/502/503/504, network failures, cut or non-JSON 2xx bodies get
-  `MAX_TRIES` tries with exponential backoff and full jitter, so a dead or trickling server is
-  given up on in about two minutes. A 429 waits exactly what the server asks, every worker with
-  it (the rate limiter holds), unless that is longer than `max_rate_limit_wait_seconds`: then
-  the run stops at once. Retries are logged at WARNING with host, endpoint and status.
-- **Messages**: every one the client logs or raises goes through the run's Redactor.
+"""HTTP to a Help Scout API: requests and backoff do the generic work; `ApiClient` adds what
+keeps a broken or hostile server from hanging, crashing or leaking the tap: a deadline for a
+whole answer (wire.Watchdog), redirects followed only within the API's origin, a size cap on
+bodies, bounded retries with backoff, 429 waits the rate limiter shares, and every message
+through the run's Redactor. Each API (mailbox.py) adds its authentication. The design:
+docs/design/http.md.
 """
 import json
 import logging
@@ -34,32 +16,11 @@ import backoff
 import requests
 from singer import metrics
 
-from tap_helpscout import redact
 from tap_helpscout.api import jsonbody
-from tap_helpscout.api.auth import TOKEN_ENDPOINT, TokenAnswer, TokenManager, refusal
-from tap_helpscout.api.ratelimit import RateLimiter
-from tap_helpscout.api.wire import (
-    Adapter,
-    Bearer,
-    Failure,
-    NoAuth,
-    RateLimited,
-    Session,
-    Watchdog,
-    network_failure,
-    origin,
-    parse_http_date,
-    retry_after_seconds,
-)
-from tap_helpscout.errors import (
-    ApiError,
-    ApiUnreachable,
-    AuthError,
-    ConfigError,
-    MalformedAnswer,
-    PermissionDenied,
-    RateLimitWaitTooLong,
-)
+from tap_helpscout.api.wire import (Adapter, Failure, NoAuth, RateLimited, Session, Watchdog, network_failure,
+                                    origin, parse_http_date, retry_after_seconds)
+from tap_helpscout.errors import (ApiError, ApiUnreachable, ConfigError, MalformedAnswer, PermissionDenied,
+                                  RateLimitWaitTooLong)
 from tap_helpscout.logs import get_logger
 from tap_helpscout.settings import DEFAULTS
 
@@ -147,24 +108,26 @@ class _RequestTimer(metrics.Timer):
         self.start_time = None
 
 
-class HelpScoutClient:
-    """See the module docstring. Thread-safe; makes no request until the first call."""
+class ApiClient:
+    """One API's HTTP, for its subclass's `get`. Thread-safe; makes no request until the first
+    call. `name` names the API in every message ("Help Scout API")."""
 
-    def __init__(self, config, config_path=None, redactor=None):
+    name = "Help Scout API"
+
+    def __init__(self, config, base_url, redactor, limiter):
         # urllib3 logs what a hostile server sends (unparsable headers) with a traceback; the
         # client reports every failure itself, in one redacted line.
         logging.getLogger("urllib3").setLevel(logging.ERROR)
-        self._redactor = redactor or redact.RUN
-        self._redactor.add(*(config.get(k) for k in ("client_secret", "refresh_token", "access_token")))
-        self._base_url = (config.get("base_url") or DEFAULTS["base_url"]).rstrip("/")
+        self._redactor = redactor
+        self._base_url = base_url.rstrip("/")
         if urlsplit(self._base_url).scheme not in ("http", "https") or not urlsplit(self._base_url).hostname:
-            raise ConfigError(f"base_url must be an http(s) URL, not {self._base_url!r}")
+            raise ConfigError(f"the {self.name}'s URL must be an http(s) URL, not {self._base_url!r}")
         self._origin = origin(self._base_url)
         total = float(config.get("request_timeout") or DEFAULTS["request_timeout"])
         self._timeouts = (min(MAX_CONNECT_TIMEOUT, total), total, total)   # connect, read, whole
         self._max_wait = float(config.get("max_rate_limit_wait_seconds") or DEFAULTS["max_rate_limit_wait_seconds"])
         parallelism = int(config.get("max_parallel_requests") or DEFAULTS["max_parallel_requests"])
-        self._limiter = RateLimiter(parallelism, config.get("max_requests_per_minute"))
+        self._limiter = limiter
         self.stats = ClientStats(self._limiter)
         self._watchdog = Watchdog()
         self._session = Session()
@@ -189,67 +152,10 @@ class HelpScoutClient:
             backoff.runtime, RateLimited, value=lambda limited: limited.wait, jitter=None,
             max_tries=MAX_RATE_LIMIT_WAITS, on_backoff=self._log_rate_wait, logger=None,
         )(failures(self._try_once))
-        self._tokens = TokenManager(config, config_path, self._token_answer, self._redactor)
-        self._token_checked = threading.Lock()
-        self._token_works = None
-
-    # -- the interface ------------------------------------------------------------------------
-
-    def get(self, path, params=None, endpoint=None):
-        """GET `path` (relative to base_url, or an absolute link on its origin) with query
-        `params`: the ApiResponse of the 2xx answer. Raises PermissionDenied (403), AuthError
-        (credentials refused), RateLimitWaitTooLong, ApiUnreachable, MalformedAnswer, ApiError."""
-        endpoint = endpoint or path
-        url = self._url(path, endpoint)
-        token = self._tokens.token()
-        response, _ = self._send("GET", url, endpoint, params=params, token=token)
-        if response.status == 401:
-            LOGGER.info("%s: access token refused (401); renewing it and trying once more", endpoint)
-            token = self._tokens.replace_refused(token)
-            response, _ = self._send("GET", url, endpoint, params=params, token=token)
-            if response.status == 401:
-                raise AuthError(f"Help Scout refused a freshly renewed access token on {endpoint} "
-                                f"(401): the authorizing user may be inactive or the app "
-                                f"de-authorized; authorize the app again: tap-helpscout --config CONFIG --authorize",
-                                status=401, endpoint=endpoint)
-        return response
-
-    def post_token(self, form):
-        """POST a grant `form` to the token endpoint (`--authorize` sends the code grant): the
-        answer's JSON object on a 200, whose tokens are hidden from every message from now on.
-        Raises AuthError when the grant is refused, and the errors of `get`."""
-        answer = self._token_answer(form)
-        if answer.status != 200:
-            raise refusal(answer, str(form.get("grant_type")), self._redactor)
-        return answer.body
-
-    def token_works(self, refusal_401):
-        """Whether the current token works on `/users/me` (asked once per run), after
-        `refusal_401` (an AuthError) elsewhere: then that endpoint refuses the token, which
-        for a report means the account's plan lacks it. A refusal by the token endpoint itself
-        is about the credentials."""
-        if refusal_401.endpoint == TOKEN_ENDPOINT:
-            return False
-        with self._token_checked:
-            if self._token_works is None:
-                try:
-                    self.get("/users/me", endpoint="users/me")
-                    self._token_works = True
-                except AuthError:
-                    self._token_works = False
-            return self._token_works
-
-    @property
-    def rate_limit_per_minute(self):
-        return self._limiter.limit
 
     @property
     def request_count(self):
         return self.stats.requests
-
-    @property
-    def refresh_count(self):
-        return self._tokens.refresh_count
 
     def close(self):
         self._session.close()
@@ -260,30 +166,22 @@ class HelpScoutClient:
         if not path.startswith(("http://", "https://")):
             return self._base_url + "/" + path.lstrip("/")
         if origin(path) != self._origin:
-            # The bearer token never travels to another origin.
-            raise ApiError(self._line(f"Help Scout API {endpoint}: refusing to follow a link to "
+            # Credentials never travel to another origin.
+            raise ApiError(self._line(f"{self.name} {endpoint}: refusing to follow a link to "
                                       f"{_host_port(path)}, outside {self._base_url}"), endpoint=endpoint)
         return path
 
-    def _token_answer(self, form):
-        """The token endpoint's final answer, for TokenManager (400, 401, 403 are answers)."""
-        self._redactor.add(form.get("client_secret"), form.get("refresh_token"), form.get("code"))
-        response, lost = self._send("POST", self._base_url + "/" + TOKEN_ENDPOINT, TOKEN_ENDPOINT,
-                                    data=form)
-        body = response.json if isinstance(response.json, dict) else {}
-        self._redactor.add(body.get("access_token"), body.get("refresh_token"))
-        return TokenAnswer(response.status, body, lost)
-
-    def _send(self, method, url, endpoint, params=None, data=None, token=None):
-        """Send with retries: (the final answer: 2xx, or 401 and the token endpoint's refusals;
-        whether an earlier try may have reached the server in vain). Anything else is raised."""
-        call = {"lost": False, "endpoint": endpoint, "host": _host_port(url)}
+    def _send(self, method, url, endpoint, params=None, data=None, auth=None, counted="requests"):
+        """Send with retries: (the final answer: 2xx, 401, or a POST's 400 or 403; whether an
+        earlier try may have reached the server in vain). Anything else is raised. `auth` is a
+        requests auth (none: nothing, never ~/.netrc); `counted` the stats counter it adds to."""
+        call = {"lost": False, "endpoint": endpoint, "host": _host_port(url), "counted": counted}
         try:
-            response = self._try(call, method, url, params, data, token)
+            response = self._try(call, method, url, params, data, auth or NoAuth())
         except Failure as failure:
             raise self._final_error(failure, call) from None
         except RateLimited:
-            raise ApiError(self._line(f"Help Scout API {endpoint}: still rate limited (HTTP 429) "
+            raise ApiError(self._line(f"{self.name} {endpoint}: still rate limited (HTTP 429) "
                                       f"after {MAX_RATE_LIMIT_WAITS} waits"), status=429,
                            endpoint=endpoint) from None
         return response, call["lost"]
@@ -298,22 +196,22 @@ class HelpScoutClient:
             pause = backoff.full_jitter(next(expo))
             failure = yield pause if failure.retry_after is None else failure.retry_after
 
-    def _try_once(self, call, method, url, params, data, token):
+    def _try_once(self, call, method, url, params, data, auth):
         """One try, redirects on the API's origin included."""
         for _ in range(MAX_REDIRECTS + 1):
-            response = self._exchange(call, method, url, params, data, token)
+            response = self._exchange(call, method, url, params, data, auth)
             if not isinstance(response, str):
                 return response
             url, params = response, None      # a redirect on the API's origin: its own query
-        raise ApiError(self._line(f"Help Scout API {call['endpoint']}: more than {MAX_REDIRECTS} "
+        raise ApiError(self._line(f"{self.name} {call['endpoint']}: more than {MAX_REDIRECTS} "
                                   f"redirects"), endpoint=call["endpoint"])
 
-    def _exchange(self, call, method, url, params, data, token):
+    def _exchange(self, call, method, url, params, data, auth):
         """One HTTP exchange: an ApiResponse, or the URL of a redirect to follow; raises
         Failure or RateLimited for another try, other errors for none."""
         endpoint = call["endpoint"]
         ticket = self._limiter.acquire(1 if method == "GET" else 2)
-        self.stats.add("requests" if token is not None else "token_requests")
+        self.stats.add(call["counted"])
         watch = self._watchdog.watch(self._timeouts[2])
         response, released = None, False
         try:
@@ -321,7 +219,7 @@ class HelpScoutClient:
                 try:
                     response = self._session.request(
                         method, url, params=params, data=data, stream=True, allow_redirects=False,
-                        timeout=self._timeouts[:2], auth=Bearer(token) if token else NoAuth())
+                        timeout=self._timeouts[:2], auth=auth)
                 except requests.RequestException as exc:
                     timer.tags[metrics.Tag.status] = metrics.Status.failed
                     failure = network_failure(exc, watch, self._timeouts, in_body=False)
@@ -371,7 +269,7 @@ class HelpScoutClient:
             wait = DEFAULT_RATE_LIMIT_WAIT if retry_after is None else retry_after
             if wait > self._max_wait:
                 raise RateLimitWaitTooLong(self._line(
-                    f"Help Scout API {endpoint}: the server asks to wait {wait:g} s before the "
+                    f"{self.name} {endpoint}: the server asks to wait {wait:g} s before the "
                     f"next request (HTTP {status}), more than max_rate_limit_wait_seconds="
                     f"{self._max_wait:g}; stopping now instead of waiting"), status=status,
                     endpoint=endpoint)
@@ -385,7 +283,7 @@ class HelpScoutClient:
             raise Failure("status", f"HTTP {status}: {message}", status=status, retry_after=retry_after)
         error = PermissionDenied if status == 403 else ApiError
         detail = "permission denied: " if status == 403 else ""
-        raise error(self._line(f"Help Scout API {endpoint}: HTTP {status} {detail}{message}"),
+        raise error(self._line(f"{self.name} {endpoint}: HTTP {status} {detail}{message}"),
                     status=status, endpoint=endpoint)
 
     def _redirect(self, endpoint, method, url, status, location):
@@ -397,7 +295,7 @@ class HelpScoutClient:
         if same and method == "GET":
             return target
         raise ApiError(self._line(
-            f"Help Scout API {endpoint}: HTTP {status} redirects to {_host_port(target)}; the tap "
+            f"{self.name} {endpoint}: HTTP {status} redirects to {_host_port(target)}; the tap "
             f"follows redirects only within {self._base_url} (and sends its token nowhere else)"),
             status=status, endpoint=endpoint)
 
@@ -424,13 +322,13 @@ class HelpScoutClient:
 
     def _too_large(self, call, how):
         return MalformedAnswer(self._line(
-            f"Help Scout API {call['endpoint']}: the answer from {call['host']} {how}, over the "
+            f"{self.name} {call['endpoint']}: the answer from {call['host']} {how}, over the "
             f"{MAX_BODY_BYTES // (1024 * 1024)} MB the tap accepts"), endpoint=call["endpoint"])
 
     def _final_error(self, failure, call):
         endpoint = call["endpoint"]
         tries = "" if failure.permanent else f", still after {MAX_TRIES} tries"
-        message = self._line(f"Help Scout API {endpoint}: {failure.reason} ({call['host']}){tries}")
+        message = self._line(f"{self.name} {endpoint}: {failure.reason} ({call['host']}){tries}")
         if failure.kind == "network":
             return ApiUnreachable(message, endpoint=endpoint)
         if failure.kind == "body":

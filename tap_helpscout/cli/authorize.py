@@ -30,7 +30,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 from tap_helpscout import logs
-from tap_helpscout.api.client import HelpScoutClient
+from tap_helpscout.api.mailbox import HelpScoutClient
 from tap_helpscout.api.token_store import store_tokens
 from tap_helpscout.errors import AuthError, ConfigError, TapError
 from tap_helpscout.logs import tell

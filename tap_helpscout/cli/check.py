@@ -17,7 +17,7 @@ import json
 import sys
 
 from tap_helpscout import logs
-from tap_helpscout.api.client import HelpScoutClient
+from tap_helpscout.api.mailbox import HelpScoutClient
 from tap_helpscout.api.pages import PageError, array_or_hal_page, hal_page, report_page
 from tap_helpscout.cli import estimate
 from tap_helpscout.cli.inputs import load_catalog, load_config, load_state

@@ -7,22 +7,17 @@ thread; requests run on a small pool. How the pieces fit: docs/design/architectu
 """
 import time
 from collections import Counter
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 
 from singer import metadata as md
 from singer import metrics
 
+from tap_helpscout.api.mailbox import HelpScoutClient
 from tap_helpscout.errors import ApiError, AuthError, PermissionDenied, TapError
 from tap_helpscout.logs import get_logger
 from tap_helpscout.settings import DEFAULTS
-from tap_helpscout.streams import (
-    DATE_WINDOWS,
-    EMBEDDED,
-    PER_PARENT,
-    SEARCH,
-    STREAMS,
-    WHOLE,
-)
+from tap_helpscout.streams import DATE_WINDOWS, EMBEDDED, MAILBOX, PER_PARENT, SEARCH, STREAMS, WHOLE
 from tap_helpscout.sync import bookmarks
 from tap_helpscout.sync.context import Bookmarks, ReaderContext, RunClock, Workers
 from tap_helpscout.sync.progress import Progress
@@ -107,11 +102,12 @@ class Family:
 
 
 class Engine:
-    """One run over the selected streams of `catalog`. `client` is the Mailbox API's client."""
+    """One run over the selected streams of `catalog`. `clients` maps each API of streams.py to
+    its client (a single client: the Mailbox API's)."""
 
-    def __init__(self, config, client, catalog, state, out_factory, state_source="state"):
+    def __init__(self, config, clients, catalog, state, out_factory, state_source="state"):
         self.config = config
-        self.client = client
+        self.clients = clients if isinstance(clients, Mapping) else {MAILBOX: clients}
         self.entries = {e.tap_stream_id: e for e in catalog.streams
                         if e.tap_stream_id in STREAMS and e.is_selected()}
         self.out = out_factory(prepare(state, STREAMS, state_source))
@@ -135,8 +131,9 @@ class Engine:
         else:
             pool = chain = ThreadPoolExecutor(max_workers=1, thread_name_prefix="helpscout")
         self.workers = Workers(pool=pool, chain=chain, parallel=parallel)
-        self.progress = Progress(client)
-        self.fetcher = Fetcher(client, pool, parallel, on_page=self.progress.page_requested)
+        self.progress = Progress(self.clients.get(MAILBOX))
+        self.fetchers = {api: Fetcher(client, pool, parallel, on_page=self.progress.page_requested)
+                         for api, client in self.clients.items()}
         self.bookmarks = Bookmarks(self.out, self.checkpoint)
         minutes = config.get("max_run_minutes")
         self.deadline = time.monotonic() + float(minutes) * 60 if minutes else None
@@ -175,8 +172,9 @@ class Engine:
 
     def reader(self, family):
         """The root stream's reader, with the readers of its selected children."""
-        context = ReaderContext(stream=family.root, family=family, client=self.client,
-                                fetcher=self.fetcher, workers=self.workers, bookmarks=self.bookmarks,
+        api = family.root.api
+        context = ReaderContext(stream=family.root, family=family, client=self.clients[api],
+                                fetcher=self.fetchers[api], workers=self.workers, bookmarks=self.bookmarks,
                                 clock=self.clock, config=self.config)
         context.children = [READERS[child.reader].Reader(context.for_stream(child))
                             for child in family.children if family.is_selected(child)]
@@ -212,7 +210,8 @@ class Engine:
     def sync_family(self, family):
         names = [s.name for s in family.selected]
         LOGGER.info("Starting %s", ", ".join(names))
-        requests_before, started = self.client.request_count, time.monotonic()
+        client = self.clients[family.root.api]
+        requests_before, started = client.request_count, time.monotonic()
         self.out.currently_syncing(family.selected[0].name)
         self.progress.start(family)
         try:
@@ -237,7 +236,7 @@ class Engine:
             with metrics.record_counter(stream.name) as counter:
                 counter.increment(family.counts[stream.name])
         LOGGER.info("Finished %s: %d requests in %.1f s", ", ".join(names),
-                    self.client.request_count - requests_before, time.monotonic() - started)
+                    client.request_count - requests_before, time.monotonic() - started)
         self.out.checkpoint()
 
     def plan_lacks(self, family, exc):
@@ -247,15 +246,15 @@ class Engine:
             return False
         if isinstance(exc, PermissionDenied):
             return True
-        return exc.status == 401 and self.client.token_works(exc)
+        return exc.status == 401 and self.clients[family.root.api].token_works(exc)
 
 
 def sync(config, config_path, catalog, state, out_factory, state_source="state"):
-    from tap_helpscout.api.client import HelpScoutClient
-    client = HelpScoutClient(config, config_path)
-    engine = Engine(config, client, catalog, state, out_factory, state_source)
+    clients = {MAILBOX: HelpScoutClient(config, config_path)}
+    engine = Engine(config, clients, catalog, state, out_factory, state_source)
     try:
         engine.run()
     finally:
         engine.close()
-        client.close()
+        for client in clients.values():
+            client.close()
