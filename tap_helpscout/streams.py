@@ -53,7 +53,7 @@ class Stream:
     embed: Optional[str] = None                 # EMBEDDED: the parent's `embed=` value
     incomplete: Optional[Callable[[dict, list], bool]] = None  # EMBEDDED: (API item, embedded) -> fetch separately?
     plan_gated: bool = False                    # a 403 means the plan lacks it: skip with a warning
-    page_size: int = 50                         # rows a full page holds [D-PAGE]
+    page_size: int = 50                         # rows a full page holds (Help Scout's pagination docs)
     sort_field: Optional[str] = None            # SEARCH: the `sortField` of the keyset chain
     keyset: Optional[str] = None                # SEARCH: BY_NUMBER or BY_MODIFIED
     item_id: str = "id"                         # the API item's identifying field
@@ -173,7 +173,7 @@ STREAMS = {s.name: s for s in (
         replication_method=INCREMENTAL, replication_key="modified_at",
         reader=WHOLE, path="/workflows", records_key="workflows",
     ),
-    # --- beyond the original eleven (helpscout-api.md section 9) ---
+    # --- beyond the original eleven: endpoints Help Scout documents besides them ---
     Stream(
         name="tags", key_properties=("id",),
         replication_method=FULL_TABLE, replication_key=None,   # no modification filter

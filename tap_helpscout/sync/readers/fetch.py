@@ -17,7 +17,7 @@ from tap_helpscout.sync.readers.paging import Pass, covered, identity
 
 LOGGER = get_logger(__name__)
 
-PAGE_SIZE = 50                  # every HAL list but conversations (25) [D-PAGE]
+PAGE_SIZE = 50                  # every HAL list but conversations (25), as the pagination docs say
 PAGE_TRIES = 3                  # reads of one page that came back short or inconsistent
 PASSES = 5                      # reads of a small listing that keeps changing or reordering
 
