@@ -3,7 +3,7 @@
 Schedulers stop a task with SIGTERM (systemd, Kubernetes, Airflow, `timeout`). Python's default
 for it is to die on the spot, with nothing logged; SIGINT raises KeyboardInterrupt wherever the
 main thread happens to be, even in the middle of writing a page to stdout. Here both raise an
-exception in the main thread (KeyboardInterrupt, `Terminated`), which `cli.main` turns into one
+exception in the main thread (KeyboardInterrupt, `Terminated`), which `cli.main.main` turns into one
 line on stderr and exit code 130 or 143 — except while an `Output` writes: then the signal is
 remembered and raised right after the write, so stdout always ends with a complete line, and
 the last STATE on it is the one of the last complete page.

@@ -1,14 +1,12 @@
 """The streams, as data: the eleven of the original integration (the contract), then four more.
 
-Each stream is one declarative block: where its rows come from, its keys, how it replicates, and
-the few record-shaping facts that belong to it alone. Discovery and the sync engine both read
-this registry; the engine (paging, bookmarks, retries, children) lives in `engine.py` and the
-listing modules, table versions of full-table streams in `versions.py`.
-
-Readers (how the engine lists a stream):
-- SEARCH: a large listing filtered by the server with `modifiedSince`, read as a keyset chain
-  (`search.py`): BY_NUMBER for conversations (unique `number`, `query` windows), BY_MODIFIED for
-  customers (`modifiedAt`, shown as `updatedAt`).
+Each stream is one declarative block: the API that serves it, where its rows come from, its
+keys, how it replicates, and the few record-shaping facts that belong to it alone. Discovery
+and the sync engine both read this registry; the engine reads each stream with the module of
+`sync/readers/` named after its reader kind:
+- SEARCH: a large listing filtered by the server with `modifiedSince`, read as a keyset chain:
+  BY_NUMBER for conversations (unique `number`, `query` windows), BY_MODIFIED for customers
+  (`modifiedAt`, shown as `updatedAt`).
 - WHOLE: a small listing read in full on every run; rows are emitted by replication key.
 - PER_PARENT: a child listing read for every parent row, on every run.
 - EMBEDDED: child rows that arrive inside their parent's rows (`embed=...`), fetched separately
@@ -32,6 +30,10 @@ DATE_WINDOWS = "date_windows"
 BY_NUMBER = "by_number"
 BY_MODIFIED = "by_modified"
 
+# Rows a full page of a HAL listing holds: 50, except conversations (25), as Help Scout's
+# pagination docs say.
+PAGE_SIZE = 50
+
 # The APIs that serve the streams; the sync engine has a client for each (api/).
 MAILBOX = "mailbox"             # the Mailbox API 2.0, OAuth2
 
@@ -53,7 +55,7 @@ class Stream:
     embed: Optional[str] = None                 # EMBEDDED: the parent's `embed=` value
     incomplete: Optional[Callable[[dict, list], bool]] = None  # EMBEDDED: (API item, embedded) -> fetch separately?
     plan_gated: bool = False                    # a 403 means the plan lacks it: skip with a warning
-    page_size: int = 50                         # rows a full page holds (Help Scout's pagination docs)
+    page_size: int = PAGE_SIZE                  # rows a full page holds
     sort_field: Optional[str] = None            # SEARCH: the `sortField` of the keyset chain
     keyset: Optional[str] = None                # SEARCH: BY_NUMBER or BY_MODIFIED
     item_id: str = "id"                         # the API item's identifying field

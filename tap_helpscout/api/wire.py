@@ -1,4 +1,4 @@
-"""The wire under `http.HelpScoutClient`: a requests Session made safe against a server that
+"""The wire under `client.ApiClient`: a requests Session made safe against a server that
 trickles, redirects or fails, and failures described in words a user can act on.
 
 - `Session` never follows or reads a redirect: `get_redirect_target` says there is none.

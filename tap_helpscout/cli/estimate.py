@@ -1,6 +1,6 @@
 """What a sync will cost, in requests, from the sizes of an account: the rules the listings
-follow (search.py, keyset.py, small.py, report.py, streams.threads_truncated), as arithmetic.
-No I/O here; `check.py` measures the sizes.
+follow (sync/readers/, streams.threads_truncated), as arithmetic. No I/O here; `check.py`
+measures the sizes.
 
 - Conversations: page 1, then a chain of page-1 requests over number windows, or (where the API
   refuses `query` ranges) every offset page plus page 1 again and the refused probe: at most
@@ -19,11 +19,14 @@ import math
 from dataclasses import dataclass
 from typing import Optional
 
-CONVERSATIONS_PAGE = 25
-PAGE = 50
-THREADS_PAGE = 50
+from tap_helpscout.streams import PAGE_SIZE, STREAMS
+from tap_helpscout.sync.readers import date_windows
+
+CONVERSATIONS_PAGE = STREAMS["conversations"].page_size
+PAGE = PAGE_SIZE
+THREADS_PAGE = STREAMS["conversation_threads"].page_size
 CUSTOMERS_PER_REQUEST = PAGE - 1
-REPORT_MAX_PAGES = 50
+REPORT_MAX_PAGES = date_windows.MAX_PAGES
 # Families: a root stream and its children, read together (engine.Family).
 MAILBOX_CHILDREN = ("mailbox_fields", "mailbox_folders", "saved_replies")
 SMALL = ("users", "workflows", "tags", "organizations", "customer_properties")

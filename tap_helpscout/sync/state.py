@@ -102,7 +102,7 @@ def _checked(name, stream, entry, source):
 
 
 def _usable_listing(listing):
-    """Whether a resume point has the shape the listings write it in (search.py, offset.py):
+    """Whether a resume point has the shape the listings write it in (readers/search.py, offset.py):
     one from a hand edit or a broken file is dropped here, before it can fail a listing."""
     if not isinstance(listing, dict):
         return False

@@ -1,7 +1,7 @@
 """Requesting pages and refusing the ones that cannot be trusted; reading small listings whole.
 
 Every reader goes through a `Fetcher`: it asks the client for one page, checks the answer with
-`pages.py`, reads a page again when it is short (fewer rows than a full page below the last one),
+`api/pages.py`, reads a page again when it is short (fewer rows than a full page below the last one),
 and turns an answer that stays unusable into a `MalformedAnswer` that fails the stream. A small
 listing is read in passes until one pass is complete (`pages.Pass`).
 """
@@ -13,11 +13,11 @@ from datetime import datetime, timezone
 from tap_helpscout.api.pages import PageError, array_or_hal_page, hal_page
 from tap_helpscout.errors import ApiError, MalformedAnswer
 from tap_helpscout.logs import get_logger
+from tap_helpscout.streams import PAGE_SIZE
 from tap_helpscout.sync.readers.paging import Pass, covered, identity
 
 LOGGER = get_logger(__name__)
 
-PAGE_SIZE = 50                  # every HAL list but conversations (25), as the pagination docs say
 PAGE_TRIES = 3                  # reads of one page that came back short or inconsistent
 PASSES = 5                      # reads of a small listing that keeps changing or reordering
 
