@@ -1,5 +1,6 @@
-"""What the tap must emit for an emulator's dataset: the contract of tables.md, computed here
-independently of the tap's own code.
+"""What the tap must emit for an emulator's dataset: the contract of the original integration's
+tables (docs/sources.md, "Stitch's Help Scout (v1) documentation"), computed here independently
+of the tap's own code.
 
 Rows are the API items with camelCase keys snake_cased (nested too), `_links` dropped and
 `_embedded` lists lifted to the top level; then each stream's own rules (derived or renamed

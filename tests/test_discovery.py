@@ -1,10 +1,11 @@
 """Discovery: an offline, static catalog of the fifteen streams; the original eleven match the
 contract.
 
-The contract is ../shared/reference/tables.md (the Stitch documentation of the original
-integration). It is restated below as data, so that a change to a schema file or to the stream
-registry that breaks a warehouse built by the original integration fails here. The four streams
-beyond it (helpscout-api.md section 9) are restated the same way in NEW_STREAMS.
+The contract is the Stitch documentation of the original integration's tables (docs/sources.md,
+"Stitch's Help Scout (v1) documentation"). It is restated below as data, so that a change to a
+schema file or to the stream registry that breaks a warehouse built by the original integration
+fails here. The four streams beyond it (tags, organizations, customer properties and saved
+replies, as Help Scout's API reference documents them) are restated the same way in NEW_STREAMS.
 """
 import http.client
 import json
@@ -93,7 +94,8 @@ NEW_STREAMS = {
 }
 ALL_STREAMS = {**CONTRACT, **NEW_STREAMS}
 
-# Nested columns whose sub-schemas the API documents (helpscout-api.md section 4):
+# Nested columns whose sub-schemas the API documents (its List Conversations, List Threads and
+# List Customers pages, docs/sources.md):
 #   (stream, path through properties / items, expected type or DT)
 NESTED = [
     ("conversations", "customer_waiting_since.time", DT),

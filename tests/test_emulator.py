@@ -1,5 +1,6 @@
 """The emulator's specification, part 1: the dataset and every endpoint's shape, paging, links,
-filters and sorting, checked against the examples in helpscout-api.md.
+filters and sorting, checked against the examples of Help Scout's API documentation
+(docs/sources.md lists the pages).
 
 Part 2 (test_emulator_behaviour.py) covers OAuth2, 401s, rate limits, faults, drift, the
 command line and speed.

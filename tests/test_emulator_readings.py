@@ -1,4 +1,4 @@
-"""The emulator's stricter readings of the API (helpscout-api.md §8), each an option that is off
+"""The emulator's stricter readings of the API (docs/api-readings.md), each an option that is off
 by default: customer sort fields, thread counts, unstable tie order, the report's rating
 default, the report status on the Standard plan, a maximum page depth, index lag, `query`
 ranges; and the `mangle` hook for malformed answers."""

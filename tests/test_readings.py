@@ -1,4 +1,4 @@
-"""Every row arrives under each stricter reading of the API (helpscout-api.md section 8): the
+"""Every row arrives under each stricter reading of the API (docs/api-readings.md): the
 emulator takes one reading at a time and the real executable syncs the whole account."""
 import json
 

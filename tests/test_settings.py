@@ -1,5 +1,6 @@
-"""The config keys are defined once, in settings.py: the README's config table and meltano.yml's
-settings (and the README's copy of meltano.yml) must say exactly what it says."""
+"""The config keys are defined once, in settings.py: the config table of docs/configuration.md
+and meltano.yml's settings must say exactly what it says, and the README's Meltano block must be
+a verbatim part of meltano.yml (so that it shows the extractor that declares those settings)."""
 import re
 import subprocess
 import sys
@@ -9,13 +10,22 @@ from tap_helpscout import settings
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text(encoding="utf-8")
+CONFIG_DOC = (ROOT / "docs" / "configuration.md").read_text(encoding="utf-8")
 MELTANO_YML = (ROOT / "meltano.yml").read_text(encoding="utf-8")
 
 
-def readme_config_table():
-    match = re.search(r"^\| key \| required \| default \| meaning \|\n(?:\|.*\|\n)+", README, re.M)
-    assert match, "the README has no config table"
+def documented_config_table():
+    match = re.search(r"^\| key \| required \| default \| meaning \|\n(?:\|.*\|\n)+", CONFIG_DOC, re.M)
+    assert match, "docs/configuration.md has no config table"
     return match.group(0)
+
+
+def readme_meltano_block():
+    """The yaml block of the README's "Running under Meltano" section."""
+    section = README.split("## Running under Meltano", 1)[1].split("\n## ", 1)[0]
+    shown = re.search(r"```yaml\n(.*?)```", section, re.S)
+    assert shown, "the README's Meltano section has no yaml block"
+    return shown.group(1)
 
 
 def meltano_settings(text):
@@ -34,17 +44,26 @@ def meltano_settings(text):
     return entries
 
 
-def test_the_readme_config_table_is_the_one_settings_py_prints():
-    assert readme_config_table() == settings.markdown_table()
+def test_the_config_table_in_the_docs_is_the_one_settings_py_prints():
+    assert documented_config_table() == settings.markdown_table()
+
+
+def test_the_readme_points_to_the_config_table():
+    assert "](docs/configuration.md)" in README
 
 
 def test_meltano_yml_declares_every_setting_with_its_kind_and_sensitivity():
     assert meltano_settings(MELTANO_YML) == settings.meltano_settings()
 
 
-def test_the_readmes_copy_of_meltano_yml_declares_the_same_settings():
-    shown = re.search(r"```yaml\n(# Meltano project for tap-helpscout.*?)```", README, re.S)
-    assert shown and meltano_settings(shown.group(1)) == settings.meltano_settings()
+def test_the_readmes_meltano_block_is_the_extractor_of_meltano_yml_that_declares_the_settings():
+    # The README shows the start of the extractor's entry; meltano.yml holds it verbatim, and the
+    # settings list that follows it there is settings.py's.
+    block = readme_meltano_block()
+    assert "- name: tap-helpscout\n" in block and "pip_url:" in block
+    assert block in MELTANO_YML, "the README's Meltano block is not a verbatim part of meltano.yml"
+    entry = MELTANO_YML[MELTANO_YML.index(block):].split("\n  - name: ", 1)[0]
+    assert meltano_settings(entry) == settings.meltano_settings()
 
 
 def test_secrets_are_sensitive_in_meltano():

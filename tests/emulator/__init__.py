@@ -7,8 +7,9 @@
         emu.data            # the dataset, current state (see dataset.py)
         emu.requests        # the request log (LoggedRequest)
 
-Behaviour follows /work/shared/reference/helpscout-api.md; where it says UNCONFIRMED the
-emulator takes the stricter reading and says so in a comment next to the code. The full
+Behaviour follows Help Scout's public API documentation and the other public sources listed in
+docs/sources.md; where they leave a point unconfirmed, the emulator takes the stricter reading
+and says so in a comment next to the code. The full
 interface, options, fault kinds, drift and the list of choices are in README.md beside this file.
 Standard library only.
 """

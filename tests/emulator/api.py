@@ -127,8 +127,9 @@ class Api(Renderer, MoreEndpoints):
         return error_reply(404, "Resource not found")
 
     def reports_refused(self):
-        """Standard plans have no reporting endpoints [HS-KB]. The status is UNCONFIRMED (D-ERR's
-        "Access denied" names reports but no code): 403 by default, what "token valid, access
+        """Standard plans have no reporting endpoints (Help Scout's knowledge base on plans and
+        limits, docs/sources.md). The status is UNCONFIRMED (the "Access denied" entry of Help
+        Scout's errors page names reports but no code): 403 by default, what "token valid, access
         denied" means in the tap's error map; `reports_status` picks another (e.g. 401)."""
         status = self.readings.reports_status
         if status == 403:
@@ -249,8 +250,8 @@ class Api(Renderer, MoreEndpoints):
                          CONVERSATIONS_PAGE_SIZE, len(selected))
 
     def after(self, modified, since):
-        """modifiedSince: "modified after this timestamp" [D-CONV], strict by default; strict
-        vs inclusive is UNCONFIRMED (`modified_since_inclusive`)."""
+        """modifiedSince: "modified after this timestamp" (List Conversations), strict by default;
+        strict vs inclusive is UNCONFIRMED (`modified_since_inclusive`)."""
         return modified >= since if self.readings.modified_since_inclusive else modified > since
 
     def cached_selection(self, kind, query):

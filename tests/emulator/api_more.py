@@ -1,5 +1,6 @@
-"""Endpoints beyond the original eleven streams (helpscout-api.md §9, §4.11): tags,
-organizations, customer property definitions and saved replies. A mixin of `Api`."""
+"""Endpoints beyond the original eleven streams, as Help Scout's API reference documents them
+(docs/sources.md): tags, organizations, customer property definitions and saved replies. A
+mixin of `Api`."""
 from .resources import organization_counts, preview
 from .shapes import (CONVERSATIONS_PAGE_SIZE, JSON, PAGE_SIZE, Reply, dumps, error_reply, one_of)
 

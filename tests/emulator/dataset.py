@@ -10,7 +10,7 @@ which is in the past for any test run; changes made later (drift, `modify_*`, `c
 the real current time, so changed records move to the end of a `modifiedAt asc` ordering, as
 they do on the real service.
 
-Deliberate traps (each one exposes a class of tap bugs; see helpscout-api.md):
+Deliberate traps (each one exposes a class of tap bugs; see docs/api-readings.md):
 - IDs of conversations, threads and customers are above 2**31.
 - Some conversations share a createdAt; a "bulk close" gives a whole group of conversations the
   same hidden modification time (more than a page of 25 when the dataset is big enough), and an

@@ -67,7 +67,8 @@ class OAuth:
     def token_endpoint(self, query, headers, body):
         """POST /v2/oauth2/token: parameters from the query string and from the body if its
         Content-Type says form or JSON ("as long as the appropriate Content-Type header is
-        included" [D-AUTH]); client credentials may also come by HTTP Basic."""
+        included", says Help Scout's authentication page); client credentials may also come by
+        HTTP Basic."""
         params = dict(query)
         content_type = headers.get("content-type", "").split(";")[0].strip().lower()
         if body:
@@ -98,7 +99,7 @@ class OAuth:
         with self.lock:
             if grant == "refresh_token":
                 if params.get("refresh_token") not in self._refresh_tokens:
-                    # verbatim real answer, key order included [PHP#291]
+                    # verbatim real answer, key order included (PHP SDK issue 291, docs/sources.md)
                     return Reply(400, INVALID_REFRESH, JSON)
                 # rotation: the used token dies at once (no grace period: UNCONFIRMED, stricter)
                 self._refresh_tokens.remove(params["refresh_token"])
@@ -130,8 +131,9 @@ class OAuth:
         """GET /authentication/authorizeClientApplication?client_id=…&state=…[&redirect_uri=…]:
         the user "approves" at once. A known client gets a 302 to `redirect_uri` (the app's
         registered Redirection URL: the emulator's `redirect_uri` option unless the request
-        names one) with `code` (fresh, single use) and `state` when one was sent [D-AUTH]. An
-        unknown client gets a 400 HTML page, as a browser would show it."""
+        names one) with `code` (fresh, single use) and `state` when one was sent (as Help Scout's
+        authentication page describes). An unknown client gets a 400 HTML page, as a browser
+        would show it."""
         if query.get("client_id") != self.client_id:
             page = ("<!DOCTYPE html><html><head><title>Help Scout</title></head><body><h1>Invalid request</h1>"
                     f"<p>Unknown application (client_id {html.escape(query.get('client_id', ''))!s}).</p>"

@@ -1,9 +1,9 @@
 """The emulator's rate limiter: a fixed or a sliding window of `window` seconds.
 
-Help Scout documents the headers (`X-RateLimit-Limit-Minute`, `X-RateLimit-Remaining-Minute`,
-`X-RateLimit-Retry-After` [D-RATE]) but not the window type. The header names are those of the
-Kong gateway, whose rate-limiting plugins offer both kinds (sliding by default in the advanced
-plugin), so the emulator offers both:
+Help Scout's rate-limiting page (docs/sources.md) documents the headers
+(`X-RateLimit-Limit-Minute`, `X-RateLimit-Remaining-Minute`, `X-RateLimit-Retry-After`) but not
+the window type. The header names are those of the Kong gateway, whose rate-limiting plugins
+offer both kinds (sliding by default in the advanced plugin), so the emulator offers both:
 
 - "fixed": the window opens with the first request after the previous window ended, and its
   whole budget comes back when it ends. Deterministic, and today's behaviour.
@@ -12,8 +12,8 @@ plugin), so the emulator offers both:
   after each one was made, so a client that spends its budget in a burst gets it back in the
   same burst pattern, not all at once.
 
-Writes cost 2 [D-RATE]; the token endpoint is a POST and costs 2 as well (whether it is rate
-limited at all is UNCONFIRMED: counting it is the stricter choice). A refused request costs
+Writes cost 2 (the same page); the token endpoint is a POST and costs 2 as well (whether it is
+rate limited at all is UNCONFIRMED: counting it is the stricter choice). A refused request costs
 nothing.
 
 `clock` (seconds, monotonic) is a public attribute so that a test can replace it with a fake

@@ -5,7 +5,8 @@ import math
 from .shapes import (JSON, REPORT_PAGE_SIZE, REPORT_RATINGS, ParamError, Reply, dumps, error_reply, one_of,
                      parse_date_param, parse_int_list)
 
-# ratingId encodes the rating as 1 = great, 2 = ok, 3 = not good ([HSNET]; UNCONFIRMED)
+# ratingId encodes the rating as 1 = great, 2 = ok, 3 = not good (as the legacy .NET client
+# HelpScoutNet reads it, docs/sources.md; UNCONFIRMED for the 2.0 API)
 RATING_IDS = {"great": {1}, "ok": {2}, "not-good": {3}, "all": {1, 2, 3}}
 
 

@@ -1,5 +1,5 @@
 """The range part of Help Scout's advanced search syntax (`query=`), as documented for List
-Conversations and List Customers (D-CONV, D-CUST, llms.txt):
+Conversations and List Customers and in the documentation's llms.txt (docs/sources.md):
 
     (createdAt:[2024-01-01T00:00:00Z TO 2024-02-01T00:00:00Z])
     (modifiedAt:[2024-01-01T00:00:00Z TO *]) AND (number:[100 TO 200])

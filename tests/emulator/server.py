@@ -485,7 +485,7 @@ class Handler(BaseHTTPRequestHandler):
         authorization = headers.get("authorization", "")
         token = authorization[7:].strip() if authorization[:7].lower() == "bearer " else None
         if not token or not emu.token_valid(token):
-            # body UNCONFIRMED; vnd.error shape as suggested by helpscout-api.md §1.2
+            # body UNCONFIRMED; the vnd.error shape of Help Scout's errors page
             return error_reply(401, "OAuth2 token is either not provided or not valid")
         if method != "GET":
             return error_reply(405, "Method not allowed: the emulator serves the read API only")

@@ -11,13 +11,14 @@ HAL = "application/hal+json"
 JSON = "application/json"
 VND_ERROR = "application/vnd.error+json"
 
-CONVERSATIONS_PAGE_SIZE = 25     # the one list endpoint with 25 per page [D-PAGE]
+CONVERSATIONS_PAGE_SIZE = 25     # the one list endpoint with 25 per page (the pagination page)
 PAGE_SIZE = 50                   # every other HAL list
 THREADS_PAGE_SIZE = 50           # by the doc rule; UNCONFIRMED (Airbyte used 25)
 REPORT_PAGE_SIZE = 10            # inferred from count 165 -> pages 17; UNCONFIRMED
-EMBEDDED_THREADS_CAP = 25        # Get Conversation embeds 25 threads [PHP#269]
-# "embedded chat threads are truncated" [D-CONV]: how much is UNCONFIRMED. We embed only the 3
-# newest threads of a chat, so a tap that trusts embedded threads visibly loses most of a chat.
+EMBEDDED_THREADS_CAP = 25        # Get Conversation embeds 25 threads (PHP SDK issue 269)
+# "embedded chat threads are truncated" (List Conversations): how much is UNCONFIRMED. We embed
+# only the 3 newest threads of a chat, so a tap that trusts embedded threads visibly loses most of
+# a chat. (Sources named in comments here: docs/sources.md.)
 CHAT_EMBEDDED_THREADS = 3
 
 CONVERSATION_STATUSES = ("active", "all", "closed", "open", "pending", "spam")
@@ -50,7 +51,7 @@ class ParamError(Exception):
 
 
 def error_reply(status, message, errors=()):
-    """The vnd.error shape of [D-ERR]; `_embedded` only when there are field errors."""
+    """The vnd.error shape of Help Scout's errors page; `_embedded` only when there are field errors."""
     body = {"logRef": f"{uuid.uuid4()}#{status}", "message": message}
     if errors:
         body["_embedded"] = {"errors": [
@@ -63,8 +64,9 @@ def error_reply(status, message, errors=()):
 
 def parse_date_param(name, value):
     """Only `YYYY-MM-DDTHH:MM:SSZ`. Milliseconds and offsets get a 400: the docs show this form
-    only, [HSCLI] reports milliseconds rejected, and offsets are UNCONFIRMED; refusing them is
-    the stricter choice (a tap sending another format learns it here, not in production)."""
+    only, the hscli client's notes report milliseconds rejected, and offsets are UNCONFIRMED;
+    refusing them is the stricter choice (a tap sending another format learns it here, not in
+    production)."""
     if not DATE_PARAM.match(value):
         raise ParamError(name, "Invalid date, expected format yyyy-MM-ddTHH:mm:ssZ", value)
     try:
@@ -98,7 +100,7 @@ REPORT_RATINGS = ("great", "ok", "all", "not-good")
 
 @dataclass
 class Readings:
-    """The emulator's reading of points the documentation leaves open (helpscout-api.md §8).
+    """The emulator's reading of points the documentation leaves open (docs/api-readings.md).
     Every default is the emulator's original behaviour; each other value is a stricter reading
     that the real API may take."""
     plan: str = "plus"
