@@ -57,7 +57,7 @@ def unknown_key_warning(key):
     if key in SETTINGS or key.startswith("_"):
         return None
     close = difflib.get_close_matches(key.lower(), list(SETTINGS), n=1, cutoff=0.6)
-    hint = f'did you mean "{close[0]}"?' if close else "it is none of the tap's settings (see the README)"
+    hint = f'did you mean "{close[0]}"?' if close else "it is none of the tap's settings (see docs/configuration.md)"
     return f'config: unknown key "{_cut(key)}" is ignored; {hint}'
 
 

@@ -1,10 +1,10 @@
 """Every config key of the tap, defined once: name, type, default, secret or not, meaning.
 
-config.py validates from this table, the README's config table and meltano.yml's `settings`
+config.py validates from this table, docs/configuration.md's config table and meltano.yml's `settings`
 are generated from it (a test checks they match), and the rest of the tap reads its defaults
 here (`DEFAULTS["base_url"]`, `SETTINGS["max_parallel_requests"].maximum`, `is_loopback`):
 
-    python -m tap_helpscout.settings --markdown     # the README's table
+    python -m tap_helpscout.settings --markdown     # docs/configuration.md's table
     python -m tap_helpscout.settings --meltano      # meltano.yml's settings list
 """
 import argparse
@@ -35,11 +35,11 @@ MELTANO_KINDS = {STRING: "string", PATH: "string", URL: "string", DATE_TIME: "da
 class Setting:
     name: str
     kind: str
-    meaning: str                          # one line, Markdown, for the README
+    meaning: str                          # one line, Markdown, for docs/configuration.md
     default: object = None                # None: not set (the meaning says what that does)
     secret: bool = False                  # never shown in a message or log; sensitive in Meltano
-    required: str = "no"                  # the README's "required" column
-    shown_default: Optional[str] = None   # the README's "default" column, when not the value itself
+    required: str = "no"                  # the "required" column of docs/configuration.md
+    shown_default: Optional[str] = None   # its "default" column, when not the value itself
     minimum: Optional[int] = None         # INTEGER only
     maximum: Optional[int] = None
 
@@ -139,7 +139,7 @@ def _shown_default(setting):
 
 
 def markdown_table():
-    """The README's config table."""
+    """The config table of docs/configuration.md."""
     lines = ["| key | required | default | meaning |", "|---|---|---|---|"]
     lines += [f"| `{s.name}` | {s.required} | {_shown_default(s)} | {s.meaning} |" for s in _TABLE]
     return "\n".join(lines) + "\n"
@@ -168,7 +168,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m tap_helpscout.settings",
                                      description="Print the tap's config keys as documentation.")
     group = parser.add_mutually_exclusive_group(required=True)
-    group.add_argument("--markdown", action="store_true", help="the README's config table")
+    group.add_argument("--markdown", action="store_true", help="the config table of docs/configuration.md")
     group.add_argument("--meltano", action="store_true", help="meltano.yml's settings list")
     args = parser.parse_args(argv)
     sys.stdout.write(markdown_table() if args.markdown else meltano_yaml())

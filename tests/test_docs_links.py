@@ -34,10 +34,6 @@ CITATION = re.compile(
     r"|RATING|WH|SNOOZE|LLMS|V1)\b")
 # The one page that may name sources by tag-like names: it lists them with their addresses.
 CITATIONS_ALLOWED = {"docs/sources.md"}
-# Citations in the package's comments, which this change does not touch; each is to be replaced
-# by plain words (or a pointer to docs/sources.md), and its file then removed from this list.
-CITATIONS_IN_PACKAGE = {"tap_helpscout/streams.py", "tap_helpscout/sync/readers/fetch.py"}
-
 FENCE = re.compile(r"^```.*?^```[^\n]*$", re.M | re.S)
 CODE_SPAN = re.compile(r"`([^`\n]+)`")
 LINK = re.compile(r"(?<!!)\[(?:[^\[\]]|\[[^\]]*\])*\]\(([^()\s]+)(?:\s+\"[^\"]*\")?\)")
@@ -136,7 +132,7 @@ def test_no_file_cites_the_private_reference_notes():
     found = {}
     for path in repository_files():
         name = relative(path)
-        if name in CITATIONS_ALLOWED or name in CITATIONS_IN_PACKAGE:
+        if name in CITATIONS_ALLOWED:
             continue
         try:
             text = path.read_text(encoding="utf-8")
@@ -147,8 +143,3 @@ def test_no_file_cites_the_private_reference_notes():
             found[name] = hits
     assert not found, ("cite docs/sources.md, or the public page itself, instead of the reference notes: "
                        + "; ".join(f"{name} ({', '.join(hits)})" for name, hits in sorted(found.items())))
-
-
-def test_the_package_files_allowed_to_cite_exist():
-    """The exception above names files of the package; a renamed one must not hide a citation."""
-    assert all((ROOT / name).is_file() for name in CITATIONS_IN_PACKAGE)

@@ -5,7 +5,7 @@ bytes per character as its widest character takes: one emoji in a 170 KB page of
 makes that str 680 KB. Made and dropped by a worker thread for every page, while the page's
 parsed objects (which live until the main thread has written them) fill the space around it,
 such blocks fragmented the workers' malloc arenas: the tap's resident size grew with the length
-of a sync while its live Python heap did not (tests/memory_probe.py; README, "Performance").
+of a sync while its live Python heap did not (docs/performance.md).
 
 So the body is decoded a small slice at a time, and the few characters wider than the rest are
 written as the JSON escapes that stand for them (`\\u00e9`; a surrogate pair beyond U+FFFF):

@@ -260,7 +260,7 @@ class TokenStore:
         raise TapError(
             f'the config file "{self.config_path}" cannot be rewritten: {reason}. Help Scout '
             f"replaces the refresh token at every use, so the tap stops before spending it; make "
-            f"the file writable, or set token_store_path to a writable file (see README)")
+            f"the file writable, or set token_store_path to a writable file (see docs/configuration.md)")
 
     @contextmanager
     def lock(self, wait_seconds=None):

@@ -243,7 +243,7 @@ def authorize(config, config_path, port=DEFAULT_PORT, browser=True, stdin=None, 
     if browser:
         say(f"The Help Scout app must have this Redirection URL: {redirect_url(port)}")
         say("  (Help Scout > Your Profile > My Apps > your app; if Help Scout does not accept it, "
-            "use --no-browser, see the README)")
+            "use --no-browser, see docs/operations.md)")
         callbacks = Callbacks(state, out)
         listener = CallbackListener(port, callbacks)
         try:

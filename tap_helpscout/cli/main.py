@@ -31,7 +31,7 @@ def parse_args(argv=None):
     mode.add_argument("-d", "--discover", action="store_true",
                       help="print the catalog of streams and exit (works offline)")
     mode.add_argument("--authorize", action="store_true",
-                      help="authorize the Help Scout app in a browser and store its tokens (README)")
+                      help="authorize the Help Scout app in a browser and store its tokens (docs/operations.md)")
     mode.add_argument("--check", action="store_true",
                       help="check config, credentials, plan and rate limit, and estimate a backfill")
     parser.add_argument("--catalog", metavar="CATALOG", help="catalog file with the selected streams")
