@@ -1,16 +1,7 @@
-"""Logging for the people who read it: every line on stderr is `<ISO 8601 UTC time> LEVEL message`,
-Singer's METRIC lines included.
-
-singer-python's `get_logger()` re-reads its logging configuration file on every call (its
-metrics call it for every counter and timer), and that reload replaces the root logger's
-handlers, which undoes any handler or formatter set once at start-up. Rather than fight the
-reload, `configure_logging()` points it at our own configuration file: `singer.logger` finds
-its `logging.conf` beside its module's `__file__`, so setting that to this module's path makes
-every reload, from any caller, install `tap_helpscout/logging.conf` again, with our formatter.
-tests/test_logs.py checks it against the installed singer-python.
-
-The modules of the tap log through `get_logger(__name__)` (loggers under `tap_helpscout`, which
-propagate to the root logger and so to that one handler).
+"""Logging for the people who read it: every line on stderr is `<ISO 8601 UTC time> LEVEL
+message`, Singer's METRIC lines included, even though singer-python reloads its logging
+configuration on every metric (docs/design/command-line.md tells the trick). Modules log through
+`get_logger(__name__)`.
 """
 import logging
 import logging.config

@@ -1,14 +1,6 @@
-"""Hiding secrets from every message the tap shows.
-
-A `Redactor` knows the secrets of the run (the config's client secret and tokens, and every
-token obtained since) and turns any text, above all text a server sent back, into something
-safe to print: each secret replaced by `<redacted>`, along with anything that merely looks like
-a credential (`Bearer …`, `refresh_token=…`). `line()` also makes it one line without control
-characters, cut to a few hundred characters, so that a server cannot forge log lines.
-
-`RUN` is the run's own Redactor: the HTTP client adds the tokens it obtains to it, and the
-command line uses it for the one message that is not written by the tap (an unexpected
-error's traceback).
+"""Hiding secrets from every message the tap shows: a `Redactor` replaces each secret of the run
+(the config's, and every token obtained since) and anything shaped like a credential, and makes
+a server's text one safe line. `RUN` is the run's own. docs/design/http.md.
 """
 import re
 import threading

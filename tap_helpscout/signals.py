@@ -1,17 +1,6 @@
-"""SIGTERM ends a run the way SIGINT does: at once, without a partial line on stdout.
-
-Schedulers stop a task with SIGTERM (systemd, Kubernetes, Airflow, `timeout`). Python's default
-for it is to die on the spot, with nothing logged; SIGINT raises KeyboardInterrupt wherever the
-main thread happens to be, even in the middle of writing a page to stdout. Here both raise an
-exception in the main thread (KeyboardInterrupt, `Terminated`), which `cli.main.main` turns into one
-line on stderr and exit code 130 or 143 — except while an `Output` writes: then the signal is
-remembered and raised right after the write, so stdout always ends with a complete line, and
-the last STATE on it is the one of the last complete page.
-
-The same holds while the main thread renews the OAuth token (`deferred`): a refresh token that
-Help Scout has rotated must reach the disk before the run stops, or the next run is locked out.
-
-Signal handlers run in the main thread only, and the main thread is the one that writes.
+"""SIGTERM and SIGINT end a run at once, never in the middle of a line on stdout and never between
+a token's rotation and its storage: the signal is remembered during a write (or a token renewal)
+and raised right after it, in the main thread, which writes. docs/design/signals.md.
 """
 import signal
 import threading

@@ -1,19 +1,8 @@
-"""OAuth2 access tokens for the Help Scout Mailbox API: one small class per grant, and the
-`TokenManager` that hands tokens to the HTTP client.
-
-- `RefreshTokenGrant` (`client_id`, `client_secret`, and a refresh token from the config or
-  from `token_store_path`): Help Scout rotates the refresh token at every use, so the new one is
-  stored (see token_store) before the new access token is used. Before the first refresh the
-  store proves it can be written, and the refresh runs under the store's lock: a second run
-  waits, then takes the token the first one stored instead of spending a dead one.
-- `ClientCredentialsGrant` (`client_id`, `client_secret`, no refresh token): nothing rotates,
-  nothing is written.
-- `StaticToken` (an `access_token` alone): used as is, never renewed.
-
-A configured (or stored) access token is tried first; a grant is used when none is at hand, when
-it is about to expire, or when it is refused (401). Nothing is requested before the first API
-call (discovery never refreshes). One renewal runs at a time: threads that need a token meanwhile
-wait and reuse it; refused credentials are asked once, and every caller gets the same error.
+"""OAuth2 access tokens for the Mailbox API: one small class per grant (`RefreshTokenGrant`,
+which stores each rotated refresh token before using the new access token; `ClientCredentialsGrant`;
+`StaticToken`), and the `TokenManager` that hands tokens to the client, renews them one at a
+time, and gives every caller the same error when the credentials are refused.
+docs/design/tokens.md tells the whole story.
 """
 import threading
 import time

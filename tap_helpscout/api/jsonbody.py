@@ -1,20 +1,8 @@
-"""Parsing an answer's body as JSON without a str wider than the body needs.
-
-`json.loads(body)` first decodes the whole body into one str, which CPython stores with as many
-bytes per character as its widest character takes: one emoji in a 170 KB page of Latin text
-makes that str 680 KB. Made and dropped by a worker thread for every page, while the page's
-parsed objects (which live until the main thread has written them) fill the space around it,
-such blocks fragmented the workers' malloc arenas: the tap's resident size grew with the length
-of a sync while its live Python heap did not (docs/performance.md).
-
-So the body is decoded a small slice at a time, and the few characters wider than the rest are
-written as the JSON escapes that stand for them (`\\u00e9`; a surrogate pair beyond U+FFFF):
-escaped or not, a character inside a JSON string is the same character, and outside strings
-neither is valid JSON. The parser then reads a str of one byte per character (or two), and
-returns exactly what `json.loads(body)` returns. Which characters to escape is decided per body,
-for the smallest text; when escaping would not make it smaller, the body is parsed as it is. So
-is a body this cannot treat alike: another encoding or a BOM, bytes that are not strict UTF-8,
-a non-ASCII character right after a backslash (escaping it would make invalid JSON valid).
+"""Parsing an answer's body as JSON without a str wider than the body needs: the body is decoded a
+slice at a time and the few characters wider than the rest are written as their JSON escapes,
+so that the parser reads narrow text and returns exactly what `json.loads(body)` returns (one
+emoji in a page of Latin text would otherwise make the whole page four bytes a character, and
+fragment the heap: docs/design/http.md, docs/performance.md).
 """
 import codecs
 import json

@@ -1,25 +1,7 @@
-"""When each request may start: Help Scout's per-account rate limit, and the tap's own cap.
-
-Answers carry `X-RateLimit-Limit-Minute` and `X-RateLimit-Remaining-Minute`, not when the budget
-comes back; whether the window is fixed or sliding is undocumented, and emulators shrink the
-minute. So the limiter uses only what the answers show:
-- **Budget**: the remaining count of the latest-started request answered, less what started
-  since. Answers that overtake each other make it err by less than the requests in flight,
-  hence a few (`spare`) are never spent.
-- **Burst, then pace**: above a small reserve, requests go at once. Below it they go one at a
-  time, spreading the reserve over the time the window may still last: evenly until it can end
-  at the earliest (once its length is known), then at pauses that grow with the time waited, so
-  that a refill is seen within a fraction of that time. Each of them does useful work and shows
-  whether the budget came back, all at once (fixed window) or bit by bit (sliding window).
-- **Window length**: a window ended after the start of the last request answered from it and
-  before the answer showing the refill; it lasted at least from the answer that showed its
-  whole budget, at most from the previous end (likely: from that answer's request). The
-  bounds are intersected over windows; until one is seen, a window may last a minute.
-- **Sure refill**: a request stops counting at most one window length after its answer, in
-  either kind of window; with (almost) nothing left, the limiter waits until the oldest
-  request counted in the latest figure is that old.
-- **429**: the server's wait holds every request (`hold`).
-- **`max_requests_per_minute`** is a token bucket holding one request: starts evenly spaced.
+"""When each request may start: Help Scout's per-account rate limit, read from the answers'
+`X-RateLimit-*-Minute` headers (a budget spent in a burst, then paced so that a sync meets no
+429, with the window's length learned, fixed or sliding), a 429's wait shared by every request,
+and the tap's own `max_requests_per_minute`. How: docs/design/rate-limits.md.
 """
 import math
 import threading

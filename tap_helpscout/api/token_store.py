@@ -1,26 +1,7 @@
-"""Where the rotating refresh token lives, and how it reaches the disk without ever being lost.
-
-Help Scout rotates the refresh token at every use: once the tap has spent one, only the new one
-works. Three guarantees follow.
-- **Crash safety.** A file is replaced, never rewritten: the new content goes to a temporary
-  file in the same folder, flushed to disk, then renamed over the original (a rename within one
-  file system is atomic), and the folder entry is flushed too. At every instant the path names
-  the complete old file or the complete new one. Mode and (when allowed) owner are kept; a
-  symlink is followed, so that the real file is replaced and the link kept. Temporaries left by
-  a killed writer are removed once stale (they hold secrets).
-  When the folder is read-only but the file is writable, the file is rewritten in place instead
-  (one write of the whole content, padded with trailing spaces so that it never needs to shrink,
-  then flushed and fsynced).
-- **No token spent that cannot be saved.** `TokenStore.ensure_writable()` proves, before the
-  first refresh, that one of those two ways works, and stops the tap otherwise.
-- **One refresh at a time across processes.** `TokenStore.lock()` is an exclusive `flock` on a
-  lock file next to the token's file, held from before the refresh until the new token is
-  stored; a second run waits for it (a bounded time) and then reads the token the first one
-  stored instead of spending the dead one.
-
-With `token_store_path` the tokens go to that file (for orchestrators such as Meltano, which
-write a new config file, with the original refresh token, for every run); otherwise into the
-config file itself.
+"""Where the rotating refresh token lives (the config file, or `token_store_path`), and how a new
+one reaches the disk without ever being lost: a complete file renamed over the old one (or, in a
+read-only folder, a rewrite in place), proof before a refresh that the store can be written, and
+a lock so that two runs never spend one token. Why and how: docs/design/tokens.md.
 """
 import errno
 import fcntl

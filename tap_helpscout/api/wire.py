@@ -1,15 +1,7 @@
-"""The wire under `client.ApiClient`: a requests Session made safe against a server that
-trickles, redirects or fails, and failures described in words a user can act on.
-
-- `Session` never follows or reads a redirect: `get_redirect_target` says there is none.
-  (With `allow_redirects=False` requests would still read a redirect's whole body, unbounded,
-  to prepare `Response.next`.)
-- `Watchdog` bounds a whole exchange, not one socket read as requests' timeouts do: at a
-  request's deadline it shuts the socket the request is using, which wakes the read blocked in
-  it, whether the headers or the body are trickling in. `Adapter` mounts connection classes
-  that tell the watchdog which socket carries the current request.
-- `Bearer` and `NoAuth` go through requests' `auth=`: requests reads `~/.netrc` only when no
-  auth is given, so its credentials never replace the token (nor reach the token endpoint).
+"""The wire under `client.ApiClient`: a requests Session that never follows or reads a redirect,
+a `Watchdog` that bounds a whole exchange (it shuts the socket of a request past its deadline),
+auths that keep `~/.netrc` out, and failures described in words a user can act on.
+docs/design/http.md.
 """
 import email.utils
 import heapq

@@ -1,22 +1,7 @@
-"""`--authorize`: from a Help Scout app's `client_id` and `client_secret` to stored tokens.
-
-The OAuth2 authorization-code flow as command-line tools do it (`gh auth login`): the tap
-listens on a loopback address (RFC 8252: the literal 127.0.0.1, never a name that could resolve
-elsewhere, and never another interface), opens Help Scout's authorization page in the browser,
-and Help Scout sends the browser back to `http://127.0.0.1:<port>/callback?code=…&state=…`.
-With `--no-browser` (a server without one) the user opens the page anywhere and pastes the
-address the browser ended on; nothing listens then.
-
-The authorization page gets `client_id` and a random `state` only, the two parameters Help
-Scout documents: the redirect goes to the Redirection URL registered in the app, which is why the
-tap says which one to register. An undocumented `redirect_uri` could be refused, or ignored in
-ways that differ from what the user set up; the registered URL is the one source of truth.
-
-`state` ties the answer to this run: a callback (or a pasted address) with another state came
-from another attempt or from a page that tries to plant its own code, and is refused. The code
-is exchanged at the token endpoint under `base_url`, the tokens are stored the way a rotation
-stores them (token_store.store_tokens), and `/users/me` names the user the tap now acts as.
-Human output goes to stderr; no token, code or secret is ever printed.
+"""`--authorize`: from a Help Scout app's `client_id` and `client_secret` to stored tokens, by the
+OAuth2 authorization-code flow on a loopback listener (or a pasted address with `--no-browser`),
+checked by a random `state`. docs/design/command-line.md tells how; docs/operations.md how to
+use it.
 """
 import errno
 import hmac

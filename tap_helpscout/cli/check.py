@@ -1,17 +1,8 @@
-"""`--check`: a pre-flight check in at most MAX_REQUESTS requests, for a person before a backfill
-or a scheduler before each sync.
-
-It validates the config (and the catalog and state when given) exactly as a sync does, then
-asks Help Scout, through the sync's own client (so a rotated refresh token is stored as in a
-sync): who the token acts as, how many mailboxes it sees, whether the plan has reports, the
-account's rate limit, and the sizes that decide what a sync costs: conversations and customers
-(page 1's totalElements), and the share of conversations whose threads cost a request of their
-own, sampled from pages spread over the listing. estimate.py turns those into requests and
-minutes. Every problem comes with what to do; the exit code is 0 when a sync can run.
-
-The order of the requests matters: `/users/me` first (do the credentials work at all?), then the
-report. A 401 on the report, which the client retries once with a fresh token, means "no
-reports" only if that same fresh token then works elsewhere: the listings that follow prove it.
+"""`--check`: a pre-flight check in a handful of requests, for a person before a backfill or a
+scheduler before each sync: the inputs as a sync reads them, the credentials, the plan, the rate
+limit, the sizes that decide a sync's cost and the estimate of it; every problem with what to
+do, exit code 0 when a sync can run. docs/design/command-line.md tells why the requests come in
+this order.
 """
 import json
 import sys

@@ -1,19 +1,8 @@
-"""What a sync will cost, in requests, from the sizes of an account: the rules the listings
-follow (sync/readers/, streams.threads_truncated), as arithmetic. No I/O here; `check.py`
-measures the sizes.
-
-- Conversations: page 1, then a chain of page-1 requests over number windows, or (where the API
-  refuses `query` ranges) every offset page plus page 1 again and the refused probe: at most
-  the listing's pages + 2, which is what both come to within a request or two.
-- Threads: one listing (50 per page) per conversation whose embedded threads may be
-  incomplete: chats, conversations at the 25 embedded threads cap, and those with fewer
-  embedded than counted. Measured on a sample of conversations.
-- Customers: a keyset chain whose every request brings a page of 50 less the row(s) tied at its
-  last second: about 49 new rows per request.
-- Small listings: their pages (50 per page), plus one listing per mailbox for each selected
-  mailbox child (fields, folders, saved replies) and one per team for its members.
-- The report: its pages (10 ratings each); a window of more than 50 pages is split in halves,
-  each split costing the first page of the window it split.
+"""What a sync will cost, in requests, from the sizes of an account that `--check` measured: the
+readers' rules (sync/readers/, streams.threads_truncated) as arithmetic, with no I/O. The rules:
+one request per page of conversations (plus two), one thread listing per conversation whose
+embedded threads may be incomplete, about one request per 49 customers in the keyset chain, the
+small listings' pages, one listing per parent for each child stream, the report's pages.
 """
 import math
 from dataclasses import dataclass

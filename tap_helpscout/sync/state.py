@@ -1,16 +1,8 @@
-"""Bookmarks, in the standard Singer shape, and the Singer output they travel with.
-
-State: {"bookmarks": {stream: {replication_key: value, ...}}, "currently_syncing": stream|null,
-"start_date": ...}. Besides its replication key, a stream's entry may hold the progress of an
-unfinished listing (`listing`), per-parent bookmarks (`parents`), a report's next window
-(`window_start`) or, with `report_lookback_days`, the end of the report's last complete read
-(`read_until`), or the table version of a full-table read under way (`version`, versions.py).
-`start_date` is kept only when the config has none (the default start of the
-first run, one year back, stays the start of every later run).
-
-`prepare` checks a state before any output: what cannot be used stops the run with one line
-naming the file and the key; what is merely stale (another version's resume point, a bookmark
-in the future, keys the tap does not own) is reported once and dropped or capped.
+"""The state (Singer's `{"bookmarks": ..., "currently_syncing": ...}`, with the tap's own keys in
+each stream's entry: see docs/operations.md) and the Singer output it travels with. `prepare`
+checks a state before any output (what cannot be used stops the run with one line naming the key;
+what is stale is reported and dropped); `Output` writes the messages, a STATE after the records
+it covers.
 """
 import copy
 import json

@@ -1,22 +1,7 @@
-"""Table versions: how a full-table stream tells its target which rows the source no longer has.
-
-Singer's convention (the singer-io database taps'): the records of one complete read of a
-full-table stream carry one `version`, and an ACTIVATE_VERSION message with that version follows
-the read. A target that supports it (meltanolabs-target-postgres) then removes, or marks with
-`_sdc_deleted_at`, the rows of older versions: the rows that the read did not find. Targets
-without support ignore the message and the records' `version`.
-
-Deleting is only right after a read that saw every row, so:
-- ACTIVATE_VERSION goes out only after a complete read, never before one: a leading message
-  would make a target drop every row loaded earlier without a version, before the read has
-  delivered anything;
-- a read that was interrupted or failed, that skipped a malformed item, whose listing (or whose
-  parent's listing) could not be confirmed complete, or that did not start at the start date
-  (the report read from `report_lookback_days`) sends none: `Family.incomplete` names them;
-- the version is the read's start in milliseconds, kept in the stream's bookmark while the read
-  runs. A read that resumes where an interrupted one stopped (the report, from `window_start`)
-  keeps that version, since the rows read before the interruption carry it; a read that starts
-  over takes a new one, so rows seen only by an interrupted read are not kept alive by it.
+"""Table versions: the records of one complete read of a full-table stream carry one `version`,
+and ACTIVATE_VERSION follows the read, so that targets that support it retire the rows the read
+did not find (deletions at the source). Only a read that saw every row sends it; an interrupted
+read that resumes keeps its version. Why and when: docs/design/table-versions.md.
 """
 import time
 

@@ -1,16 +1,8 @@
-"""The happiness ratings report, queried window by window from the start date to now.
-
-The first window is the whole range; a window whose first page says it holds more than
-MAX_PAGES pages is split in two (that page is read again later, as part of the first half), and
-`report_window_days` caps a window's length. Neighbouring windows overlap by one second, which
-is right whether the API treats `start` and `end` as inclusive or exclusive; rows seen in both
-are emitted once. Every request asks for `rating=all`: without it the API may return one kind
-of rating only. A window's pages are read in passes until the distinct rows seen equal the
-report's `count`: tied ratings may come back in another order on the next page's request.
-
-The report is full table (the contract): every run reads it from the start date. With
-`report_lookback_days`, a run that follows a complete one reads only from the previous run's
-end less that many days.
+"""DATE_WINDOWS: the happiness ratings report, read window by window from the start date to now:
+a window of more than MAX_PAGES pages is split in halves, windows overlap by one second (rows
+seen twice are written once), every request asks for `rating=all`, and a window's pages are read
+in passes until they agree with its `count`. With `report_lookback_days`, a run after a complete
+one reads only the recent days. docs/design/listings.md.
 """
 import itertools
 import json

@@ -1,15 +1,7 @@
-"""Conversations page by page, for an API that refuses the `query` ranges that `search.py`
-prefers: offset pages in `number` order (unique, never changes), read from the last to the
-first, each requested once the one above it has arrived.
-
-- a row created during the read gets the highest number: it lands above every page read;
-- a row deleted during the read shifts the rows above it down, towards pages not yet read: a
-  row may be read twice, never skipped;
-- a row that starts to match `modifiedSince` (modified during an incremental run) shifts the
-  rows above it up, into pages already read. `page.totalElements` changes when that happens,
-  and the stretch of numbers around that boundary is then read again (`cover_gap`).
-Page 1, read first to learn the number of pages, is read again last. A search backend that
-refuses deep pages cannot be read this way: the stream then fails with a line that says so.
+"""Conversations page by page, for an API that refuses the `query` ranges that number windows use:
+offset pages in `number` order, read from the last to the first, each requested as soon as the
+one above it has arrived; a change of the listing's total between two pages has the stretch
+around that boundary read again. docs/design/listings.md tells why no row is lost.
 """
 import threading
 
