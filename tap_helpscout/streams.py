@@ -61,6 +61,8 @@ class Stream:
     item_id: str = "id"                         # the API item's identifying field
     bare_array: bool = False                    # the answer may be a bare JSON array (the whole
                                                 # listing, unpaged) instead of a HAL page
+    paged: bool = True                          # every answer carries a `page` block (False: the
+                                                # listing is documented as answered whole, without)
     detail_path: Optional[str] = None           # one item in full: {parent_id}, {id}
     detail_fields: Tuple[str, ...] = ()         # API fields taken from it
     detail_setting: Optional[str] = None        # the boolean config key that asks for it
@@ -141,6 +143,7 @@ STREAMS = {s.name: s for s in (
         replication_method=FULL_TABLE, replication_key=None,
         reader=PER_PARENT, path="/mailboxes/{parent_id}/fields", records_key="fields",
         parent="mailboxes", parent_id_column="mailbox_id",
+        paged=False,                # documented without a page block
     ),
     Stream(
         name="mailbox_folders", key_properties=("id",),
@@ -192,13 +195,14 @@ STREAMS = {s.name: s for s in (
         replication_method=FULL_TABLE, replication_key=None,
         reader=WHOLE, path="/customer-properties", records_key="customer-properties",
         item_id="slug",             # definitions have no id; customers refer to them by slug
+        paged=False,                # one answer holds them all (at most 50)
     ),
     Stream(
         name="saved_replies", key_properties=("id",),
         replication_method=FULL_TABLE, replication_key=None,
         reader=PER_PARENT, path="/mailboxes/{parent_id}/saved-replies", records_key="savedReplies",
         params={"includeChatReplies": "true"}, parent="mailboxes", parent_id_column="mailbox_id",
-        bare_array=True,            # documented as a bare array; an older note: HAL, paged
+        bare_array=True, paged=False,   # documented as a bare array; an older note: HAL, paged
         detail_path="/mailboxes/{parent_id}/saved-replies/{id}", detail_fields=("text", "chatText"),
         detail_setting="fetch_saved_reply_text", derive=texts_null_unless_read,
     ),

@@ -72,10 +72,11 @@ def _rows(container, key, where):
     return items
 
 
-def hal_page(data, records_key, number, default_size):
+def hal_page(data, records_key, number, default_size, paged=True):
     """The HAL answer `data` to a request for page `number` of a listing whose rows sit under
-    `_embedded.<records_key>`. An answer without a `page` block is a whole listing on one page
-    (older shapes of some small endpoints)."""
+    `_embedded.<records_key>`. A listing documented as paged must say its totals in a `page`
+    block; one documented without (`paged` False: mailbox fields, definition lists) may answer
+    the whole listing at once, without it."""
     if not isinstance(data, dict):
         raise PageError(f"the answer is {_kind(data)}, not a JSON object")
     embedded = data.get("_embedded")
@@ -86,6 +87,8 @@ def hal_page(data, records_key, number, default_size):
     items = _rows(embedded, records_key, f"_embedded.{records_key}")
     block = data.get("page")
     if block is None:
+        if paged:
+            raise PageError("the answer has no page block, which every answer of this listing carries")
         return Page(number, items, max(default_size, len(items)), len(items), 1 if items else 0)
     if not isinstance(block, dict):
         raise PageError(f"page is {_kind(block)}, not an object")
@@ -102,21 +105,25 @@ def hal_page(data, records_key, number, default_size):
     return Page(number, items, size or default_size, total, pages)
 
 
-def array_or_hal_page(data, records_key, number, default_size):
+def array_or_hal_page(data, records_key, number, default_size, paged=False):
     """A listing documented as a bare JSON array (the whole listing, unpaged) that an older
     note describes as HAL pages (saved replies): either shape."""
     if isinstance(data, list):
         return Page(number, data, max(default_size, len(data)), len(data), 1 if data else 0)
-    return hal_page(data, records_key, number, default_size)
+    return hal_page(data, records_key, number, default_size, paged)
 
 
 def report_page(data, records_key, number, size):
-    """An answer of a report endpoint: `{results, page, count, pages}` (not HAL)."""
+    """An answer of a paged report endpoint: `{results, page, count, pages}` (not HAL); the
+    totals are part of every answer."""
     if not isinstance(data, dict):
         raise PageError(f"the answer is {_kind(data)}, not a JSON object")
+    missing = [name for name in (records_key, "count", "pages") if name not in data]
+    if missing:
+        raise PageError(f"the answer has no {' and no '.join(missing)}, which every answer of the report carries")
     items = _rows(data, records_key, records_key)
-    total = _count(data, "count", "report") if "count" in data else len(items)
-    pages = _count(data, "pages", "report") if "pages" in data else (1 if items else 0)
+    total = _count(data, "count", "report")
+    pages = _count(data, "pages", "report")
     if size and pages > math.ceil(total / size) + 1:
         raise PageError(f"report: pages {pages} does not match count {total}")
     if len(items) > total and number <= pages:

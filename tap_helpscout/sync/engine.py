@@ -23,7 +23,7 @@ from tap_helpscout.sync.context import Bookmarks, ReaderContext, RunClock, Worke
 from tap_helpscout.sync.progress import Progress
 from tap_helpscout.sync.readers import date_windows, embedded, per_parent, search, whole
 from tap_helpscout.sync.readers.fetch import Fetcher
-from tap_helpscout.sync.records import MalformedItem, RecordShaper
+from tap_helpscout.sync.records import RecordShaper
 from tap_helpscout.sync.state import prepare
 from tap_helpscout.sync.versions import TableVersions
 from tap_helpscout.timefmt import utc_now
@@ -50,7 +50,8 @@ class Family:
         self.out = out
         self.selected = [s for s in [root, *children] if s.name in entries]
         self.counts = Counter()
-        self.skipped = Counter()
+        self.skipped = Counter()       # items without their key, per stream
+        self.nulled = Counter()        # values made null (or left out), per stream
         self.incomplete = set()
         self.shapers = {}
         self.versions = TableVersions(out, self.selected)     # full-table streams only
@@ -67,9 +68,11 @@ class Family:
         return stream.name in self.shapers
 
     def shape_items(self, stream, items, parent_id=None):
-        """The records of `items`; an item that is not an object, has no id, or has a value
-        that cannot be conformed is skipped with a warning naming stream, id and field."""
-        shape = self.shapers[stream.name]
+        """The records of `items`. A value that cannot be conformed becomes null, with a
+        warning naming stream, id and field; only an item without its key (not an object, no
+        id, or a key column that cannot be conformed) is skipped, with a warning."""
+        shape = self.shapers[stream.name].shape
+        keys = set(stream.key_properties) - {stream.parent_id_column}
         records = []
         for item in items:
             ident = item.get(stream.item_id) if isinstance(item, dict) else None
@@ -77,19 +80,29 @@ class Family:
                 self.skip(stream, None, stream.item_id, "missing" if isinstance(item, dict) else
                           f"the item is {'null' if item is None else type(item).__name__}")
                 continue
-            try:
-                records.append(shape(item, parent_id))
-            except MalformedItem as exc:
-                self.skip(stream, ident, exc.field, exc.reason)
+            record, problems = shape(item, parent_id)
+            keyless = [(field, reason) for field, reason in problems if field in keys]
+            if keyless:
+                self.skip(stream, ident, *keyless[0])
+                continue
+            for field, reason in problems:
+                self.warn(stream, "nulled", f"a value made null (id {ident}, field {field}: {reason})")
+            records.append(record)
         return records
 
     def skip(self, stream, ident, field, reason):
-        self.skipped[stream.name] += 1
         self.incomplete.add(stream.name)
-        if self.skipped[stream.name] <= WARNINGS_PER_STREAM:
-            LOGGER.warning("%s: skipped a malformed item (id %s, field %s: %s)%s", stream.name,
-                           "unknown" if ident is None else ident, field, reason,
-                           "; further ones are only counted" if self.skipped[stream.name] == WARNINGS_PER_STREAM else "")
+        self.warn(stream, "skipped", f"skipped an item without its key (id {'unknown' if ident is None else ident}, "
+                                     f"field {field}: {reason})")
+
+    def warn(self, stream, kind, text):
+        """A warning about one item: the first WARNINGS_PER_STREAM of a stream, then a count."""
+        counter = self.skipped if kind == "skipped" else self.nulled
+        counter[stream.name] += 1
+        shown = self.skipped[stream.name] + self.nulled[stream.name]
+        if shown <= WARNINGS_PER_STREAM:
+            LOGGER.warning("%s: %s%s", stream.name, text,
+                           "; further ones are only counted" if shown == WARNINGS_PER_STREAM else "")
 
     def write(self, stream, records, fetched_at):
         write = self.out.writer(stream.name, fetched_at, self.versions.of(stream.name))
@@ -192,6 +205,7 @@ class Engine:
                 self.sync_family(family)
                 totals.update(family.counts)
                 totals.update({f"skipped {k}": v for k, v in family.skipped.items()})
+                totals.update({f"nulled {k}": v for k, v in family.nulled.items()})
         except BudgetReached:
             LOGGER.warning("max_run_minutes (%s) reached: stopping at a page boundary; the next run continues "
                            "from this state", self.config.get("max_run_minutes"))
@@ -231,8 +245,10 @@ class Engine:
             family.versions.activate(family.incomplete)     # deletions reach the target
         family.versions.settle()
         for stream in family.selected:
+            notes = [f"{n} {what}" for n, what in ((family.skipped[stream.name], "items without their key skipped"),
+                                                   (family.nulled[stream.name], "values made null")) if n]
             LOGGER.info("Finished %s: %d records%s", stream.name, family.counts[stream.name],
-                        f", {family.skipped[stream.name]} malformed items skipped" if family.skipped[stream.name] else "")
+                        "".join(f", {note}" for note in notes))
             with metrics.record_counter(stream.name) as counter:
                 counter.increment(family.counts[stream.name])
         LOGGER.info("Finished %s: %d requests in %.1f s", ", ".join(names),

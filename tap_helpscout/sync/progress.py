@@ -63,13 +63,16 @@ class Progress:
 
     def summary(self, totals, seconds, skipped, failures, stopped=False):
         rows = ", ".join(f"{name} {count}" for name, count in sorted(totals.items())
-                         if not name.startswith("skipped ")) or "no rows"
+                         if not name.startswith(("skipped ", "nulled "))) or "no rows"
         malformed = sum(count for name, count in totals.items() if name.startswith("skipped "))
+        nulled = sum(count for name, count in totals.items() if name.startswith("nulled "))
         parts = [f"Sync {'stopped' if stopped else 'finished'} in {_duration(seconds)}: {rows}",
                  f"{_stat(self.client, 'requests')} requests, {_stat(self.client, 'throttled')} x 429, "
                  f"{_stat(self.client, 'retries')} retries, {_stat(self.client, 'rate_waits')} rate-limit waits"]
         if malformed:
-            parts.append(f"{malformed} malformed items skipped")
+            parts.append(f"{malformed} items without their key skipped")
+        if nulled:
+            parts.append(f"{nulled} values made null")
         if skipped:
             parts.append("skipped: " + ", ".join(skipped))
         if failures:

@@ -1,25 +1,17 @@
-"""From an API item to a Singer record.
+"""From an API item to a Singer record: snake_case columns at every depth, `_links` dropped, the
+`_embedded` lists lifted to top-level columns, every value of the type its schema says,
+date-times as RFC 3339 UTC, and the catalog's column selection at every depth.
 
-The API speaks camelCase with HAL decorations; the contract wants snake_case columns at every
-depth, `_links` dropped, the `_embedded` lists lifted to top-level columns, every value of the
-type its schema says, and date-times as RFC 3339 UTC. A value that cannot be made to fit raises
-MalformedItem naming its column path: emitting a row that breaks its own SCHEMA would stop most
-targets, so the engine skips that item with a warning instead.
-
-Column selection follows singer-python's Transformer (automatic columns always kept,
-`selected: false` and `inclusion: unsupported` dropped) at every breadcrumb depth, so that a
-deselected nested column (`primary_customer.email`) is neither emitted nor announced in SCHEMA.
-
-singer-python's Transformer is not used for the values: it parses every date-time (most of the
-CPU of a sync), drops keys of nested objects that the schema does not know (the contract keeps
-them), and turns "0" into True. This is a small recursive converter instead: the schema is
-turned once into a tree of per-object plans, and a value that already has its column's type
-(nearly all of them) is copied with one type check.
+A value that cannot be conformed to its column's type becomes null (a value in a field the
+schema does not type, and that is not valid JSON, such as NaN, is dropped): one bad value never
+costs the row. `RecordShaper` returns the record with the list of such problems, each naming
+the column path, so that the engine can warn. How and why: docs/design/records.md.
 """
 import copy
 import json
 import math
 import re
+import threading
 from datetime import date, datetime, timezone
 
 from singer import metadata as singer_metadata
@@ -31,12 +23,8 @@ __all__ = ["MalformedItem", "RecordShaper", "snake"]
 
 
 class MalformedItem(TapError):
-    """An item with a value that cannot be conformed to its schema.
-
-    `field` is the column path (`customer_waiting_since.time`, `custom_fields[2].id`), or None
-    when the item as a whole is unusable; `reason` says what is wrong, in one line. The engine
-    skips such an item with a warning; being a TapError, one that escaped would still end the
-    run with one line, not a traceback."""
+    """An item that is not an object at all (null, a list, a number): the engine skips it with
+    a warning. `field` is None; `reason` says what it is, in one line."""
 
     def __init__(self, field, reason):
         super().__init__(f"{field}: {reason}" if field else reason)
@@ -45,12 +33,22 @@ class MalformedItem(TapError):
 
 
 class _Unfit(Exception):
-    """Raised by a conformer; the path is collected while it unwinds (innermost first)."""
+    """Raised by a conformer for a value that cannot be conformed. `drop`: the value is left
+    out (not valid JSON) rather than made null."""
 
-    def __init__(self, reason):
+    def __init__(self, reason, drop=False):
         super().__init__(reason)
         self.reason = reason
-        self.path = []
+        self.drop = drop
+
+
+# The problems of the item being shaped on this thread: [(column path, innermost part first;
+# reason)]. Containers add their member's name to the paths of problems found inside it.
+_NOTED = threading.local()
+
+
+def _note(part, reason):
+    _NOTED.problems.append(([part], reason))
 
 
 # --- names --------------------------------------------------------------------------------------
@@ -162,15 +160,41 @@ def _boolean(value):
 
 
 def _keep(value):
-    """A value the schema does not describe: kept, with snake_case keys and no `_links`."""
+    """A value the schema does not describe: kept, with snake_case keys and no `_links`; what is
+    not valid JSON (NaN, infinities) is left out, and noted."""
     kind = type(value)
     if kind is dict:
-        return {snake(k): _keep(v) for k, v in value.items() if k != "_links"}
+        out = {}
+        for key, member in value.items():
+            if key != "_links":
+                _keep_member(out, snake(key), member)
+        return out
     if kind is list:
-        return [_keep(v) for v in value]
+        out = []
+        for member in value:
+            _keep_member(out, f"[{len(out)}]", member)
+        return out
     if kind is float and not math.isfinite(value):
-        raise _Unfit(f"not a finite number: {_shown(value)}")
+        raise _Unfit(f"not valid JSON: {_shown(value)}", drop=True)
     return value
+
+
+def _keep_member(out, name, member):
+    problems = _NOTED.problems
+    before = len(problems)
+    try:
+        kept = _keep(member)
+    except _Unfit as exc:
+        _note(name, exc.reason)
+        if type(out) is list:
+            out.append(None)
+        return
+    for index in range(before, len(problems)):
+        problems[index][0].append(name)
+    if type(out) is list:
+        out.append(kept)
+    else:
+        out[name] = kept
 
 
 def _types(schema):
@@ -247,16 +271,30 @@ class ObjectPlan:
         return out
 
     def conform_into(self, out, value):
+        """Conform `value`'s members into `out`; a member that cannot be conformed becomes null
+        (or is left out, when it is not valid JSON), and is noted."""
         plans = self.plans
-        name = None
-        try:
-            for key, member in value.items():
-                name, passes, conform = plans.get(key) or self._plan(key)
-                if name is not None:
-                    out[name] = member if member is None or type(member) is passes else conform(member)
-        except _Unfit as exc:
-            exc.path.append(name)
-            raise
+        for key, member in value.items():
+            name, passes, conform = plans.get(key) or self._plan(key)
+            if name is None:
+                continue
+            if member is None or type(member) is passes:
+                out[name] = member
+                continue
+            problems = _NOTED.problems
+            before = len(problems)
+            try:
+                out[name] = conform(member)
+            except _Unfit as exc:
+                _note(name, exc.reason)
+                if not exc.drop:
+                    out[name] = None
+                continue
+            except RecursionError:
+                _note(name, "nested too deeply")
+                continue
+            for index in range(before, len(problems)):
+                problems[index][0].append(name)
 
 
 class ArrayPlan:
@@ -275,17 +313,26 @@ class ArrayPlan:
                 return value                 # a list of plain values that already fit
         out = []
         append = out.append
-        try:
-            for member in value:
-                append(member if member is None or type(member) is passes else item(member))
-        except _Unfit as exc:
-            exc.path.append(f"[{len(out)}]")
-            raise
+        for member in value:
+            if member is None or type(member) is passes:
+                append(member)
+                continue
+            problems = _NOTED.problems
+            before = len(problems)
+            try:
+                append(item(member))
+            except _Unfit as exc:
+                _note(f"[{len(out)}]", exc.reason)
+                append(None)
+                continue
+            for index in range(before, len(problems)):
+                problems[index][0].append(f"[{len(out) - 1}]")
         return out
 
 
 def _field(path):
-    """The column path of an _Unfit, outermost first: `custom_fields[2].id`."""
+    """A noted problem's column path (its parts innermost first), outermost first:
+    `custom_fields[2].id`."""
     text = ""
     for part in reversed(path):
         text += part if part.startswith("[") or not text else "." + part
@@ -375,20 +422,23 @@ class RecordShaper:
         self.embedded = top.with_never({"_links", *skip_embedded})
 
     def __call__(self, item, parent_id=None):
+        """The record of `item` (see `shape`), its problems left aside."""
+        return self.shape(item, parent_id)[0]
+
+    def shape(self, item, parent_id=None):
+        """(the record of `item`, [(column path, reason)] of the values made null or left out).
+        Raises MalformedItem only for an item that is not an object."""
         if type(item) is not dict:
             raise MalformedItem(None, f"the item is {_shown(item)}, not an object")
         out = {}
-        try:
-            self.top.conform_into(out, item)
-            embedded = item.get("_embedded")
-            if embedded:
-                if type(embedded) is not dict:
-                    raise MalformedItem("_embedded", f"not an object: {_shown(embedded)}")
+        _NOTED.problems = problems = []
+        self.top.conform_into(out, item)
+        embedded = item.get("_embedded")
+        if embedded:
+            if type(embedded) is dict:
                 self.embedded.conform_into(out, embedded)
-        except _Unfit as exc:
-            raise MalformedItem(_field(exc.path), exc.reason) from None
-        except RecursionError:
-            raise MalformedItem(None, "the item is nested too deeply") from None
+            else:
+                _note("_embedded", f"not an object: {_shown(embedded)}")
         stream = self.stream
         if stream.parent_id_column:
             out[stream.parent_id_column] = parent_id
@@ -396,4 +446,4 @@ class RecordShaper:
             stream.derive(out)
         if self.prune_after:
             _prune(out, self.prune_after)
-        return out
+        return out, [(_field(path), reason) for path, reason in problems]

@@ -18,7 +18,7 @@ from tap_helpscout.timefmt import format_date_time, parse_date_time, utc_now
 
 LOGGER = get_logger(__name__)
 # Compact JSON: fewer bytes to write and for the target to read; ASCII-only like singer-python.
-_ENCODE = json.JSONEncoder(separators=(",", ":")).encode
+_ENCODE = json.JSONEncoder(separators=(",", ":"), allow_nan=False).encode   # strict JSON only
 STATE_KEYS = ("bookmarks", "currently_syncing", "start_date")
 DATED_KEYS = ("window_start", "read_until")
 

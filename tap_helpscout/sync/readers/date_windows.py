@@ -10,8 +10,10 @@ from collections import deque
 from datetime import datetime, timedelta, timezone
 
 from tap_helpscout.api.pages import report_page
+from tap_helpscout.errors import MalformedAnswer
 from tap_helpscout.logs import get_logger
 from tap_helpscout.sync.bookmarks import report_start
+from tap_helpscout.sync.readers.fetch import Contradicted
 from tap_helpscout.sync.readers.paging import Pass, covered
 from tap_helpscout.timefmt import api_time, utc_now
 
@@ -97,10 +99,13 @@ class Reader:
             pages = self.context.fetcher.pages(self.stream, self.stream.path, self.params(start, end),
                                               range(2, first.pages + 1), self.size, parallel=True,
                                               parse=self.parse)
-            for page in itertools.chain([first], pages):
-                read.add(page)
-                for item in page.items:
-                    rows.setdefault(row_identity(item, 0, 0), item)
+            try:
+                for page in itertools.chain([first], pages):
+                    read.add(page)
+                    for item in page.items:
+                        rows.setdefault(row_identity(item, 0, 0), item)
+            except Contradicted:
+                read.totals.add(None)           # its pages contradict each other: this read proves nothing
             passes.append(read)
             if read.complete or covered(passes):
                 return list(rows.values())
@@ -108,10 +113,9 @@ class Reader:
                 return None
             LOGGER.info("%s: the ratings of %s to %s changed or reordered while they were read (pass %d of %d); "
                         "reading them again", self.stream.name, api_time(start), api_time(end), attempt, PASSES)
-        LOGGER.warning("%s: the ratings of %s to %s kept changing while they were read; every rating seen is "
-                       "emitted", self.stream.name, api_time(start), api_time(end))
-        self.family.incomplete.add(self.stream.name)
-        return list(rows.values())
+        raise MalformedAnswer(f"{self.stream.name}: the ratings of {api_time(start)} to {api_time(end)} kept "
+                              f"changing while they were read {PASSES} times, or the report's pages disagree; "
+                              f"the report is read again next run", endpoint=self.stream.path)
 
     def params(self, start, end):
         return {"start": api_time(start), "end": api_time(end), "rating": "all"}

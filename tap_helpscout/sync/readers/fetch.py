@@ -22,6 +22,11 @@ PAGE_TRIES = 3                  # reads of one page that came back short or inco
 PASSES = 5                      # reads of a small listing that keeps changing or reordering
 
 
+class Contradicted(MalformedAnswer):
+    """An answer without rows where the earlier answers of the same read say rows must be, read
+    again and still without: the reader checks an earlier answer afresh before it trusts it."""
+
+
 class Listing:
     """Every row of a listing as read: `items` in the order first seen, `complete` when the
     reads prove no row was missed."""
@@ -38,45 +43,51 @@ class Fetcher:
         self.parallel = parallel
         self.on_page = on_page or (lambda stream: None)     # progress accounting
 
-    def page(self, stream, path, params, number, size=PAGE_SIZE, parse=None):
-        """Page `number` of a listing, checked; read again (a few times) while it is short or
-        inconsistent, then a MalformedAnswer naming the stream, the page and what is wrong."""
+    def page(self, stream, path, params, number, size=PAGE_SIZE, parse=None, expected=False):
+        """Page `number` of a listing, checked; read again (a few times) while it is short,
+        inconsistent, or empty where `expected` (earlier answers say it holds rows), then a
+        MalformedAnswer (Contradicted for the last) naming the stream, the page and what is wrong."""
         listing_page = array_or_hal_page if stream.bare_array else hal_page
-        parse = parse or (lambda data, n: listing_page(data, stream.records_key, n, size))
-        problem = None
+        parse = parse or (lambda data, n: listing_page(data, stream.records_key, n, size, stream.paged))
+        problem, error = None, MalformedAnswer
         for _ in range(PAGE_TRIES):
             self.on_page(stream)
             response = self.client.get(path, {**params, "page": str(number)}, endpoint=stream.name)
             try:
                 page = parse(response.json, number)
             except PageError as exc:
-                problem = str(exc)
+                problem, error = str(exc), MalformedAnswer
                 continue
             page.server_time = response.server_time
             page.fetched_at = datetime.now(timezone.utc)
-            if not page.short:
+            if page.short:
+                problem, error = (f"page {number} of {page.pages} holds {len(page.items)} rows where a "
+                                  f"full page holds {page.size}"), MalformedAnswer
+            elif expected and not page.items:
+                problem, error = (f"page {number} holds no row where the listing's earlier answers "
+                                  f"say rows are"), Contradicted
+            else:
                 return page
-            problem = (f"page {number} of {page.pages} holds {len(page.items)} rows where a full "
-                       f"page holds {page.size}")
-        raise MalformedAnswer(f"{stream.name}: the API's answers to {path} cannot be trusted: "
-                              f"{problem} (read {PAGE_TRIES} times)", endpoint=path)
+        raise error(f"{stream.name}: the API's answers to {path} cannot be trusted: "
+                    f"{problem} (read {PAGE_TRIES} times)", endpoint=path)
 
     def pages(self, stream, path, params, numbers, size=PAGE_SIZE, parallel=False, parse=None):
-        """Pages `numbers` in order; with `parallel`, a few requested ahead on the pool (never
-        all at once: a huge `totalPages` must not queue a huge number of tasks)."""
+        """Pages `numbers` in order, each one that an earlier answer said exists (so none may
+        come back empty); with `parallel`, a few requested ahead on the pool (never all at once:
+        a huge `totalPages` must not queue a huge number of tasks)."""
         if not parallel:
             for number in numbers:
-                yield self.page(stream, path, params, number, size, parse)
+                yield self.page(stream, path, params, number, size, parse, expected=True)
             return
         numbers = iter(numbers)
-        ahead = deque(self.pool.submit(self.page, stream, path, params, n, size, parse)
+        ahead = deque(self.pool.submit(self.page, stream, path, params, n, size, parse, True)
                       for n in itertools.islice(numbers, self.parallel))
         try:
             while ahead:
                 future = ahead.popleft()
                 following = next(numbers, None)
                 if following is not None:
-                    ahead.append(self.pool.submit(self.page, stream, path, params, following, size, parse))
+                    ahead.append(self.pool.submit(self.page, stream, path, params, following, size, parse, True))
                 yield future.result()
         finally:
             for future in ahead:
@@ -85,27 +96,33 @@ class Fetcher:
     def read_all(self, stream, path, params=None, size=PAGE_SIZE, parallel=False):
         """Every row of a small listing. Pages are read in passes; a pass is complete when its
         pages agree on the total and hold that many distinct rows. A listing that changes or
-        reorders its ties while it is read is read again, at most PASSES times; the rows of
-        every pass are kept (a row read twice is harmless, a row never read is lost)."""
+        reorders its ties while it is read, or whose pages contradict each other, is read
+        again, at most PASSES times; the rows of every pass are kept (a row read twice is
+        harmless, a row never read is lost). Without a complete pass, MalformedAnswer: the
+        stream fails rather than miss a row."""
         params = params or {}
-        passes, rows = [], {}
+        passes, rows, problem = [], {}, None
         identify = functools.partial(identity, key=stream.item_id)
         for attempt in range(1, PASSES + 1):
             read = Pass(identify=identify)
             first = self.page(stream, path, params, 1, size)
-            for page in itertools.chain([first], self.pages(stream, path, params,
-                                                            range(2, first.pages + 1), size, parallel)):
-                read.add(page)
-                for index, item in enumerate(page.items):
-                    rows.setdefault(identify(item, page.number, index), item)
+            try:
+                for page in itertools.chain([first], self.pages(stream, path, params,
+                                                                range(2, first.pages + 1), size, parallel)):
+                    read.add(page)
+                    for index, item in enumerate(page.items):
+                        rows.setdefault(identify(item, page.number, index), item)
+            except Contradicted as exc:
+                problem = exc
+                read.totals.add(None)           # this pass proves nothing
             passes.append(read)
             if read.complete or covered(passes):
                 return Listing(list(rows.values()), True)
             LOGGER.info("%s: %s changed or reordered while it was read (pass %d of %d); reading it again",
                         stream.name, path, attempt, PASSES)
-        LOGGER.warning("%s: %s kept changing while it was read %d times; every row seen is emitted, "
-                       "and the listing counts as incomplete", stream.name, path, PASSES)
-        return Listing(list(rows.values()), False)
+        raise MalformedAnswer(f"{stream.name}: {path} kept changing while it was read {PASSES} times, or its "
+                              f"pages disagree{f' ({problem})' if problem else ''}; the stream is read "
+                              f"again next run", endpoint=path)
 
     def children(self, child, parent_id):
         """A child listing of one parent (threads of a conversation, members of a team); empty,

@@ -9,6 +9,7 @@ from datetime import datetime, timezone
 
 from tap_helpscout.errors import ApiError, MalformedAnswer
 from tap_helpscout.logs import get_logger
+from tap_helpscout.sync.readers.fetch import Contradicted
 from tap_helpscout.sync.readers.paging import modified_query
 from tap_helpscout.timefmt import CLOCK_RESOLUTION, api_time, parse_date_time
 
@@ -41,9 +42,9 @@ class TimeKeyset:
                 cursor = parse_date_time(resume["cursor"])
             except (KeyError, ValueError):
                 cursor = listing.since
-        ahead = None
+        ahead, previous = None, None
         while True:
-            page = ahead.result() if ahead is not None else self.request(cursor)
+            page = ahead.result() if ahead is not None else self.request(cursor, previous)
             ahead = None
             times = self.times(page.items)
             if not page.holds_rest and not times:
@@ -53,7 +54,7 @@ class TimeKeyset:
             if following is not None and following <= listing.started_at and not self.stuck(cursor, times):
                 # The next request depends only on this page's last row: send it before this
                 # page is written.
-                ahead = listing.context.workers.chain.submit(self.request, following)
+                ahead = listing.context.workers.chain.submit(self.request, following, cursor)
             listing.emit(page, [i for i in page.items if not self.seen(i)])
             self.remember(page.items)
             if self.pending is not None:
@@ -65,7 +66,7 @@ class TimeKeyset:
                 self.ties_read.add(times[-1])
                 self.pending = _Tie(times[-1], cursor, page.total, following)
                 self.pending.note(self.upto_end(self.pending, page.items))
-            cursor = following
+            cursor, previous = following, cursor
             self.forget_before(cursor)
             # Until a tie has been read, a resumed run starts again from before it.
             resume_at = cursor if self.pending is None else self.pending.since
@@ -76,10 +77,24 @@ class TimeKeyset:
             tie, self.pending = self.pending, None
             self.read_tie_again(tie, expected=None)
 
-    def request(self, cursor):
+    def request(self, cursor, previous=None):
+        """Page 1 of the rows modified since `cursor`. `previous`: the cursor of the request
+        before it, whose answer said rows remain: this one then holds at least the rows of that
+        answer's last second, and an answer without any is not trusted unless a fresh read
+        from `previous` shows them gone (deleted meanwhile)."""
         listing = self.listing
         params = dict(listing.params, modifiedSince=api_time(cursor))
-        return listing.first_page(params) if listing.started_at is None else listing.fetch(1, params)
+        if listing.started_at is None:
+            return listing.first_page(params)
+        try:
+            return listing.fetch(1, params, expected=previous is not None)
+        except Contradicted:
+            fresh = listing.fetch(1, dict(listing.params, modifiedSince=api_time(previous)), with_children=False)
+            if not fresh.holds_rest or any(moment > cursor for moment in self.times(fresh.items)):
+                raise
+            LOGGER.info("%s: the rows after %s were deleted while the listing was read", listing.stream.name,
+                        api_time(cursor))
+            return listing.fetch(1, params)
 
     @staticmethod
     def stuck(cursor, times):

@@ -7,6 +7,7 @@ from concurrent.futures import FIRST_COMPLETED, wait
 
 from tap_helpscout.errors import ApiError, MalformedAnswer
 from tap_helpscout.logs import get_logger
+from tap_helpscout.sync.readers.fetch import Contradicted
 from tap_helpscout.sync.readers.offset import OffsetPages
 from tap_helpscout.sync.readers.paging import number_query, numbers_of, split_range
 
@@ -43,7 +44,7 @@ class NumberWindows:
             return None
         window = {"low": max(numbers_of(first.items)) + 1, "high": None}
         try:
-            probe = self.fetch_window(window, probe=True)
+            probe = self.fetch_window(window, probe=True, earlier=listing.params)
         except QueryRefused as why:
             # Page 1 is read again at the end of the offset pass: it is not written twice.
             LOGGER.info("%s: %s; reading the listing page by page instead", listing.stream.name, why)
@@ -64,12 +65,33 @@ class NumberWindows:
 
     def top_page(self, window):
         """The highest numbers of the window (one request, whose rows are emitted like any
-        other): the windows can then be planned between the two ends."""
+        other): the windows can then be planned between the two ends. The probe showed rows
+        there, so it cannot be empty unless they were deleted meanwhile."""
         listing = self.listing
         params = dict(listing.params, sortOrder="desc", query=number_query(window["low"], None))
-        top = listing.fetch(1, params)
+        top = self.trusted(params, self.window_params(window), window["low"])
         self.check_range(top, window, descending=True)
         return top
+
+    def window_params(self, window):
+        return dict(self.listing.params, query=number_query(window["low"], window["high"]))
+
+    def trusted(self, params, earlier, low):
+        """Page 1 of `params`, which earlier answers (to `earlier`) say holds rows numbered from
+        `low` on: an answer without rows is trusted only when `earlier`, read afresh, shows
+        none from `low` on any more (deleted meanwhile)."""
+        listing = self.listing
+        if earlier is None:
+            return listing.fetch(1, params)
+        try:
+            return listing.fetch(1, params, expected=True)
+        except Contradicted:
+            fresh = listing.fetch(1, earlier, with_children=False)
+            if not fresh.holds_rest or any(n >= low for n in numbers_of(fresh.items)):
+                raise
+            LOGGER.info("%s: the rows numbered from %d were deleted while the listing was read",
+                        listing.stream.name, low)
+            return listing.fetch(1, params)
 
     def split(self, probe, window, top):
         """Windows between the probe's rows and the top page's. The two pages are windows of
@@ -90,11 +112,16 @@ class NumberWindows:
         middle = [{"low": a, "high": b} for a, b in split_range(low, high, parts)]
         return [probe_window, *middle, top_window], [(probe, probe_window), (top, top_window)]
 
-    def fetch_window(self, window, probe=False):
-        listing = self.listing
-        params = dict(listing.params, query=number_query(window["low"], window["high"]))
+    def fetch_window(self, window, probe=False, earlier=None):
+        """Page 1 of a window; `earlier`: the params of an earlier request whose answer showed
+        rows in it (see `trusted`). The probe, the first window, tells whether the API takes
+        `query` ranges at all: refused, ignored or answered empty where the listing's first page
+        shows rows, the listing is read by offset pages instead."""
+        params = self.window_params(window)
         try:
-            page = listing.fetch(1, params)
+            page = self.trusted(params, None if probe else earlier, window["low"])
+            if probe and earlier is not None and not page.items:
+                raise QueryRefused("the API answered the search query without rows where the listing has some")
         except ApiError as exc:
             if probe and exc.status == 400 and not exc.fatal:
                 raise QueryRefused(f"the API refused the search query ({exc})") from None
@@ -160,4 +187,5 @@ class NumberWindows:
         if window.get("final") or page.holds_rest or not numbers_of(page.items):
             return
         following = {"low": max(numbers_of(page.items)) + 1, "high": window["high"]}
-        in_flight[self.listing.context.workers.pool.submit(self.fetch_window, following)] = window
+        earlier = self.window_params(window)        # the page's own request: it showed more rows
+        in_flight[self.listing.context.workers.pool.submit(self.fetch_window, following, False, earlier)] = window

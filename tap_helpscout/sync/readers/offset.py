@@ -8,6 +8,7 @@ import threading
 from tap_helpscout.api.pages import Page
 from tap_helpscout.errors import ApiError
 from tap_helpscout.logs import get_logger
+from tap_helpscout.sync.readers.fetch import Contradicted
 from tap_helpscout.sync.readers.paging import numbers_of
 
 LOGGER = get_logger(__name__)
@@ -69,9 +70,16 @@ class OffsetPages:
             page.seq = len(self.totals) - 1
             self.max_pages = max(self.max_pages, page.pages)
 
-    def fetch(self, number, with_children=True):
+    def fetch(self, number, with_children=True, expected=False):
+        """Page `number`; `expected`: an earlier answer of this pass said it exists, so it may
+        come back empty only when a fresh page 1 shows that the listing has shrunk past it."""
         listing = self.listing
         try:
+            page = listing.fetch(number, with_children=with_children, expected=expected)
+        except Contradicted:
+            fresh = self.fetch(1, with_children=False)
+            if fresh.pages >= number:
+                raise
             page = listing.fetch(number, with_children=with_children)
         except ApiError as exc:
             if exc.status == 400 and number > 1 and not exc.fatal:
@@ -145,7 +153,7 @@ class _Chain:
 
     def fetch(self, number):
         try:
-            return self.pages.fetch(number)
+            return self.pages.fetch(number, expected=True)
         except BaseException:
             self.stop()
             raise

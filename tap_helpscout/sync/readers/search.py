@@ -84,8 +84,11 @@ class Reader:
         return page
 
     # -- pages ---------------------------------------------------------------------------
-    def fetch(self, number, params=None, with_children=True):
-        page = self.fetcher.page(self.stream, self.stream.path, params or self.params, number, self.size)
+    def fetch(self, number, params=None, with_children=True, expected=False):
+        """Page `number` (of `params`, the listing's own by default); `expected`: earlier answers
+        say it holds rows (see `fetch.Contradicted`)."""
+        page = self.fetcher.page(self.stream, self.stream.path, params or self.params, number, self.size,
+                                 expected=expected)
         if with_children:
             self.fetch_children(page)
         return page
