@@ -10,6 +10,8 @@ import logging
 import os
 import re
 import threading
+import time
+from datetime import datetime, timedelta, timezone
 from urllib.parse import urljoin, urlsplit
 
 import backoff
@@ -26,6 +28,8 @@ from tap_helpscout.settings import DEFAULTS
 
 LOGGER = get_logger(__name__)
 
+# A server Date further from this machine's clock than this is not trusted for a bookmark.
+MAX_CLOCK_SKEW = timedelta(days=7)
 MAX_CONNECT_TIMEOUT = 10.0
 MAX_BODY_BYTES = 50 * 1024 * 1024       # real pages are a few MB
 MAX_ERROR_BODY_BYTES = 64 * 1024        # enough for any error message
@@ -50,8 +54,20 @@ class ApiResponse:
 
     @property
     def server_time(self):
-        """The server's clock (the Date header), as an aware UTC datetime, or None."""
-        return parse_http_date(self.headers.get("Date"))
+        """The server's clock (the Date header), as an aware UTC datetime; None without a
+        usable one (see `usable_date`)."""
+        return usable_date(self.headers.get("Date"))
+
+
+def usable_date(value, now=None):
+    """The moment an HTTP Date header says, if it is one a bookmark may come from: it parses,
+    and it is within MAX_CLOCK_SKEW of this machine's clock (hours off are fine; a server date
+    in 2099, or a machine whose clock is weeks off, make it unusable). Else None."""
+    moment = parse_http_date(value)
+    now = now or datetime.now(timezone.utc)
+    if moment is None or abs(moment - now) > MAX_CLOCK_SKEW:
+        return None
+    return moment
 
 
 class ClientStats:
@@ -152,6 +168,23 @@ class ApiClient:
             backoff.runtime, RateLimited, value=lambda limited: limited.wait, jitter=None,
             max_tries=MAX_RATE_LIMIT_WAITS, on_backoff=self._log_rate_wait, logger=None,
         )(failures(self._try_once))
+        self._clock_lock = threading.Lock()
+        self._server_clock = None           # (the latest usable Date seen, time.monotonic() then)
+
+    def server_now(self):
+        """The server's clock now, from the latest usable Date header of an answer and the
+        time elapsed since; None before any answer carried one."""
+        with self._clock_lock:
+            if self._server_clock is None:
+                return None
+            moment, seen = self._server_clock
+        return moment + timedelta(seconds=time.monotonic() - seen)
+
+    def _saw_date(self, headers):
+        moment = usable_date(headers.get("Date"))
+        if moment is not None:
+            with self._clock_lock:
+                self._server_clock = (moment, time.monotonic())
 
     @property
     def request_count(self):
@@ -231,6 +264,7 @@ class ApiClient:
                     timer.tags[metrics.Tag.status] = metrics.Status.failed
                 self._limiter.release(ticket, response.headers, refused=status == 429)
                 released = True
+                self._saw_date(response.headers)
                 return self._judge(call, method, url, response, watch)
         finally:
             if not released:

@@ -9,10 +9,9 @@ from tap_helpscout.streams import Stream
 
 @dataclass(frozen=True)
 class RunClock:
-    """The run's times: where history starts, when the run began (no bookmark of a small
-    listing moves past it), and what bookmarks take off the server's clock."""
+    """The run's times: where history starts, and what bookmarks take off the server's clock
+    (bookmarks come from the server's clock, never from this machine's)."""
     start_date: datetime
-    started: datetime
     margin: timedelta
 
 

@@ -133,7 +133,7 @@ class Engine:
                 LOGGER.info("No start_date in the config: replicating from %s (one year back); later runs "
                             "keep this start", kept)
             self.out.state["start_date"] = kept
-        self.clock = RunClock(start_date=start, started=now, margin=bookmarks.margin(config))
+        self.clock = RunClock(start_date=start, margin=bookmarks.margin(config))
         parallel = int(config.get("max_parallel_requests") or DEFAULTS["max_parallel_requests"])
         # A listing chain (the next page of conversations or customers) must never wait behind
         # the many child requests (threads of chats) queued on the pool: it has a worker of its

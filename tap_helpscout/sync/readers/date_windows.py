@@ -45,13 +45,19 @@ class Reader:
         start, partial = report_start(bookmark, context.clock.start_date, lookback)
         if partial:
             self.family.incomplete.add(stream.name)    # not read from the start: nothing to retire
-        end_of_all = utc_now()
+        # The report is read up to the server's now (its clock dates the ratings); until an
+        # answer has told it, this machine's, and the end moves once the first answer tells.
+        server_now = context.client.server_now()
+        end_of_all = (server_now or utc_now()).replace(microsecond=0)
         cap = timedelta(days=window_days) if window_days else None
         windows = deque([(start, min(start + cap, end_of_all) if cap else end_of_all)])
         seen_at_edge = set()
         while windows:
             start, end = windows.popleft()
             first = self.page(start, end, 1)
+            if server_now is None and first.server_time is not None:
+                server_now = first.server_time
+                end_of_all = max(end_of_all, server_now.replace(microsecond=0))
             if first.pages > MAX_PAGES and end - start > SHORTEST:
                 middle = start + (end - start) / 2
                 windows.extendleft([(middle - OVERLAP, end), (start, middle)])
@@ -75,14 +81,17 @@ class Reader:
             self.family.write(stream, self.family.shape_items(stream, records), fetched_at)
             seen_at_edge = keys_in_window
             if not windows and end < end_of_all:
-                windows.append((end - OVERLAP, min(end + cap, end_of_all)))
+                windows.append((end - OVERLAP, min(end + cap, end_of_all) if cap else end_of_all))
             if windows:
                 bookmark["window_start"] = api_time(windows[0][0])
                 bookmark["partial"] = partial
                 context.checkpoint(stream)
         context.bookmarks.clear(stream.name)
-        if lookback:
-            context.bookmarks.set(stream.name, {"read_until": api_time(end_of_all)})
+        if lookback and server_now is not None:
+            context.bookmarks.set(stream.name, {"read_until": api_time(min(end_of_all, server_now))})
+        elif lookback:
+            LOGGER.warning("%s: no answer carried a usable Date header (the server's clock), so the next run "
+                           "reads the report from the start date again", stream.name)
         context.checkpoint(stream)
 
     def read_window(self, start, end, first, last_try):

@@ -29,11 +29,13 @@ class Contradicted(MalformedAnswer):
 
 class Listing:
     """Every row of a listing as read: `items` in the order first seen, `complete` when the
-    reads prove no row was missed."""
+    reads prove no row was missed, `server_time` the server's clock at its first answer (None
+    without a usable Date header)."""
 
-    def __init__(self, items, complete):
+    def __init__(self, items, complete, server_time=None):
         self.items = items
         self.complete = complete
+        self.server_time = server_time
 
 
 class Fetcher:
@@ -101,11 +103,12 @@ class Fetcher:
         harmless, a row never read is lost). Without a complete pass, MalformedAnswer: the
         stream fails rather than miss a row."""
         params = params or {}
-        passes, rows, problem = [], {}, None
+        passes, rows, problem, server_time = [], {}, None, None
         identify = functools.partial(identity, key=stream.item_id)
         for attempt in range(1, PASSES + 1):
             read = Pass(identify=identify)
             first = self.page(stream, path, params, 1, size)
+            server_time = server_time or first.server_time
             try:
                 for page in itertools.chain([first], self.pages(stream, path, params,
                                                                 range(2, first.pages + 1), size, parallel)):
@@ -117,7 +120,7 @@ class Fetcher:
                 read.totals.add(None)           # this pass proves nothing
             passes.append(read)
             if read.complete or covered(passes):
-                return Listing(list(rows.values()), True)
+                return Listing(list(rows.values()), True, server_time)
             LOGGER.info("%s: %s changed or reordered while it was read (pass %d of %d); reading it again",
                         stream.name, path, attempt, PASSES)
         raise MalformedAnswer(f"{stream.name}: {path} kept changing while it was read {PASSES} times, or its "

@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 
 from tap_helpscout.errors import ApiError, MalformedAnswer
 from tap_helpscout.logs import get_logger
-from tap_helpscout.sync.readers.whole import write_since
+from tap_helpscout.sync.readers.whole import warn_no_server_clock, write_since
 from tap_helpscout.timefmt import parse_date_time
 
 LOGGER = get_logger(__name__)
@@ -26,6 +26,7 @@ class Reader:
         self.stream = context.stream
         self.futures = {}
         self.unconfirmed = False
+        self.clockless = False              # a child listing came without the server's clock
 
     def fetch(self, page):
         """Start reading the children of the parents on `page`."""
@@ -74,13 +75,18 @@ class Reader:
                 family.write(stream, records, fetched_at)
                 continue
             parents = context.bookmarks.of(stream.name).setdefault("parents", {})
-            latest = write_since(context, stream, records, parents.get(str(parent_id)), fetched_at)
+            latest = write_since(context, stream, records, parents.get(str(parent_id)), fetched_at,
+                                 listing.server_time)
             if latest and listing.complete:
                 parents[str(parent_id)] = latest
+            elif records and listing.server_time is None:
+                self.clockless = True
 
     def finish(self, parents_complete):
         """After the last parent: the stream's bookmark is the earliest of its parents'."""
         stream = self.stream
+        if self.clockless:
+            warn_no_server_clock(stream, self.context.bookmarks.of(stream.name).get(stream.replication_key))
         if stream.replication_key:
             bookmark = self.context.bookmarks.of(stream.name)
             if bookmark.get("parents"):

@@ -29,6 +29,7 @@ class Reader:
         self.size = self.stream.page_size
         self.unconfirmed = False
         self.started_at = None
+        self.server_clock = False       # started_at is the server's time (else: no bookmark from it)
         self.since = None
         self.params = {}
 
@@ -52,6 +53,12 @@ class Reader:
             LOGGER.warning("%s: the listing could not be confirmed complete; the bookmark stays at %s so that "
                            "the next run reads these rows again", self.stream.name, api_time(self.since))
             self.finish(self.since + context.clock.margin)
+        elif not self.server_clock:
+            # Rows are modified in the server's clock; this machine's may be ahead of it.
+            LOGGER.warning("%s: no answer carried a usable Date header (the server's clock), so the bookmark "
+                           "stays at %s and the next run reads these rows again", self.stream.name,
+                           api_time(self.since))
+            self.finish(self.since + context.clock.margin)
         else:
             self.finish(self.started_at)
 
@@ -70,17 +77,19 @@ class Reader:
             self.started_at = parse_date_time(point["started_at"])
         except (KeyError, ValueError):
             return None
+        self.server_clock = point.get("server_clock", True) is True
         return point
 
     def first_page(self, params=None, with_children=True):
-        """Page 1; its answer's Date header starts the clock for the next run's bookmark."""
-        requested_at = utc_now()
+        """Page 1; its answer's Date header (the server's clock, which the index uses) starts the
+        clock for the next run's bookmark: rows modified after that instant are the next run's.
+        Without a usable Date, this machine's clock only tells where the listing stops, and the
+        bookmark does not move (see `run`)."""
         page = self.fetch(1, params, with_children)
         if self.started_at is None:
-            # The next run lists rows modified after this instant. Both clocks count whole
-            # seconds and a row modified later in the same second carries that second: one
-            # second earlier, from the earlier of the two clocks.
-            self.started_at = min(page.server_time or requested_at, requested_at) - CLOCK_RESOLUTION
+            # A row modified later in the same second carries that second: one second earlier.
+            self.server_clock = page.server_time is not None
+            self.started_at = (page.server_time if self.server_clock else utc_now()) - CLOCK_RESOLUTION
         return page
 
     # -- pages ---------------------------------------------------------------------------
@@ -107,7 +116,7 @@ class Reader:
 
     def checkpoint(self, progress):
         listing = {"mode": progress.pop("mode"), "since": api_time(self.since),
-                   "started_at": api_time(self.started_at), **progress}
+                   "started_at": api_time(self.started_at), "server_clock": self.server_clock, **progress}
         for stream in self.family.selected:
             self.context.bookmarks.of(stream.name)["listing"] = listing
         self.context.checkpoint(self.stream)

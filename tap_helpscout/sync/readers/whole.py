@@ -7,7 +7,10 @@ confirmed complete keeps its old bookmark.
 """
 from datetime import datetime, timezone
 
+from tap_helpscout.logs import get_logger
 from tap_helpscout.timefmt import format_date_time, parse_date_time
+
+LOGGER = get_logger(__name__)
 
 
 class Reader:
@@ -22,7 +25,7 @@ class Reader:
         if family.is_selected(root):
             if not listing.complete:
                 family.incomplete.add(root.name)
-            self.emit(listing.items, fetched_at, listing.complete)
+            self.emit(listing, fetched_at)
             context.checkpoint(root)
         parents = [item for item in listing.items if isinstance(item, dict) and item.get("id") is not None]
         # A parent may be missing (the listing unconfirmed) or unreadable (no id).
@@ -38,22 +41,31 @@ class Reader:
             for child in context.children:
                 child.cancel()
 
-    def emit(self, items, fetched_at, complete):
+    def emit(self, listing, fetched_at):
         context, stream = self.context, self.context.stream
-        records = context.family.shape_items(stream, items)
+        records = context.family.shape_items(stream, listing.items)
         if not stream.replication_key:
             context.family.write(stream, records, fetched_at)
             return
         bookmark = context.bookmarks.of(stream.name)
-        latest = write_since(context, stream, records, bookmark.get(stream.replication_key), fetched_at)
-        if latest and complete:
+        latest = write_since(context, stream, records, bookmark.get(stream.replication_key), fetched_at,
+                             listing.server_time)
+        if latest and listing.complete:
             bookmark[stream.replication_key] = latest
+        elif records and listing.server_time is None:
+            warn_no_server_clock(stream, bookmark.get(stream.replication_key))
 
 
-def write_since(context, stream, records, bookmark, fetched_at):
+def warn_no_server_clock(stream, bookmark):
+    LOGGER.warning("%s: the answers carried no usable Date header (the server's clock), so the bookmark "
+                   "stays at %s and the next run emits these rows again", stream.name, bookmark or "the start date")
+
+
+def write_since(context, stream, records, bookmark, fetched_at, server_time):
     """Write the records whose replication key is at or after `bookmark` (the start date
     without one), oldest first; the new bookmark: the latest written, never later than the
-    run's start (None when nothing was written)."""
+    server's clock when the listing was read (None when nothing was written, or when the
+    server's clock is unknown: a bookmark never comes from this machine's clock)."""
     key = stream.replication_key
     since = parse_date_time(bookmark) if bookmark else context.clock.start_date
     dated = []
@@ -68,5 +80,7 @@ def write_since(context, stream, records, bookmark, fetched_at):
     context.family.write(stream, [record for _, record in dated], fetched_at)
     if not dated:
         return None
+    if server_time is None:
+        return None
     latest = max(moment for moment, _ in dated)
-    return format_date_time(min(latest, context.clock.started))
+    return format_date_time(min(latest, server_time))
