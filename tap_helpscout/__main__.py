@@ -1,3 +1,3 @@
-from tap_helpscout.cli.main import main
+from tap_helpscout import main
 
 main()

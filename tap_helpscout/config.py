@@ -20,6 +20,8 @@ from tap_helpscout.timefmt import api_time, parse_date_time
 
 LOGGER = get_logger(__name__)
 CREDENTIAL_KEYS = ("client_id", "client_secret", "refresh_token", "access_token")
+# Help Scout began in 2011: an earlier start_date can only be a mistake (or mean "everything").
+EARLIEST_START = datetime(2000, 1, 1, tzinfo=timezone.utc)
 
 
 def validate_config(raw, now=None):
@@ -108,9 +110,13 @@ def _date_time(config, setting):
 def _check_not_in_future(start_date, now):
     # A future start would set every bookmark to now: the history before it would never be read,
     # even after the date is corrected.
-    if parse_date_time(start_date) > now:
+    moment = parse_date_time(start_date)
+    if moment > now:
         raise ConfigError(f'config: "start_date" is in the future ({start_date}); give a past '
                           "date-time, or leave it out to start one year back")
+    if moment < EARLIEST_START:
+        raise ConfigError(f'config: "start_date" {start_date} is before {api_time(EARLIEST_START)}, and Help '
+                          f"Scout holds nothing that old; to read everything, give {api_time(EARLIEST_START)}")
 
 
 def _url(config, setting):

@@ -1,31 +1,46 @@
-"""SIGTERM and SIGINT end a run at once, never in the middle of a line on stdout and never between
-a token's rotation and its storage: the signal is remembered during a write (or a token renewal)
-and raised right after it, in the main thread, which writes. docs/design/signals.md.
+"""SIGINT, SIGTERM and SIGHUP end a run at once, never in the middle of a line on stdout and never
+between a token's rotation and its storage, whichever thread renews it: the signal is remembered
+during a write (or a token renewal) and raised right after it, in the main thread, which writes.
+docs/design/signals.md.
 """
 import signal
 import threading
+import time
 from contextlib import contextmanager
 
-SIGNALS = {signal.SIGINT: ("SIGINT", 130), signal.SIGTERM: ("SIGTERM", 143)}
+# signal -> (its name, the exit code of a run it stopped: 128 + its number, as shells report)
+SIGNALS = {signal.SIGINT: ("SIGINT", 130), signal.SIGTERM: ("SIGTERM", 143), signal.SIGHUP: ("SIGHUP", 129)}
 
 
 class Terminated(BaseException):
-    """SIGTERM arrived. A BaseException, like KeyboardInterrupt, so that no `except Exception`
-    on the way (a stream's failure isolation, a retry loop) takes it for an error to survive."""
+    """SIGTERM or SIGHUP arrived (`signum`). A BaseException, like KeyboardInterrupt, so that no
+    `except Exception` on the way (a stream's failure isolation, a retry loop) takes it for an
+    error to survive."""
+
+    def __init__(self, signum=signal.SIGTERM):
+        super().__init__(SIGNALS[signum][0])
+        self.signum = signum
 
 
 def stop_exception(signum):
-    return KeyboardInterrupt() if signum == signal.SIGINT else Terminated()
+    return KeyboardInterrupt() if signum == signal.SIGINT else Terminated(signum)
+
+
+def signal_of(exc):
+    """The signal a stop exception stands for."""
+    return signal.SIGINT if isinstance(exc, KeyboardInterrupt) else exc.signum
 
 
 class SignalGuard:
-    """Handlers for SIGINT and SIGTERM that never interrupt a write of an Output it made."""
+    """Handlers for the stop signals that never interrupt a write of an Output it made, nor a
+    `deferred` section of any thread."""
 
     def __init__(self):
         self.outputs = []
-        self.pending = None             # a signal that arrived during a write
+        self.pending = None             # a signal that arrived during a write or a deferred section
         self.previous = {}
-        self.critical = 0               # depth of `deferred` sections in the main thread
+        self.critical = 0               # `deferred` sections under way, in all threads
+        self.lock = threading.Lock()
 
     def install(self):
         self.outputs, self.pending, self.critical = [], None, 0
@@ -47,31 +62,55 @@ class SignalGuard:
         self.previous = {}
 
     def handle(self, signum, frame):
-        if self.critical or any(out.writing for out in self.outputs):
-            self.pending = self.pending or signum
-            return
+        with self.lock:
+            if self.critical or any(out.writing for out in self.outputs):
+                self.pending = self.pending or signum
+                return
         raise stop_exception(signum)
 
     @contextmanager
     def deferred(self):
-        """A section a signal must not cut (in the main thread; other threads get no signals):
-        a signal that arrives meanwhile is raised when the section ends."""
-        if threading.current_thread() is not threading.main_thread():
-            yield
-            return
-        self.critical += 1
+        """A section no stop may cut, in any thread (a token renewed and stored): a signal that
+        arrives meanwhile is raised in the main thread when the last such section ends."""
+        main = threading.current_thread() is threading.main_thread()
+        with self.lock:
+            self.critical += 1
         try:
             yield
         finally:
-            self.critical -= 1
-        if not self.critical:
+            with self.lock:
+                self.critical -= 1
+                last = not self.critical
+                signum = self.pending if last and not main else None
+                if signum is not None:
+                    self.pending = None
+            if signum is not None:
+                # Signals reach the main thread only: deliver it there again, now that no
+                # section holds it back.
+                signal.pthread_kill(threading.main_thread().ident, signum)
+        if main and last:
             self.raise_pending()
 
     def raise_pending(self):
-        """Raise the signal that arrived during a write, now that the write is complete."""
-        signum, self.pending = self.pending, None
+        """Raise the signal that arrived during a write, now that the write is complete (in the
+        main thread, unless a deferred section is still under way)."""
+        with self.lock:
+            if self.critical:
+                return
+            signum, self.pending = self.pending, None
         if signum is not None:
             raise stop_exception(signum)
+
+    def wait_for_deferred(self, timeout):
+        """Wait (at most `timeout` seconds) until no deferred section is under way in any thread:
+        before the process ends, a token being stored must reach the disk."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self.lock:
+                if not self.critical:
+                    return True
+            time.sleep(0.01)
+        return False
 
     def output_factory(self, output_class):
         """A factory for the engine (`out_factory(state)`) whose outputs this guard watches."""

@@ -42,13 +42,16 @@ def format_date_time(moment):
     """RFC 3339 UTC with `Z`; fractions of a second only when there are any."""
     moment = moment.astimezone(timezone.utc)
     if moment.microsecond:
-        return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+        return api_time(moment)[:-1] + f".{moment.microsecond:06d}Z"
+    return api_time(moment)
 
 
 def api_time(moment):
-    """The API's request format: whole seconds, UTC, `Z` (it refuses anything else)."""
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    """The API's request format: whole seconds, UTC, `Z` (it refuses anything else); four-digit
+    years always (strftime writes year 1 as "1")."""
+    moment = moment.astimezone(timezone.utc)
+    return (f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d}T"
+            f"{moment.hour:02d}:{moment.minute:02d}:{moment.second:02d}Z")
 
 
 def utc_now():

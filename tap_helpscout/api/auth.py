@@ -94,8 +94,8 @@ class RefreshTokenGrant:
 
     def renew(self, post_token, refused):
         """(access_token, expires_in): a token another run stored meanwhile, else a refresh
-        whose new refresh token is stored before anything uses it."""
-        self.store.ensure_writable()
+        whose new refresh token is stored before anything uses it, in room taken on the
+        store's disk before the old one was spent."""
         with self.store.lock():
             stored_refresh, stored_access = self.store.current()
             if stored_refresh and stored_refresh != self.refresh_token:
@@ -103,26 +103,32 @@ class RefreshTokenGrant:
                 self.redactor.add(stored_refresh, stored_access)
                 if stored_access and stored_access != refused:
                     return stored_access, None
-            answer = post_token({"grant_type": self.name, "refresh_token": self.refresh_token,
-                                 **self.client})
-            new_refresh = answer.text("refresh_token")
-            access = answer.text("access_token")
-            if answer.status == 200 and new_refresh and new_refresh != self.refresh_token:
-                # Only the new one works from now on: store it first, even when the answer
-                # is unusable otherwise (no access token).
-                self.redactor.add(new_refresh)
-                try:
-                    self.store.save(new_refresh, access)
-                except OSError as exc:
-                    raise TapError(
-                        f"Help Scout rotated the refresh token, but it could not be stored in "
-                        f"{self.store.path} ({exc.strerror or exc}); the old one no longer "
-                        f"works. Make that file writable (or set token_store_path), then "
-                        f"{REAUTHORIZE}") from None
-                self.refresh_token = new_refresh
+            self.store.prepare()
+            try:
+                answer = self.rotate(post_token)
+            finally:
+                self.store.release()
         if answer.status != 200:
             raise refusal(answer, self.name, self.redactor)
         return _access_token(answer), answer.body.get("expires_in")
+
+    def rotate(self, post_token):
+        """The refresh request, and the rotated refresh token stored before anything uses it."""
+        answer = post_token({"grant_type": self.name, "refresh_token": self.refresh_token, **self.client})
+        new_refresh = answer.text("refresh_token")
+        if answer.status == 200 and new_refresh and new_refresh != self.refresh_token:
+            # Only the new one works from now on: store it first, even when the answer is
+            # unusable otherwise (no access token).
+            self.redactor.add(new_refresh)
+            try:
+                self.store.save(new_refresh, answer.text("access_token"))
+            except OSError as exc:
+                raise TapError(
+                    f"Help Scout rotated the refresh token, but it could not be stored in "
+                    f"{self.store.path} ({exc.strerror or exc}); the old one no longer works. Make "
+                    f"that file writable (or set token_store_path), then {REAUTHORIZE}") from None
+            self.refresh_token = new_refresh
+        return answer
 
 
 def _access_token(answer):

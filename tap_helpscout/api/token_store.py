@@ -1,39 +1,34 @@
 """Where the rotating refresh token lives (the config file, or `token_store_path`), and how a new
-one reaches the disk without ever being lost: a complete file renamed over the old one (or, in a
-read-only folder, a rewrite in place), proof before a refresh that the store can be written, and
-a lock so that two runs never spend one token. Why and how: docs/design/tokens.md.
+one reaches the disk without ever being lost: before a refresh, the room its storage needs is
+taken on the store's disk; after it, the new token is written through `safe_files` (a complete
+file renamed over the old one, or the reserved room when the disk is full); and a lock keeps two
+runs from spending one token. Why and how: docs/design/tokens.md.
 """
 import errno
 import fcntl
-import glob
 import hashlib
 import json
 import os
-import stat
-import tempfile
 import time
 from contextlib import contextmanager
 
+from tap_helpscout.api.safe_files import (create_private_file, release, reserve, write_file,  # noqa: F401
+                                          write_file_atomically, write_file_in_place)
 from tap_helpscout.errors import ConfigError, TapError
 from tap_helpscout.logs import get_logger
 
 LOGGER = get_logger(__name__)
-
-# A temporary file older than this was left by a process killed in the middle of a write (a
-# live write takes milliseconds); it holds secrets, so it is removed at the next write.
-STALE_TEMPORARY_SECONDS = 600
 # How long a run waits for another run's refresh (which takes a request, a second or two; its
 # retries are bounded to about two minutes).
 LOCK_WAIT_SECONDS = 150.0
 LOCK_POLL_SECONDS = 0.05
 
 
-# -- writing files -----------------------------------------------------------------------------
-
-def update_config_file(path, updates):
+def update_config_file(path, updates, spare=None):
     """Set the keys in `updates` in the JSON object stored at `path`, keeping every other key,
-    the file's permission bits and (when allowed) its owner. Raises OSError when the file cannot
-    be written, ConfigError when its current content is not a JSON object."""
+    the file's permission bits and (when allowed) its owner; `spare`: room reserved for it
+    (`safe_files.reserve`). Raises OSError when the file cannot be written, ConfigError when its
+    current content is not a JSON object."""
     # Write next to the real file, not next to a symlink pointing at it: replacing the symlink
     # would leave the user's real config file holding the dead token.
     real_path = os.path.realpath(path)
@@ -46,120 +41,7 @@ def update_config_file(path, updates):
     if not isinstance(config, dict):
         raise ConfigError(f"the config file {path} does not hold a JSON object")
     config.update(updates)
-    write_file(real_path, json.dumps(config, indent=2) + "\n")
-
-
-def write_file(path, text):
-    """Replace the content of the existing file `path` by `text`: atomically when its folder
-    allows it, else in place."""
-    try:
-        write_file_atomically(path, text)
-    except OSError as exc:
-        if exc.errno not in (errno.EACCES, errno.EPERM, errno.EROFS):
-            raise
-        write_file_in_place(path, text)
-
-
-def write_file_atomically(path, text):
-    """Replace the file at `path` by one holding `text`, so that a crash at any moment leaves
-    either the old or the new complete file at `path`."""
-    original = os.stat(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    # mkstemp creates the file readable by its owner only, so a secret is never exposed through
-    # a more open temporary file, even before the original's mode is copied onto it.
-    prefix, suffix = "." + os.path.basename(path) + ".", ".tmp"
-    descriptor, temp_path = tempfile.mkstemp(prefix=prefix, suffix=suffix, dir=folder)
-    try:
-        with os.fdopen(descriptor, "w", encoding="utf-8") as temp_file:
-            temp_file.write(text)
-            temp_file.flush()
-            _copy_owner(temp_file.fileno(), original)
-            os.fchmod(temp_file.fileno(), stat.S_IMODE(original.st_mode))
-            os.fsync(temp_file.fileno())
-        os.replace(temp_path, path)
-    except BaseException:
-        _remove_quietly(temp_path)
-        raise
-    _fsync_folder(folder)
-    _remove_stale_temporaries(os.path.join(glob.escape(folder), glob.escape(prefix) + "*" + suffix))
-
-
-def write_file_in_place(path, text):
-    """Rewrite the file at `path` with `text` for a folder where no new file can be made. The
-    new content is padded with spaces (valid at the end of JSON) to at least the old length,
-    so that it goes out in one write that never leaves old bytes behind it."""
-    data = text.encode("utf-8")
-    with open(path, "r+b") as handle:
-        old_length = os.fstat(handle.fileno()).st_size
-        data += b" " * max(0, old_length - len(data))
-        os.pwrite(handle.fileno(), data, 0)
-        handle.truncate(len(data))
-        os.fsync(handle.fileno())
-
-
-def create_private_file(path, text):
-    """Create `path` readable by its owner only, holding `text`; nothing when it exists."""
-    try:
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return False
-    with os.fdopen(descriptor, "w", encoding="utf-8") as new_file:
-        new_file.write(text)
-        new_file.flush()
-        os.fsync(new_file.fileno())
-    return True
-
-
-def _folder_is_writable(folder):
-    """Whether a file can be created in `folder`: proven by creating one (permission bits say
-    nothing about a read-only mount, and nothing at all to root)."""
-    try:
-        descriptor, probe = tempfile.mkstemp(prefix=".tap-helpscout-probe.", dir=folder)
-    except OSError:
-        return False
-    os.close(descriptor)
-    _remove_quietly(probe)
-    return True
-
-
-def _remove_stale_temporaries(pattern):
-    now = time.time()
-    for leftover in glob.glob(pattern):
-        try:
-            if now - os.stat(leftover).st_mtime > STALE_TEMPORARY_SECONDS:
-                os.unlink(leftover)
-        except OSError:
-            pass
-
-
-def _copy_owner(descriptor, original):
-    """Keep the original owner when this process may (it runs as root, or already owns the file
-    and belongs to its group); otherwise the new file simply belongs to this process."""
-    try:
-        os.fchown(descriptor, original.st_uid, original.st_gid)
-    except PermissionError:
-        pass
-
-
-def _fsync_folder(folder):
-    """Flush the rename itself: without it a power cut can bring back the old folder entry."""
-    try:
-        descriptor = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(descriptor)
-    except OSError:
-        pass
-    finally:
-        os.close(descriptor)
-
-
-def _remove_quietly(path):
-    try:
-        os.unlink(path)
-    except OSError:
-        pass
+    write_file(real_path, json.dumps(config, indent=2) + "\n", spare)
 
 
 # -- the tokens ----------------------------------------------------------------------------------
@@ -182,7 +64,7 @@ class TokenStore:
         self.store_path = config.get("token_store_path") or None
         self.config_refresh_token = config.get("refresh_token") or None
         self.config_access_token = config.get("access_token") or None
-        self._proven = False
+        self._spare = None
 
     @property
     def path(self):
@@ -214,34 +96,47 @@ class TokenStore:
             return token, _text(stored.get("access_token"))
         return None
 
-    def ensure_writable(self):
-        """Stop (TapError) unless a new refresh token could be stored: call before spending one."""
-        if self._proven or self.path is None:
+    def prepare(self):
+        """Before a refresh token is spent (the lock held): make sure that the new one can be
+        stored, whatever happens to the disk meanwhile. The store file exists (a token store is
+        created, empty, readable by its owner only) and the room its rewrite needs is taken now
+        (`safe_files.reserve`): written and synced, not merely proven possible, so that a disk
+        that fills up during the request cannot keep the new token out. TapError, before
+        anything is spent, when the store cannot be prepared."""
+        if self.path is None:
             return
         path = os.path.realpath(self.path)
-        folder = os.path.dirname(path)
-        if _folder_is_writable(folder):
-            self._proven = True
-            return
         try:
-            with open(path, "r+b"):
-                pass
-        except FileNotFoundError:
-            reason = f"it does not exist and its folder {folder} is not writable"
+            if self.store_path:
+                create_private_file(path, "{}\n")
+            self._spare = reserve(path)
         except OSError as exc:
-            reason = f"neither it nor its folder {folder} is writable ({exc.strerror or exc})"
+            raise self.unusable(exc) from None
+
+    def unusable(self, exc):
+        """The TapError for a store that cannot take a new token (`exc`: why)."""
+        folder = os.path.dirname(os.path.realpath(self.path))
+        if isinstance(exc, FileNotFoundError):
+            reason = f"it does not exist and its folder {folder} takes no new file"
+        elif exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            reason = f"its disk has no room for the new token ({exc.strerror or exc})"
         else:
-            self._proven = True             # written in place
-            return
+            reason = f"neither it nor its folder {folder} is writable ({exc.strerror or exc})"
         if self.store_path:
-            raise TapError(
+            return TapError(
                 f'token_store_path "{self.store_path}" cannot be written: {reason}. Help Scout '
                 f"replaces the refresh token at every use, so the tap stops before spending it; "
-                f"point token_store_path at a writable file")
-        raise TapError(
+                f"point token_store_path at a writable file on a disk with room")
+        return TapError(
             f'the config file "{self.config_path}" cannot be rewritten: {reason}. Help Scout '
             f"replaces the refresh token at every use, so the tap stops before spending it; make "
-            f"the file writable, or set token_store_path to a writable file (see docs/configuration.md)")
+            f"the file writable (and its disk not full), or set token_store_path to a writable file "
+            f"(see docs/configuration.md)")
+
+    def release(self):
+        """Give back the room `prepare` took, when it was not used up."""
+        release(self._spare)
+        self._spare = None
 
     @contextmanager
     def lock(self, wait_seconds=None):
@@ -250,7 +145,10 @@ class TokenStore:
         if self.path is None:
             yield
             return
-        handle, lock_path = _open_lock(os.path.realpath(self.path))
+        try:
+            handle, lock_path = _open_lock(os.path.realpath(self.path))
+        except OSError as exc:
+            raise self.unusable(exc) from None
         try:
             _flock(handle, lock_path, LOCK_WAIT_SECONDS if wait_seconds is None else wait_seconds)
             yield
@@ -261,7 +159,7 @@ class TokenStore:
         """Store a rotated pair. With a token store, the config file is updated as well when
         it can be (a failure there is only a warning: the store holds the token)."""
         if self.store_path:
-            _write_store(self.store_path, refresh_token, access_token, self.config_refresh_token)
+            _write_store(self.store_path, refresh_token, access_token, self.config_refresh_token, self._spare)
             if self.config_path:
                 try:
                     update_config_file(self.config_path,
@@ -272,7 +170,7 @@ class TokenStore:
                                    exc.strerror if isinstance(exc, OSError) and exc.strerror else exc)
         elif self.config_path:
             update_config_file(self.config_path,
-                               {"refresh_token": refresh_token, "access_token": access_token})
+                               {"refresh_token": refresh_token, "access_token": access_token}, self._spare)
 
 
 def store_tokens(config, config_path, refresh_token, access_token):
@@ -284,25 +182,29 @@ def store_tokens(config, config_path, refresh_token, access_token):
         raise TapError("nowhere to store the tokens: give a config file or token_store_path")
     if not store.store_path:
         create_private_file(config_path, "{}\n")
-    store.ensure_writable()
     try:
         with store.lock():
-            if store.store_path:
-                _write_store(store.store_path, refresh_token, access_token, store.config_refresh_token)
-            else:
-                update_config_file(config_path, {"refresh_token": refresh_token,
-                                                 "access_token": access_token})
+            store.prepare()
+            try:
+                if store.store_path:        # the config file stays as it is
+                    _write_store(store.store_path, refresh_token, access_token, store.config_refresh_token,
+                                 store._spare)
+                else:
+                    update_config_file(config_path, {"refresh_token": refresh_token,
+                                                     "access_token": access_token}, store._spare)
+            finally:
+                store.release()
     except OSError as exc:
         raise TapError(f"the tokens could not be stored in {store.path} "
                        f"({exc.strerror or exc})") from None
 
 
-def _write_store(path, refresh_token, access_token, config_refresh_token):
+def _write_store(path, refresh_token, access_token, config_refresh_token, spare=None):
     text = json.dumps({"refresh_token": refresh_token, "access_token": access_token,
                        "config_refresh_token_sha256": fingerprint(config_refresh_token)},
                       indent=2) + "\n"
     if not create_private_file(path, text):
-        write_file(os.path.realpath(path), text)
+        write_file(os.path.realpath(path), text, spare)
 
 
 def _text(value):

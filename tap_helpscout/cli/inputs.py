@@ -75,8 +75,12 @@ def load_catalog(path):
             continue
         if not isinstance(entry.get("schema"), dict):
             raise InputError(f'catalog: stream "{stream_id}" has no "schema" object')
-        if not isinstance(entry.get("metadata", []), list):
-            raise InputError(f'catalog: stream "{stream_id}": "metadata" must be a list')
+        if entry.get("metadata") is None:
+            entry = {**entry, "metadata": []}      # none: nothing selected by metadata
+        if not isinstance(entry["metadata"], list) or not all(
+                isinstance(m, dict) and isinstance(m.get("metadata", {}), dict) for m in entry["metadata"]):
+            raise InputError(f'catalog: stream "{stream_id}": "metadata" must be a list of '
+                             f'{{"breadcrumb": [...], "metadata": {{...}}}} objects')
         known.append({**entry, "tap_stream_id": stream_id})
     catalog = Catalog.from_dict({"streams": known})
     for entry in catalog.streams:

@@ -8,7 +8,6 @@ import argparse
 import json
 import logging
 import os
-import signal
 import sys
 import traceback
 
@@ -18,8 +17,14 @@ from tap_helpscout.errors import InputError, TapError
 from tap_helpscout.logs import configure_logging, tell
 from tap_helpscout.redact import RUN
 from tap_helpscout.settings import SECRET_KEYS
-from tap_helpscout.signals import GUARD, SIGNALS, Terminated
+from tap_helpscout.signals import GUARD, SIGNALS, Terminated, signal_of
 from tap_helpscout.version import PROG, VERSION
+
+MEMORY_LIMIT = (f"{PROG}: the memory limit was reached (ulimit -v, a container's limit?); give the tap more "
+                f"memory, or lower max_parallel_requests")
+# How long the end of a run waits for a token renewal under way on another thread (a request's
+# tries take about two minutes at most).
+TOKEN_STORE_WAIT_SECONDS = 180
 
 
 def parse_args(argv=None):
@@ -95,30 +100,43 @@ def run(argv=None, loaded=None, guard=None):
 def main(argv=None):
     """Exit codes: 0 done (also when the plan lacks reports, or max_run_minutes stopped the
     run at a page boundary), 1 an error (one line on stderr; also --check finding a problem),
-    2 bad arguments (argparse), 130 SIGINT, 143 SIGTERM."""
+    2 bad arguments (argparse), 129 SIGHUP, 130 SIGINT, 143 SIGTERM."""
     configure_logging()
     loaded = {}
     guard = GUARD.install()
+    failure = None
     try:
         exit_code = run(argv, loaded, guard)
     except TapError as exc:
-        _fail(f"{PROG}: {exc}", 1)
+        failure = (f"{PROG}: {exc}", 1)
     except (KeyboardInterrupt, Terminated) as exc:
-        name, code = SIGNALS[signal.SIGINT if isinstance(exc, KeyboardInterrupt) else signal.SIGTERM]
+        name, code = SIGNALS[signal_of(exc)]
         after = "; the next run continues from the last STATE written" if guard.outputs else ""
-        _fail(f"{PROG}: stopped by {name}{after}", code)
+        failure = (f"{PROG}: stopped by {name}{after}", code)
     except BrokenPipeError:
         # The reader of stdout (the target) went away; its own error says why.
         _silence_stdout()
-        _fail(f"{PROG}: the output pipe was closed (did the target stop?)", 1)
+        failure = (f"{PROG}: the output pipe was closed (did the target stop?)", 1)
+    except MemoryError:
+        failure = (MEMORY_LIMIT, 1)
+    except RuntimeError as exc:
+        if "can't start new thread" not in str(exc):
+            raise
+        failure = (f"{PROG}: could not start a thread (the memory or process limit: ulimit -v, ulimit -u, a "
+                   f"container's limit?); give the tap more, or set max_parallel_requests to 1", 1)
     except Exception as exc:             # a bug: keep the traceback, but never a secret in it
         message = f"{PROG}: unexpected error: {type(exc).__name__}: {exc}\n{traceback.format_exc()}"
         # The run's Redactor knows every token obtained so far; add the config's (before and
         # after a rotation) and keep the traceback's lines.
         RUN.add(*_secrets(argv, loaded.get("config")))
-        _fail(RUN.scrub(message), 1)
+        failure = (RUN.scrub(message), 1)
     finally:
+        # A token being renewed on another thread reaches the disk before the process ends:
+        # until then, further signals are held back too.
+        guard.wait_for_deferred(TOKEN_STORE_WAIT_SECONDS)
         guard.restore()
+    if failure is not None:
+        _fail(*failure)
     sys.exit(exit_code or 0)
 
 
