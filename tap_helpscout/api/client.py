@@ -19,8 +19,8 @@ import requests
 from singer import metrics
 
 from tap_helpscout.api import jsonbody
-from tap_helpscout.api.wire import (Adapter, Failure, NoAuth, RateLimited, Session, Watchdog, network_failure,
-                                    origin, parse_http_date, retry_after_seconds)
+from tap_helpscout.api.wire import (Adapter, Failure, NoAuth, RateLimited, Session, Watchdog, check_proxy,
+                                    network_failure, origin, parse_http_date, retry_after_seconds)
 from tap_helpscout.errors import (ApiError, ApiUnreachable, ConfigError, MalformedAnswer, PermissionDenied,
                                   RateLimitWaitTooLong)
 from tap_helpscout.logs import get_logger
@@ -129,6 +129,7 @@ class ApiClient:
     call. `name` names the API in every message ("Help Scout API")."""
 
     name = "Help Scout API"
+    base_url_setting = "base_url"           # the config key of its address, for messages
 
     def __init__(self, config, base_url, redactor, limiter):
         # urllib3 logs what a hostile server sends (unparsable headers) with a traceback; the
@@ -152,6 +153,8 @@ class ApiClient:
         # the CA bundle. Without trust_env, requests never reads ~/.netrc either.
         self._session.trust_env = False
         self._session.proxies = requests.utils.get_environ_proxies(self._base_url)
+        self._proxy = requests.utils.select_proxy(self._base_url, self._session.proxies)
+        check_proxy(self._proxy, self.name)
         self._session.verify = (os.environ.get("REQUESTS_CA_BUNDLE") or
                                 os.environ.get("CURL_CA_BUNDLE") or True)
         self._session.headers.update({"User-Agent": config.get("user_agent") or DEFAULTS["user_agent"],
@@ -255,7 +258,7 @@ class ApiClient:
                         timeout=self._timeouts[:2], auth=auth)
                 except requests.RequestException as exc:
                     timer.tags[metrics.Tag.status] = metrics.Status.failed
-                    failure = network_failure(exc, watch, self._timeouts, in_body=False)
+                    failure = network_failure(exc, watch, self._timeouts, in_body=False, proxy=self._proxy)
                     call["lost"] |= failure.reached_server
                     raise failure from None
                 status = response.status_code
@@ -288,6 +291,8 @@ class ApiClient:
         if ok or (method == "POST" and status in (400, 401, 403)):
             try:
                 parsed = jsonbody.loads(body)
+            except UnicodeDecodeError:
+                parsed = self._loads_replacing(body, endpoint)
             except ValueError:
                 parsed = None
             if ok and parsed is None:
@@ -320,6 +325,18 @@ class ApiClient:
         raise error(self._line(f"{self.name} {endpoint}: HTTP {status} {detail}{message}"),
                     status=status, endpoint=endpoint)
 
+    def _loads_replacing(self, body, endpoint):
+        """A JSON body with bytes that are not UTF-8, read with U+FFFD in their place (one
+        record's broken text must not block a stream for ever), and a warning; None when it is
+        not JSON even so."""
+        try:
+            parsed = json.loads(body.decode("utf-8", errors="replace"))
+        except ValueError:
+            return None
+        LOGGER.warning("%s", self._line(f"{endpoint}: the answer held bytes that are not UTF-8; they were read as "
+                                        f"the replacement character U+FFFD"))
+        return parsed
+
     def _redirect(self, endpoint, method, url, status, location):
         target = urljoin(url, location)
         try:
@@ -349,7 +366,7 @@ class ApiClient:
                         raise self._too_large(call, "is larger once decompressed")
                     break
         except requests.RequestException as exc:
-            failure = network_failure(exc, watch, self._timeouts, in_body=True)
+            failure = network_failure(exc, watch, self._timeouts, in_body=True, proxy=self._proxy)
             call["lost"] = True
             raise failure from None
         return b"".join(chunks)[:limit]
@@ -362,7 +379,10 @@ class ApiClient:
     def _final_error(self, failure, call):
         endpoint = call["endpoint"]
         tries = "" if failure.permanent else f", still after {MAX_TRIES} tries"
-        message = self._line(f"{self.name} {endpoint}: {failure.reason} ({call['host']}){tries}")
+        hint = ""
+        if failure.kind == "network" and not failure.reached_server and "proxy" not in failure.reason:
+            hint = f"; check {self.base_url_setting} ({self._base_url}) and the network"
+        message = self._line(f"{self.name} {endpoint}: {failure.reason} ({call['host']}){tries}{hint}")
         if failure.kind == "network":
             return ApiUnreachable(message, endpoint=endpoint)
         if failure.kind == "body":

@@ -19,6 +19,8 @@ from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.poolmanager import pool_classes_by_scheme
 
+from tap_helpscout.errors import ConfigError
+
 # -- the watchdog ------------------------------------------------------------------------------
 
 _current = threading.local()        # the Watch of the request this thread is sending
@@ -176,13 +178,22 @@ def _causes(exc):
     return seen
 
 
-def network_failure(exc, watch, timeouts, in_body):
-    """What failed, in words a user can act on."""
+def network_failure(exc, watch, timeouts, in_body, proxy=None):
+    """What failed, in words a user can act on. `proxy`: the proxy the request went through
+    (shown without credentials), named when it is what failed."""
     chain = _causes(exc)
     found = {type(c): c for c in reversed(chain)}
     kind = "body" if in_body else "network"
     if watch.expired:
         return Failure("network", f"timeout: no complete answer within {timeouts[2]:g} s")
+    if isinstance(exc, requests.exceptions.ProxyError):
+        # Refused or unknown, the proxy will not do better on the next try.
+        refused = ConnectionRefusedError in found or any(isinstance(c, socket.gaierror) for c in chain)
+        cause = "refused the connection" if ConnectionRefusedError in found else (
+            "does not resolve" if any(isinstance(c, socket.gaierror) for c in chain) else
+            f"failed ({type(chain[-1]).__name__})")
+        return Failure("network", f"the proxy {shown_proxy(proxy)} {cause}; check HTTPS_PROXY, HTTP_PROXY, "
+                                  f"ALL_PROXY and NO_PROXY", permanent=refused, reached_server=False)
     dns = next((c for c in chain if isinstance(c, socket.gaierror)), None)
     if dns is not None:
         permanent = dns.errno in (socket.EAI_NONAME, getattr(socket, "EAI_NODATA", None))
@@ -200,8 +211,6 @@ def network_failure(exc, watch, timeouts, in_body):
                         permanent=True, reached_server=False)
     if isinstance(exc, requests.exceptions.SSLError):
         return Failure("network", f"TLS failed ({type(chain[-1]).__name__})", reached_server=False)
-    if isinstance(exc, requests.exceptions.ProxyError):
-        return Failure("network", "the proxy failed", reached_server=False)
     if ConnectionRefusedError in found:
         return Failure("network", "connection refused", reached_server=False)
     if in_body or isinstance(exc, requests.exceptions.ChunkedEncodingError):
@@ -212,6 +221,40 @@ def network_failure(exc, watch, timeouts, in_body):
         return Failure("network", "the connection was reset")
     return Failure("network", f"the connection was closed without an answer ({type(chain[-1]).__name__})")
 
+
+
+def shown_proxy(proxy):
+    """A proxy's address for a message: scheme, host and port, never its credentials."""
+    if not proxy:
+        return "(unknown)"
+    parts = urlsplit(proxy if "://" in proxy else "http://" + proxy)
+    try:
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        port = ""
+    return f"{parts.scheme}://{parts.hostname or ''}{port}"
+
+
+def check_proxy(proxy, api_name):
+    """ConfigError for a proxy the installed libraries cannot use (a SOCKS proxy without
+    PySocks, an unknown scheme): said at start, rather than retried as a network failure."""
+    if not proxy:
+        return
+    scheme = urlsplit(proxy if "://" in proxy else "http://" + proxy).scheme.lower()
+    if scheme in ("http", "https"):
+        return
+    if scheme.startswith("socks"):
+        try:
+            import urllib3.contrib.socks  # noqa: F401  (needs PySocks)
+        except ImportError:
+            raise ConfigError(
+                f"the proxy {shown_proxy(proxy)} for the {api_name} (from HTTPS_PROXY, HTTP_PROXY or ALL_PROXY) is "
+                f"a SOCKS proxy, which needs PySocks: install requests[socks] beside the tap, or unset that "
+                f"variable (or add the API's host to NO_PROXY)") from None
+        return
+    raise ConfigError(f"the proxy {shown_proxy(proxy)} for the {api_name} (from HTTPS_PROXY, HTTP_PROXY or "
+                      f"ALL_PROXY) has the scheme {scheme!r}, which the tap cannot use; give an http://, "
+                      f"https:// or socks5:// proxy")
 
 
 def origin(url):

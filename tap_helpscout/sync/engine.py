@@ -150,6 +150,7 @@ class Engine:
         self.bookmarks = Bookmarks(self.out, self.checkpoint)
         minutes = config.get("max_run_minutes")
         self.deadline = time.monotonic() + float(minutes) * 60 if minutes else None
+        self.out.deadline = self.deadline       # a target that stops reading cannot hold the run
         self.failures = []             # (stream names, reason)
         self.skipped_streams = []
 

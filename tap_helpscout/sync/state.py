@@ -6,13 +6,17 @@ it covers.
 """
 import copy
 import json
+import os
+import select
+import stat
 import sys
 import threading
+import time
 from datetime import timezone
 
 import singer
 
-from tap_helpscout.errors import InputError
+from tap_helpscout.errors import InputError, TapError
 from tap_helpscout.logs import get_logger
 from tap_helpscout.timefmt import format_date_time, parse_date_time, utc_now
 
@@ -20,6 +24,8 @@ LOGGER = get_logger(__name__)
 # Compact JSON: fewer bytes to write and for the target to read; ASCII-only like singer-python.
 _ENCODE = json.JSONEncoder(separators=(",", ":"), allow_nan=False).encode   # strict JSON only
 STATE_KEYS = ("bookmarks", "currently_syncing", "start_date")
+# After max_run_minutes, how long a write may still wait for a target that reads slowly.
+OUTPUT_GRACE_SECONDS = 10
 DATED_KEYS = ("window_start", "read_until")
 
 
@@ -141,6 +147,10 @@ def _date(value, where, stream=None):
     return format_date_time(moment)
 
 
+class OutputStalled(TapError):
+    """The reader of stdout took nothing until the run's budget was over."""
+
+
 class Output:
     """Singer messages on stdout. Lines are collected and written with each STATE (one write per
     page, whatever the buffering of stdout), so a reader never sees a STATE before the records
@@ -155,6 +165,7 @@ class Output:
         self.stream = stream or sys.stdout
         self.lines = []
         self.writing = False
+        self.deadline = None            # time.monotonic() after which a stalled reader is given up on
         self.lock = threading.Lock()
         self._extracted = (None, None)
 
@@ -202,8 +213,41 @@ class Output:
             self.lines.append("")
             self.writing = True
             try:
-                self.stream.write("\n".join(self.lines))
-                self.stream.flush()
+                self._write("\n".join(self.lines))
             finally:
                 self.writing = False
             self.lines.clear()          # in place: writers hold its append
+
+    def _write(self, text):
+        """Write `text` to the output; with a `deadline` (the run's budget), give up on a reader
+        that does not take it by then (OutputStalled) instead of blocking for ever."""
+        if self.deadline is None or not _is_pipe(self.stream):
+            self.stream.write(text)
+            self.stream.flush()
+            return
+        self.stream.flush()
+        descriptor = self.stream.fileno()
+        data = memoryview(text.encode("utf-8"))
+        blocking = os.get_blocking(descriptor)
+        os.set_blocking(descriptor, False)
+        try:
+            while data:
+                left = self.deadline + OUTPUT_GRACE_SECONDS - time.monotonic()
+                if left <= 0 or not select.select([], [descriptor], [], left)[1]:
+                    raise OutputStalled(
+                        "the target stopped reading the tap's output, and max_run_minutes is over: stopping "
+                        "without the last records and STATE (the next run starts from the last STATE the "
+                        "target took); look at the target's log")
+                try:
+                    data = data[os.write(descriptor, data):]
+                except BlockingIOError:
+                    continue
+        finally:
+            os.set_blocking(descriptor, blocking)
+
+
+def _is_pipe(stream):
+    try:
+        return stat.S_ISFIFO(os.fstat(stream.fileno()).st_mode)
+    except (AttributeError, OSError, ValueError):
+        return False        # not a real file (a test's StringIO)
