@@ -14,7 +14,7 @@ from tap_helpscout.errors import MalformedAnswer
 from tap_helpscout.logs import get_logger
 from tap_helpscout.sync.bookmarks import report_start
 from tap_helpscout.sync.readers.fetch import Contradicted
-from tap_helpscout.sync.readers.paging import Pass, covered
+from tap_helpscout.sync.readers.paging import PASSES, Pass, covered
 from tap_helpscout.timefmt import api_time, utc_now
 
 LOGGER = get_logger(__name__)
@@ -22,7 +22,6 @@ MAX_PAGES = 50
 OVERLAP = timedelta(seconds=1)
 SHORTEST = timedelta(days=1)        # a window holding many pages is split down to this
 SMALLEST = timedelta(seconds=4)     # a window whose pages disagree is split down to this
-PASSES = 5
 
 
 def row_identity(item, page_number, index):

@@ -14,12 +14,11 @@ from tap_helpscout.api.pages import PageError, array_or_hal_page, hal_page
 from tap_helpscout.errors import ApiError, MalformedAnswer
 from tap_helpscout.logs import get_logger
 from tap_helpscout.streams import PAGE_SIZE
-from tap_helpscout.sync.readers.paging import Pass, covered, identity
+from tap_helpscout.sync.readers.paging import PASSES, Pass, covered, identity
 
 LOGGER = get_logger(__name__)
 
 PAGE_TRIES = 3                  # reads of one page that came back short or inconsistent
-PASSES = 5                      # reads of a small listing that keeps changing or reordering
 
 
 class Contradicted(MalformedAnswer):

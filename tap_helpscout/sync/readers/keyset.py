@@ -10,11 +10,10 @@ from datetime import datetime, timezone
 from tap_helpscout.errors import ApiError, MalformedAnswer
 from tap_helpscout.logs import get_logger
 from tap_helpscout.sync.readers.fetch import Contradicted
-from tap_helpscout.sync.readers.paging import modified_query
+from tap_helpscout.sync.readers.paging import PASSES, modified_query
 from tap_helpscout.timefmt import CLOCK_RESOLUTION, api_time, parse_date_time
 
 LOGGER = get_logger(__name__)
-PASSES = 5                      # reads of a tie whose rows keep reordering
 
 
 class TimeKeyset:

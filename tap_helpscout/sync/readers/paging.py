@@ -8,6 +8,12 @@
 """
 
 
+# Reads of one listing (or window, or tie) whose rows keep changing or reordering between page
+# requests: each read finds most of the rows the others missed (tied rows drawn in a new order
+# for every request), so a few more are cheap insurance against a row never seen.
+PASSES = 10
+
+
 def numbers_of(items):
     """The `number` of each row that has one (an integer, not a boolean), in order."""
     return [i["number"] for i in items
