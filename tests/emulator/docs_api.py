@@ -105,7 +105,8 @@ class DocsRateLimiter(RateLimiter):
         with self.lock:
             now = self.clock()
             allowed, limit, remaining, _ = self._take_fixed(cost, now)
-            return allowed, limit, remaining, max(1, math.ceil(self.window_start + self.window - now))
+            left = round(self.window - (now - self.window_start), 6)     # 600 * 0.1 is 60.00000000000001
+            return allowed, limit, remaining, max(1, math.ceil(left))
 
 
 class DocsError(Exception):
