@@ -274,7 +274,8 @@ class Docs:
             if parts[2] == "articles":
                 return docs_reply(200, self.list_articles(data, data.articles_in_collection(collection["id"]), query))
         if head == "categories" and n == 2:
-            return docs_reply(200, {"category": self.category_json(data, self.found(data.category(parts[1]), "Category"))})
+            category = self.found(data.category(parts[1]), "Category")
+            return docs_reply(200, {"category": self.category_json(data, category)})
         if head == "categories" and n == 3 and parts[2] == "articles":
             category = self.found(data.category(parts[1]) if not parts[1].isdigit() else None, "Category")
             return docs_reply(200, self.list_articles(data, data.articles_in_category(category), query))

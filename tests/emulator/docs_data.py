@@ -123,7 +123,8 @@ class DocsData:
         return next((a for a in self.articles if a["id"] == ident), None)
 
     def uncategorized(self, collection_id):
-        return next(c for c in self.categories if c["collectionId"] == collection_id and c["id"] in self.uncategorized_ids)
+        return next(c for c in self.categories
+                    if c["collectionId"] == collection_id and c["id"] in self.uncategorized_ids)
 
     def articles_in_collection(self, collection_id):
         return [a for a in self.articles if a["collectionId"] == collection_id]
@@ -200,7 +201,8 @@ class DocsData:
             article["text"] = text if text is not None else article["text"] + f"<p>Edited {iso(now)} ✏️</p>"
             if name is not None:
                 article["name"], article["slug"] = name, slugify(name)
-                article["publicUrl"] = article["publicUrl"].rsplit("/", 1)[0] + f"/{article['number']}-{article['slug']}"
+                base = article["publicUrl"].rsplit("/", 1)[0]
+                article["publicUrl"] = f"{base}/{article['number']}-{article['slug']}"
             article["updatedAt"], article["updatedBy"] = iso(now), user
             if article["status"] == "published":
                 article["lastPublishedAt"] = iso(now)
@@ -319,7 +321,8 @@ class DocsData:
         if visibility not in ("public", "private"):
             raise ValueError("visibility must be public or private")
         with self.lock:
-            site = self._need(self.site(site_id) if site_id else (self.sites[0] if self.sites else None), "site", site_id)
+            site = self.site(site_id) if site_id else (self.sites[0] if self.sites else None)
+            site = self._need(site, "site", site_id)
             order = 1 + max((c["order"] for c in self.collections if c["siteId"] == site["id"]), default=0)
             collection = self.new_collection(self._rng, site, name or f"Collection {self._numbers['collection'] + 1}",
                                              visibility, order, self.now(), None, self._rng.choice(self.user_ids))
@@ -412,7 +415,8 @@ def generate_docs(seed=1, sites=2, collections=4, categories=4, articles=300, us
         if status == "published":
             published = updated or created
         else:
-            published = _between(rng, created, updated or created) if roll < 0.9 else None   # unpublished / never
+            # unpublished (an edit: only edited ones) or never published
+            published = _between(rng, created, updated) if roll < 0.9 and updated else None
         named = [c["id"] for c in data.categories
                  if c["collectionId"] == collection["id"] and c["id"] not in data.uncategorized_ids]
         pick = rng.random()
@@ -430,7 +434,8 @@ def generate_docs(seed=1, sites=2, collections=4, categories=4, articles=300, us
     ids = [a["id"] for a in data.articles]
     for article in data.articles:
         if rng.random() < 0.3:
-            article["related"] = rng.sample([i for i in ids if i != article["id"]], min(rng.randint(1, 3), len(ids) - 1))
+            others = [i for i in ids if i != article["id"]]
+            article["related"] = rng.sample(others, min(rng.randint(1, 3), len(others)))
 
     # the bulk edit: TIE_GROUP edited articles of the big collection get one updatedAt second
     edited = sorted((a for a in data.articles_in_collection(data.collections[0]["id"]) if a["updatedAt"]),

@@ -508,7 +508,8 @@ def test_publish_unpublish_drafts_moves_categories_and_collections(docs):
     emu.docs.publish_article(never["id"])
     published = client.json(f"/articles/{never['id']}")["article"]
     assert (published["status"], published["lastPublishedAt"], published["updatedAt"], published["hasDraft"],
-            published["text"]) == ("published", "2026-02-03T04:05:06Z", "2026-02-03T04:05:06Z", False, "<p>Draft ✍️</p>")
+            published["text"]) == ("published", "2026-02-03T04:05:06Z", "2026-02-03T04:05:06Z", False,
+                                   "<p>Draft ✍️</p>")
     emu.docs.unpublish_article(never["id"])
     assert client.json(f"/articles/{never['id']}")["article"]["status"] == "notpublished"
 
