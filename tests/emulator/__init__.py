@@ -6,6 +6,7 @@
         emu.client_id, emu.client_secret, emu.refresh_token
         emu.data            # the dataset, current state (see dataset.py)
         emu.requests        # the request log (LoggedRequest)
+        emu.docs_base_url, emu.docs_api_key, emu.docs    # the Docs API v1, under /docs-api/v1
 
 Behaviour follows /work/shared/reference/helpscout-api.md; where it says UNCONFIRMED the
 emulator takes the stricter reading and says so in a comment next to the code. The full
