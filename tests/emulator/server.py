@@ -8,6 +8,8 @@ Order of processing for every request (each step can answer instead of the next 
   `emu.mangle` applied to a 2xx answer.
 Every answer carries Date, Content-Type, Content-Length and the two X-RateLimit headers, except
 the authorization page (a browser page outside the API: step 1, then the page; no rate limit).
+Requests under /docs-api (the Docs API, docs_api.py) go to `Docs.serve` after step 1: its own
+rate limit and headers, the same faults, Basic auth with the Docs key, `emu.mangle`.
 
 Time: the rate-limit window lasts 60 * time_scale seconds. Token lifetimes (`token_lifetime`,
 `expires_in`) are real, unscaled seconds: pass a small `token_lifetime` to test expiry.
@@ -26,6 +28,7 @@ from urllib.parse import parse_qsl
 from . import resources
 from .api import Api
 from .dataset import utc_now
+from .docs_api import DOCS_PREFIX, DOCS_ROOT, Docs, DocsOptions, is_docs_path
 from .generate import generate
 from .index import SearchIndex
 from .oauth import AUTHORIZE_PATH, DEFAULT_REDIRECT_URI, OAuth
@@ -103,7 +106,7 @@ class Emulator:
                  organizations=5, tags_never_updated=0, redirect_uri=DEFAULT_REDIRECT_URI,
                  customer_sort_strict=False, thread_count_published_only=False, unstable_ties=False,
                  report_rating_default=None, reports_status=403, max_page_depth=None, index_lag_seconds=0,
-                 query_ranges=False, saved_replies_hal=False, modified_since_inclusive=False):
+                 query_ranges=False, saved_replies_hal=False, modified_since_inclusive=False, **docs_options):
         if plan not in PLANS:
             raise ValueError(f"plan must be one of {PLANS}")
         if index_lag_seconds < 0:
@@ -130,6 +133,9 @@ class Emulator:
         # with an index lag, listings see changes late (index.py); its clock can be replaced
         self.search_index = SearchIndex(self.data, index_lag_seconds) if index_lag_seconds else None
         self.oauth = OAuth(client_id, client_secret, refresh_token, token_lifetime, redirect_uri)
+        # the Docs API (docs_api.py): its own key, rate limit and knowledge base; `docs_*` options
+        self.docs = Docs(self, seed, time_scale, [u["id"] for u in self.data.users],
+                         [m["id"] for m in self.data.mailboxes], DocsOptions.pick(docs_options))
         self.rate_limiter = RateLimiter(rate_limit, 60 * time_scale, rate_window)
         self.throttled = 0                # 429 answers sent (rate limit and injected)
         self.drifts = 0                   # drift rounds applied
@@ -205,6 +211,13 @@ class Emulator:
         tap config: `?client_id=…&state=…[&redirect_uri=…]` answers 302 with a fresh code."""
         return f"http://{self.host}:{self.port}{AUTHORIZE_PATH}"
 
+    @property
+    def docs_base_url(self):
+        """The Docs API's base URL, e.g. http://127.0.0.1:<port>/docs-api/v1."""
+        return f"http://{self.host}:{self.port}{DOCS_PREFIX}"
+
+    docs_api_key = property(lambda self: self.docs.api_key)
+
     def issue_access_token(self, lifetime=None):
         return self.oauth.issue_access_token(lifetime)
 
@@ -218,8 +231,9 @@ class Emulator:
     def add_fault(self, kind, nth=None, path=None, fraction=None, seed=None, stall_seconds=30.0, retry_after=1):
         """Inject a fault on the `nth` matching request from now (1-based; default 1, fires once)
         or on a seeded random `fraction` of matching requests (until `clear_faults`).
-        `path` is a path prefix ("/v2/conversations" or "/conversations"); without it every
-        request except the token endpoint matches. Kinds: 500 (vnd.error body), 502/503/504 (an
+        `path` is a path prefix ("/v2/conversations" or "/conversations", or a Docs API path
+        such as "/docs-api/v1/articles"); without it every request except the token endpoint
+        matches, Docs API requests included. Kinds: 500 (vnd.error body), 502/503/504 (an
         HTML gateway page, as a load balancer sends), 429 (the rate-limit answer with
         Retry-After `retry_after`), 401 (the presented access token is expired from now on, so
         retrying with it keeps failing until the client refreshes), drop (the connection is
@@ -228,7 +242,7 @@ class Emulator:
         kind = str(kind)
         if kind not in FAULT_KINDS:
             raise ValueError(f"fault kind must be one of {FAULT_KINDS}")
-        if path is not None and not path.startswith("/v2"):
+        if path is not None and not path.startswith(("/v2", DOCS_ROOT)):
             path = "/v2" + (path if path.startswith("/") else "/" + path)
         if fraction is None and nth is None:
             nth = 1
@@ -454,6 +468,9 @@ class Handler(BaseHTTPRequestHandler):
                 self.rate_headers = {}
                 self.answer(entry, emu.oauth.authorize_page(entry.query) if method == "GET"
                             else error_reply(405, "Method not allowed"))
+                return
+            if is_docs_path(path):
+                emu.docs.serve(self, entry, method, path, raw_query, headers)
                 return
             allowed, limit, remaining, retry_after = emu.rate_limiter.take(1 if method == "GET" else 2)
             self.rate_headers = {"X-RateLimit-Limit-Minute": str(limit), "X-RateLimit-Remaining-Minute": str(remaining)}
