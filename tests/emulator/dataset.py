@@ -215,8 +215,8 @@ class Dataset:
             return conv
 
     def add_thread(self, conversation_id, now=None, thread_type=None, author_id=None, at=None):
-        """`author_id`: the user who writes it (a user-written thread; a chat line then comes from
-        that user). `at`: its `createdAt` when not now (an imported thread); it is placed among
+        """`author_id`: the user who writes it (a user-written thread, published; a chat line then
+        comes from that user). `at`: its `createdAt` when not now (an imported thread); it is placed among
         the threads by time. The hidden modification time is `now` either way."""
         with self.lock:
             conv = self._conversation_by_id[conversation_id]
@@ -226,9 +226,11 @@ class Dataset:
                 raise KeyError(f"no user {author_id}")
             thread_type = thread_type or ("chat" if conv["type"] == "chat" else self._rng.choice(["customer", "reply", "note"]))
             thread = self._make_thread(conv, thread_type, when, author_id=author_id)
-            if author_id is not None and thread["createdBy"]["type"] == "customer" and thread_type == "chat":
-                thread["createdBy"] = self._person(self._user_by_id[author_id], "user")
-                thread["source"]["via"] = "user"
+            if author_id is not None:
+                thread["state"] = "published"        # never a draft when a test names the author
+                if thread["createdBy"]["type"] == "customer" and thread_type == "chat":
+                    thread["createdBy"] = self._person(self._user_by_id[author_id], "user")
+                    thread["source"]["via"] = "user"
             threads = self.threads[conversation_id]
             position = len(threads)
             while position and threads[position - 1]["createdAt"] > thread["createdAt"]:

@@ -269,7 +269,7 @@ class Emulator:
     def add_thread(self, conversation_id, thread_type=None, user_id=None, at=None):
         """A new thread, newest of the conversation; `thread_type` e.g. "lineitem" (default:
         chat for chats, else a customer thread, a reply or a note). `user_id`: the user who
-        writes it (a reply, note or chat line by that user). `at`: its createdAt (an aware
+        writes it (a published reply, note or chat line by that user). `at`: its createdAt (an aware
         datetime) when not now, e.g. a day the reports have already shown."""
         return self.data.add_thread(conversation_id, thread_type=thread_type, author_id=user_id, at=at)
 
