@@ -101,7 +101,8 @@ REPORT_QUIET_TIMES = ("null", "zero", "absent")
 class Readings:
     """The emulator's reading of points the documentation leaves open (helpscout-api.md §8).
     Every default is the emulator's original behaviour; each other value is a stricter reading
-    that the real API may take."""
+    that the real API may take. The time-series reports' readings (report_*) were new with those
+    reports: their defaults are the stricter readings."""
     plan: str = "plus"
     reports_status: int = 403            # what report endpoints answer on the Standard plan
     customer_sort_strict: bool = False   # /customers: sortField only score, firstName, lastName, modifiedAt
