@@ -6,7 +6,8 @@ emulator's base URL and are added when a record is rendered (see render.py).
 
 Generation (generate.py) is a pure function of the seed and the size options, so two emulators
 built with the same options hold the same records. Timestamps lie in a fixed historical range (2019..2025),
-which is in the past for any test run; changes made later (drift, `modify_*`, `create_*`) use
+which is in the past for any test run (the `recent_conversations` option adds some in the last year before
+`recent_until`, by default today's midnight, see generate.py); changes made later (drift, `modify_*`, `create_*`) use
 the real current time, so changed records move to the end of a `modifiedAt asc` ordering, as
 they do on the real service.
 
