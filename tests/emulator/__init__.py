@@ -16,6 +16,7 @@ Standard library only.
 """
 from .dataset import Dataset
 from .generate import generate
+from .report_series import report_periods, report_points
 from .server import Drift, Emulator, LoggedRequest
 
-__all__ = ["Emulator", "Drift", "Dataset", "LoggedRequest", "generate"]
+__all__ = ["Emulator", "Drift", "Dataset", "LoggedRequest", "generate", "report_periods", "report_points"]

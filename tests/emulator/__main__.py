@@ -12,6 +12,7 @@ import json
 import signal
 import sys
 import threading
+from datetime import datetime, timezone
 
 from .oauth import DEFAULT_REDIRECT_URI
 from .server import Emulator
@@ -62,6 +63,16 @@ def docs_options(args):
     return {name: value for name, value in vars(args).items() if name.startswith("docs_")}
 
 
+def parse_ids(text):
+    """"123,456" -> (123, 456)"""
+    return tuple(int(part) for part in text.split(",") if part.strip())
+
+
+def parse_moment(text):
+    """YYYY-MM-DDTHH:MM:SSZ -> an aware datetime"""
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m tests.emulator", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -88,6 +99,11 @@ def main(argv=None):
     parser.add_argument("--tags-never-updated", type=int, default=0, help="generated tags without updatedAt")
     parser.add_argument("--redirect-uri", default=DEFAULT_REDIRECT_URI,
                         help="where the authorization page redirects when the request names none")
+    parser.add_argument("--recent-conversations", type=int, default=0,
+                        help="more conversations with their activity in the last --recent-days days")
+    parser.add_argument("--recent-days", type=int, default=400, help="how far back the recent conversations go")
+    parser.add_argument("--recent-until", type=parse_moment, default=None,
+                        help="YYYY-MM-DDTHH:MM:SSZ where the recent window ends (default: today 00:00:00Z)")
     strict = parser.add_argument_group("stricter readings of the API (all off by default; see README.md)")
     strict.add_argument("--customer-sort-strict", action="store_true",
                         help="/customers accepts only sortField score, firstName, lastName, modifiedAt")
@@ -101,6 +117,17 @@ def main(argv=None):
     strict.add_argument("--index-lag-seconds", type=float, default=0, help="changes reach listings this late")
     strict.add_argument("--query-ranges", action="store_true", help="support `query` ranges")
     strict.add_argument("--saved-replies-hal", action="store_true", help="saved replies as a HAL page")
+    strict.add_argument("--report-day-limit", type=int, default=60,
+                        help="longest range in days of a time-series report by day (60; 120 the older reading)")
+    strict.add_argument("--report-end-inclusive", action=argparse.BooleanOptionalAction, default=True,
+                        help="a time-series report's `end` second belongs to the range (default yes)")
+    strict.add_argument("--report-quiet-time", choices=["null", "zero", "absent"], default="null",
+                        help="`time` of a report period with nothing to average")
+    strict.add_argument("--report-refused-users", type=parse_ids, default=(),
+                        help="ID,ID,...: user ids whose user reports answer 403")
+    strict.add_argument("--organization-list-counts", action=argparse.BooleanOptionalAction, default=True,
+                        help="/organizations items carry customerCount, conversationCount, lastInteractionAt"
+                             " (--no-organization-list-counts: the documentation's list, without them)")
     add_docs_options(parser)
     parser.add_argument("--client-id")
     parser.add_argument("--client-secret")
@@ -122,7 +149,11 @@ def main(argv=None):
                    report_rating_default=args.report_rating_default, reports_status=args.reports_status,
                    max_page_depth=args.max_page_depth, index_lag_seconds=args.index_lag_seconds,
                    query_ranges=args.query_ranges, saved_replies_hal=args.saved_replies_hal,
-                   **docs_options(args)).start()
+                   report_day_limit=args.report_day_limit, report_end_inclusive=args.report_end_inclusive,
+                   report_quiet_time=args.report_quiet_time, report_refused_users=args.report_refused_users,
+                   organization_list_counts=args.organization_list_counts,
+                   recent_conversations=args.recent_conversations, recent_days=args.recent_days,
+                   recent_until=args.recent_until, **docs_options(args)).start()
     if args.config_out:
         with open(args.config_out, "w", encoding="utf-8") as handle:
             json.dump({"client_id": emu.client_id, "client_secret": emu.client_secret,

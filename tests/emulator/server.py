@@ -106,7 +106,10 @@ class Emulator:
                  organizations=5, tags_never_updated=0, redirect_uri=DEFAULT_REDIRECT_URI,
                  customer_sort_strict=False, thread_count_published_only=False, unstable_ties=False,
                  report_rating_default=None, reports_status=403, max_page_depth=None, index_lag_seconds=0,
-                 query_ranges=False, saved_replies_hal=False, modified_since_inclusive=False, **docs_options):
+                 query_ranges=False, saved_replies_hal=False, modified_since_inclusive=False,
+                 report_day_limit=60, report_end_inclusive=True, report_quiet_time="null", report_refused_users=(),
+                 organization_list_counts=True, recent_conversations=0, recent_days=400, recent_until=None,
+                 **docs_options):
         if plan not in PLANS:
             raise ValueError(f"plan must be one of {PLANS}")
         if index_lag_seconds < 0:
@@ -116,7 +119,10 @@ class Emulator:
                                  unstable_ties=unstable_ties, report_rating_default=report_rating_default,
                                  max_page_depth=max_page_depth, query_ranges=query_ranges,
                                  saved_replies_hal=saved_replies_hal,
-                                 modified_since_inclusive=modified_since_inclusive, seed=seed)
+                                 modified_since_inclusive=modified_since_inclusive,
+                                 report_day_limit=report_day_limit, report_end_inclusive=report_end_inclusive,
+                                 report_quiet_time=report_quiet_time, report_refused_users=report_refused_users,
+                                 organization_list_counts=organization_list_counts, seed=seed)
         self.prerender = prerender
         self.time_scale = time_scale
         self.latency = latency
@@ -129,7 +135,9 @@ class Emulator:
                              users=users, teams=teams, workflows=workflows, ratings=ratings,
                              chat_fraction=chat_fraction, organizations=organizations,
                              tags_never_updated=tags_never_updated,
-                             thread_count_published_only=thread_count_published_only)
+                             thread_count_published_only=thread_count_published_only,
+                             recent_conversations=recent_conversations, recent_days=recent_days,
+                             recent_until=recent_until)
         # with an index lag, listings see changes late (index.py); its clock can be replaced
         self.search_index = SearchIndex(self.data, index_lag_seconds) if index_lag_seconds else None
         self.oauth = OAuth(client_id, client_secret, refresh_token, token_lifetime, redirect_uri)
@@ -273,10 +281,21 @@ class Emulator:
     def modify_conversation(self, conversation_id):
         return self.data.modify_conversation(conversation_id)
 
-    def add_thread(self, conversation_id, thread_type=None):
+    def add_thread(self, conversation_id, thread_type=None, user_id=None, at=None):
         """A new thread, newest of the conversation; `thread_type` e.g. "lineitem" (default:
-        chat for chats, else a customer thread, a reply or a note)."""
-        return self.data.add_thread(conversation_id, thread_type=thread_type)
+        chat for chats, else a customer thread, a reply or a note). `user_id`: the user who
+        writes it (a published reply, note or chat line by that user). `at`: its createdAt (an aware
+        datetime) when not now, e.g. a day the reports have already shown."""
+        return self.data.add_thread(conversation_id, thread_type=thread_type, author_id=user_id, at=at)
+
+    def close_conversation(self, conversation_id, user_id=None, at=None):
+        """Close it now (or `at`), by `user_id` (default: a user of its mailbox)."""
+        return self.data.close_conversation(conversation_id, user_id=user_id, at=at)
+
+    def reopen_conversation(self, conversation_id, status="active"):
+        """Give a closed conversation another status (active, pending, spam): it loses its
+        closed fields, so its resolution leaves the reports."""
+        return self.data.reopen_conversation(conversation_id, status)
 
     def create_conversation(self):
         return self.data.create_conversation()
@@ -306,6 +325,15 @@ class Emulator:
 
     def delete_organization(self, organization_id):
         resources.delete_organization(self.data, organization_id)
+
+    def add_organization_property(self, slug=None, name=None, kind="text", labels=()):
+        return resources.add_organization_property(self.data, slug, name, kind, labels)
+
+    def delete_organization_property(self, slug):
+        resources.delete_organization_property(self.data, slug)
+
+    def set_organization_property(self, organization_id, slug, value):
+        resources.set_organization_property(self.data, organization_id, slug, value)
 
     def add_customer_property(self, slug=None, name=None, kind="text", labels=()):
         return resources.add_customer_property(self.data, slug, name, kind, labels)
