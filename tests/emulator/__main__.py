@@ -102,6 +102,8 @@ def main(argv=None):
     parser.add_argument("--recent-conversations", type=int, default=0,
                         help="more conversations with their activity in the last --recent-days days")
     parser.add_argument("--recent-days", type=int, default=400, help="how far back the recent conversations go")
+    parser.add_argument("--long-threads", type=float, default=None,
+                        help="share of email and phone conversations with 26 to 120 threads (default: 4%% with 26-50)")
     parser.add_argument("--recent-until", type=parse_moment, default=None,
                         help="YYYY-MM-DDTHH:MM:SSZ where the recent window ends (default: today 00:00:00Z)")
     strict = parser.add_argument_group("stricter readings of the API (all off by default; see README.md)")
@@ -153,7 +155,8 @@ def main(argv=None):
                    report_quiet_time=args.report_quiet_time, report_refused_users=args.report_refused_users,
                    organization_list_counts=args.organization_list_counts,
                    recent_conversations=args.recent_conversations, recent_days=args.recent_days,
-                   recent_until=args.recent_until, **docs_options(args)).start()
+                   recent_until=args.recent_until, long_threads=args.long_threads,
+                   **docs_options(args)).start()
     if args.config_out:
         with open(args.config_out, "w", encoding="utf-8") as handle:
             json.dump({"client_id": emu.client_id, "client_secret": emu.client_secret,

@@ -11,7 +11,8 @@ from .resources import add_resources
 
 def generate(seed=1, conversations=200, customers=100, mailboxes=3, users=8, teams=3, workflows=6,
              ratings=50, chat_fraction=0.2, organizations=5, tags_never_updated=0,
-             thread_count_published_only=False, recent_conversations=0, recent_days=400, recent_until=None):
+             thread_count_published_only=False, recent_conversations=0, recent_days=400, recent_until=None,
+             long_threads=None):
     """Build the account. Deterministic: the same arguments give the same records. The parts
     beyond the original eleven streams (organizations, customer properties, saved replies) and
     the options' extra traps come from their own seeded generators (resources.py), so they
@@ -19,7 +20,11 @@ def generate(seed=1, conversations=200, customers=100, mailboxes=3, users=8, tea
 
     `recent_conversations` more conversations (default none) come last, from their own seeded
     generator, with their activity in the `recent_days` days before `recent_until` (a datetime;
-    default: today's 00:00:00Z, so the same all day long): see `add_recent_conversations`."""
+    default: today's 00:00:00Z, so the same all day long): see `add_recent_conversations`.
+
+    `long_threads`: the share of email and phone conversations with 26 to 120 threads (beyond the
+    cap of 25 embedded threads, many beyond a thread page of 50); None keeps the default mix
+    (4% with 26 to 50)."""
     if conversations > 0 and customers < 1:
         raise ValueError("conversations need at least one customer")
     data = Dataset()
@@ -157,7 +162,11 @@ def generate(seed=1, conversations=200, customers=100, mailboxes=3, users=8, tea
         elif conv["type"] == "chat":
             count = rng.randint(6, 40)
         else:
-            count = rng.choices([rng.randint(1, 8), rng.randint(9, 25), rng.randint(26, 50)], [85, 11, 4])[0]
+            if long_threads is None:
+                count = rng.choices([rng.randint(1, 8), rng.randint(9, 25), rng.randint(26, 50)], [85, 11, 4])[0]
+            else:
+                count = rng.choices([rng.randint(1, 8), rng.randint(9, 25), rng.randint(26, 120)],
+                                    [88 * (1 - long_threads), 12 * (1 - long_threads), 100 * long_threads])[0]
         span = (3 * 3600 if conv["type"] == "chat" else min(count, 20) * 3 * 86400)
         data._make_threads(conv, created, count, span)
         last = max(parse_iso(t["createdAt"]) for t in data.threads[conv["id"]])

@@ -109,7 +109,7 @@ class Emulator:
                  query_ranges=False, saved_replies_hal=False, modified_since_inclusive=False,
                  report_day_limit=60, report_end_inclusive=True, report_quiet_time="null", report_refused_users=(),
                  organization_list_counts=True, recent_conversations=0, recent_days=400, recent_until=None,
-                 **docs_options):
+                 long_threads=None, **docs_options):
         if plan not in PLANS:
             raise ValueError(f"plan must be one of {PLANS}")
         if index_lag_seconds < 0:
@@ -137,7 +137,7 @@ class Emulator:
                              tags_never_updated=tags_never_updated,
                              thread_count_published_only=thread_count_published_only,
                              recent_conversations=recent_conversations, recent_days=recent_days,
-                             recent_until=recent_until)
+                             recent_until=recent_until, long_threads=long_threads)
         # with an index lag, listings see changes late (index.py); its clock can be replaced
         self.search_index = SearchIndex(self.data, index_lag_seconds) if index_lag_seconds else None
         self.oauth = OAuth(client_id, client_secret, refresh_token, token_lifetime, redirect_uri)
