@@ -16,7 +16,7 @@ setup(
     license="Apache-2.0",
     python_requires=">=3.9",
     packages=find_packages(include=["tap_helpscout", "tap_helpscout.*"]),
-    # Shipped in the wheel (tests/test_packaging.py checks): the schemas, and the logging
+    # Shipped in the wheel (tests/integration/test_packaging.py checks): the schemas, and the logging
     # configuration that logs.py points singer-python's reload at.
     package_data={"tap_helpscout": ["schemas/*.json", "logging.conf"]},
     install_requires=[
