@@ -32,7 +32,8 @@ setup(
         "pytz",
     ],
     # setuptools: tests build the package without build isolation, and venvs on Python 3.12+
-    # come without it; 70.1 builds wheels without the `wheel` package.
-    extras_require={"test": ["pytest>=7", "pytest-timeout", "setuptools>=70.1"]},
+    # come without it; 70.1 builds wheels without the `wheel` package. pytest-xdist: the Makefile
+    # runs the tests on several workers (-n).
+    extras_require={"test": ["pytest>=7", "pytest-timeout", "pytest-xdist>=3", "setuptools>=70.1"]},
     entry_points={"console_scripts": ["tap-helpscout=tap_helpscout:main"]},
 )

@@ -89,16 +89,19 @@ def test_input_that_a_sync_would_refuse_is_a_problem(tmp_path, config, state, wo
 
 
 def test_the_human_report(make_emulator, tmp_path):
-    emu = make_emulator(seed=5, conversations=80, customers=40, rate_limit=400)
-    config = write_config(emu, tmp_path, max_requests_per_minute=100)
+    # The cap is a quarter of the account's limit, and the estimate large enough for the minutes
+    # to tell which of the two they follow; the cap paces the check's own requests (0.05 s each).
+    emu = make_emulator(seed=5, conversations=800, customers=400, rate_limit=4800)
+    config = write_config(emu, tmp_path, max_requests_per_minute=1200)
     run = run_tap(config, "--check", check=False)
     assert run.returncode == 0, run.stdout + run.stderr
     text = run.stdout
     assert text.rstrip().endswith("OK: a sync can run")
     for words in ("credentials: work", "mailboxes: 3", "reports: available",
-                  "400 requests per minute for the account", "caps the tap at 100",
-                  "conversations: 80", "sampled", "customers: 40", "estimate of a full backfill"):
+                  "4,800 requests per minute for the account", "caps the tap at 1,200",
+                  "conversations: 800", "sampled", "customers: 400", "estimate of a full backfill"):
         assert words in text, words
     result, _ = check(config)
-    assert result["rate_limit_per_minute"] == 400
-    assert result["estimated_minutes"] == round(result["estimated_requests"] / 100, 1)
+    assert result["rate_limit_per_minute"] == 4800
+    assert result["estimated_minutes"] == round(result["estimated_requests"] / 1200, 1)
+    assert result["estimated_minutes"] != round(result["estimated_requests"] / 4800, 1)

@@ -1,7 +1,11 @@
 """HelpScoutClient against the project's Help Scout emulator (tests/emulator): every fault kind
 is survived with the same answer as without it, tokens rotate and persist across runs, rate
 limits (fixed and sliding windows) are paced without a single 429, and errors carry the API's
-own words."""
+own words.
+
+The pacing tests run at a scaled time (the emulator's window lasts 60 * time_scale s), over two
+or three windows: what they prove over many windows, the limiter proves on a fake clock
+(tests/unit/test_ratelimit.py, the same scenarios)."""
 import json
 import os
 import stat
@@ -61,9 +65,9 @@ def test_each_fault_is_survived_with_the_same_answer(make_emulator, tmp_path, ki
 
 def test_a_stall_past_the_request_timeout_is_survived_by_a_retry(make_emulator, tmp_path):
     emu = make_emulator(**SMALL)
-    api_client = client_for(write_config(tmp_path, emu), request_timeout=1)
+    api_client = client_for(write_config(tmp_path, emu), request_timeout=0.5)
     clean = api_client.get("/mailboxes").json
-    emu.add_fault("stall", path="/mailboxes", stall_seconds=5)
+    emu.add_fault("stall", path="/mailboxes", stall_seconds=2)
     assert api_client.get("/mailboxes").json == clean
     assert [r.fault for r in api_requests(emu)][-2:] == ["stall", None]
 
@@ -72,11 +76,11 @@ def test_retry_after_of_an_injected_429_is_waited_for(make_emulator, tmp_path):
     emu = make_emulator(**SMALL)
     api_client = client_for(write_config(tmp_path, emu))
     api_client.get("/users")
-    emu.add_fault("429", path="/users", retry_after=0.7)
+    emu.add_fault("429", path="/users", retry_after=0.3)
     api_client.get("/users")
     throttled, retried = api_requests(emu)[-2:]
     assert throttled.status == 429 and retried.status == 200
-    assert retried.time - throttled.time >= 0.7, "no request before the server's wait is over"
+    assert retried.time - throttled.time >= 0.3, "no request before the server's wait is over"
 
 
 def test_token_endpoint_faults_are_retried(make_emulator, tmp_path):
@@ -199,10 +203,10 @@ def test_reports_on_the_standard_plan_raise_permission_denied(make_emulator, tmp
 
 @pytest.mark.parametrize("window", ["fixed", "sliding"])
 def test_a_rate_limited_run_meets_no_429(make_emulator, tmp_path, capfd, window):
-    emu = make_emulator(**SMALL, rate_limit=60, time_scale=1 / 60, rate_window=window)  # 60 a second
+    emu = make_emulator(**SMALL, rate_limit=60, time_scale=0.01, rate_window=window)  # 60 per 0.6 s
     api_client = client_for(write_config(tmp_path, emu))
-    with ThreadPoolExecutor(4) as pool:
-        list(pool.map(lambda page: api_client.get("/users", {"page": "1"}), range(300)))
+    with ThreadPoolExecutor(4) as pool:        # two windows and more
+        list(pool.map(lambda page: api_client.get("/users", {"page": "1"}), range(100)))
     assert emu.throttled == 0
     assert api_client.stats.throttled == 0 and api_client.stats.rate_waits > 0
     assert "INFO rate limit: " in capfd.readouterr().err, "pacing is logged"
@@ -210,11 +214,11 @@ def test_a_rate_limited_run_meets_no_429(make_emulator, tmp_path, capfd, window)
 
 def test_max_requests_per_minute_caps_the_taps_share(make_emulator, tmp_path):
     emu = make_emulator(**SMALL)
-    api_client = client_for(write_config(tmp_path, emu), max_requests_per_minute=300)
+    api_client = client_for(write_config(tmp_path, emu), max_requests_per_minute=600)
     with ThreadPoolExecutor(4) as pool:
         list(pool.map(lambda page: api_client.get("/users"), range(6)))
     times = [r.time for r in emu.requests]        # the token request counts too (as two)
-    assert times[-1] - times[0] >= 7 * 0.2 - 0.05, "no faster than the cap"
+    assert times[-1] - times[0] >= 7 * 0.1 - 0.05, "no faster than the cap"
 
 
 # ----------------------------------------------------------------------------- secrecy
@@ -240,8 +244,8 @@ def test_no_secret_appears_in_any_output(make_emulator, tmp_path, capfd):
 
 @pytest.mark.parametrize("window", ["fixed", "sliding"])
 def test_a_paced_sync_of_the_real_executable_meets_no_429(make_emulator, tmp_path, window):
-    emu = make_emulator(seed=5, conversations=150, customers=100, rate_limit=40, time_scale=0.05,
-                        rate_window=window)
+    emu = make_emulator(seed=5, conversations=150, customers=100, rate_limit=40, time_scale=0.02,
+                        rate_window=window)           # 40 per 1.2 s
     config = tap_runner.write_config(emu, tmp_path)
     catalog = tap_runner.select(tap_runner.offline_catalog(),
                                 ["conversations", "conversation_threads", "customers"])

@@ -50,7 +50,9 @@ def reply(conn, status, body=b"", headers=()):
     conn.sendall(("\r\n".join(head) + "\r\n\r\n").encode() + body)
 
 
-def trickle(conn, data, pause=0.3):
+def trickle(conn, data, pause=0.05):
+    """A byte at a time, each well within the read timeout: only the whole-answer deadline
+    (request_timeout) can end it."""
     for i in range(len(data)):
         conn.sendall(data[i:i + 1])
         time.sleep(pause)
@@ -98,9 +100,9 @@ def test_a_server_trickling_its_headers_is_cut_off_at_the_deadline(hostile, quic
         conn.sendall(b"HTTP/1.1 200 OK\r\n")
         trickle(conn, b"X-Slow: " + b"z" * 1000)
     server = hostile(headers_forever)
-    run, last = run_against(tmp_path, server.base_url, request_timeout=1)
+    run, last = run_against(tmp_path, server.base_url, request_timeout=0.4)
     assert_one_clean_line(run, last)
-    assert f"users: timeout: no complete answer within 1 s (127.0.0.1:{server.port}), still after " \
+    assert f"users: timeout: no complete answer within 0.4 s (127.0.0.1:{server.port}), still after " \
            f"8 tries" in last
     assert len(server.requests) == 8
 
@@ -110,9 +112,9 @@ def test_a_server_trickling_its_body_is_cut_off_at_the_deadline(hostile, quick, 
         conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 5000\r\n\r\n")
         trickle(conn, b'{"_embedded": {"users": [' + b" " * 5000)
     server = hostile(body_forever)
-    run, last = run_against(tmp_path, server.base_url, request_timeout=1)
+    run, last = run_against(tmp_path, server.base_url, request_timeout=0.4)
     assert_one_clean_line(run, last)
-    assert "timeout: no complete answer within 1 s" in last and "still after 8 tries" in last
+    assert "timeout: no complete answer within 0.4 s" in last and "still after 8 tries" in last
 
 
 # -- too large ----------------------------------------------------------------------------------

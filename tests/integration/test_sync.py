@@ -9,6 +9,7 @@ import pytest
 
 from tests.emulator import Drift
 from tests.support.expected import FULL_TABLE_STREAMS, PRIMARY_KEYS, expected_rows, key_of, latest_by_key
+from tests.support import tap_runner
 from tests.support.tap_runner import offline_catalog, run_tap, run_until_killed, select, write_config
 
 ALL_STREAMS = list(PRIMARY_KEYS)
@@ -221,13 +222,16 @@ def test_deselected_columns_are_left_out_and_keys_are_kept(account):
 
 
 @pytest.mark.parametrize("kind", ["500", "502", "503", "504", "429", "401", "drop", "cut", "stall"])
-def test_sync_survives_each_fault_and_emits_the_same_records(account, kind):
+def test_sync_survives_each_fault_and_emits_the_same_records(account, kind, monkeypatch):
     emu, config, catalog = account(conversations=60, customers=30)
     catalog = select(catalog, ["conversations", "conversation_threads", "customers", "users"])
     clean = run_tap(config, catalog=catalog)
+    # Retried as always, after pauses of hundredths of a second (the tap's are up to seconds),
+    # a 429's Retry-After of 0.1 s, a stall well past a request_timeout of half a second.
+    monkeypatch.setattr(tap_runner, "TAP", tap_runner.QUICK_TAP)
     for nth in (1, 3, 6):
-        emu.add_fault(kind, nth=nth, stall_seconds=3)
-    config.write_text(config.read_text().replace("}", ', "request_timeout": 1}', 1)
+        emu.add_fault(kind, nth=nth, stall_seconds=2, retry_after=0.1)
+    config.write_text(config.read_text().replace("}", ', "request_timeout": 0.5}', 1)
                       if "request_timeout" not in config.read_text() else config.read_text())
     faulty = run_tap(config, catalog=catalog)
     for stream in ("conversations", "conversation_threads", "customers", "users"):
@@ -235,7 +239,9 @@ def test_sync_survives_each_fault_and_emits_the_same_records(account, kind):
 
 
 def test_rate_limited_sync_is_paced_by_the_headers_and_gets_no_429(account):
-    emu, config, catalog = account(conversations=150, customers=100, rate_limit=30, time_scale=0.05)
+    # 30 requests per 1.2 s; the sync makes about 55. Over many windows, on a fake clock:
+    # tests/unit/test_ratelimit.py.
+    emu, config, catalog = account(conversations=150, customers=100, rate_limit=30, time_scale=0.02)
     run = run_tap(config, catalog=select(catalog, ["conversations", "conversation_threads", "customers"]))
     assert run.record_counts()["conversations"] == len(emu.data.conversations)
     assert emu.throttled == 0

@@ -15,11 +15,12 @@ from pathlib import Path
 
 SECRET_KEYS = ("client_secret", "refresh_token", "access_token")
 TAP = [sys.executable, "-m", "tap_helpscout"]
-# The real tap with backoff pauses of hundredths of a second (the tries stay as many): for the
-# tests of failures that are retried, put it in TAP's place (monkeypatch.setattr(tap_runner,
-# "TAP", QUICK_TAP)). The pauses' length is a module constant, not a config key.
+# The real tap with backoff pauses of thousandths of a second instead of seconds (the tries stay
+# as many): for the tests of failures that are retried, put it in TAP's place
+# (monkeypatch.setattr(tap_runner, "TAP", QUICK_TAP)). The pauses' length is a module constant of
+# the client, not a config key; the in-process client tests shorten it the same way.
 QUICK_TAP = [sys.executable, "-c", "import tap_helpscout.api.client as h; h.BACKOFF_FACTOR_SECONDS = "
-             "0.01; import tap_helpscout; tap_helpscout.main()"]
+             "0.001; import tap_helpscout; tap_helpscout.main()"]
 ROOT = Path(__file__).resolve().parents[2]
 
 

@@ -164,3 +164,57 @@ def test_answers_with_headers_after_an_answer_without_them_are_paced():
     limiter.release(limiter.try_acquire(), limits(40, 5))
     delay = limiter.try_acquire()
     assert 0 < delay < math.inf, "paced: the budget is nearly spent"
+
+
+# -- the scenarios of the integration checks, in simulated time ------------------------------------
+# tests/integration runs each of them once, at a scaled time, against the emulator or a stub; here
+# they run in full on the fake clock.
+
+@pytest.mark.parametrize("window", [FixedWindow, SlidingWindow])
+@pytest.mark.parametrize("limit", [30, 40])
+def test_a_paced_sync_spanning_windows_meets_no_429(window, limit):
+    # A sync of the executable under a rate limit (tests/integration/test_sync.py and
+    # test_client_emulator.py): about 55 requests, 30 or 40 a window.
+    server = window(limit, 3.0)
+    run = simulate(server, 55, workers=4, latency=0.01, overhead=0.003)
+    assert run.throttled == 0
+    assert run.limiter.waits > 0, "it paced"
+    assert run.seconds >= floor_seconds(server, 55) - server.window, "no faster than the budget allows"
+
+
+@pytest.mark.parametrize("window", [FixedWindow, SlidingWindow])
+def test_a_burst_of_the_client_is_paced_without_a_429_and_the_pacing_is_logged(window, caplog):
+    # The client's own workers (tests/integration/test_client_emulator.py): 300 requests, 60 a
+    # second.
+    logging.disable(logging.NOTSET)
+    with caplog.at_level(logging.INFO):
+        run = simulate(window(60, 1.0), 300, workers=4, latency=0.004, overhead=0.001)
+    assert run.throttled == 0 and run.limiter.waits > 0
+    assert any(r.getMessage().startswith("rate limit: ") for r in caplog.records), "pacing is logged"
+
+
+def test_windows_on_a_grid_from_the_first_request_meet_no_429():
+    # The stub API of tests/integration/test_client.py: a window opens with the first request,
+    # the next ones follow on its grid (40 requests per 0.5 s); 240 requests.
+    server = ClockWindow(40, 0.5)          # the simulated run starts on a multiple of 0.5 s
+    run = simulate(server, 240, workers=4, latency=0.004, overhead=0.001)
+    assert run.throttled == 0 and run.limiter.waits > 0
+    assert run.limiter.limit == 40
+
+
+def test_max_requests_per_minute_spaces_a_token_request_and_the_gets_after_it():
+    # tests/integration/test_client_emulator.py: at 300 a minute, the token request (a POST,
+    # costing two) and six GETs by four workers start 7 * 0.2 s apart from first to last.
+    clock = FakeClock()
+    limiter = RateLimiter(4, max_requests_per_minute=300, clock=clock)
+    starts, costs = [], [2] + [1] * 6
+    while costs:
+        ticket = limiter.try_acquire(costs[0])
+        if isinstance(ticket, Ticket):
+            starts.append(clock.now)
+            costs.pop(0)
+            limiter.release(ticket, None)
+        else:
+            clock.now += ticket
+    assert starts[-1] - starts[0] == pytest.approx(7 * 0.2)
+    assert all(later > earlier for earlier, later in zip(starts, starts[1:]))
