@@ -15,6 +15,7 @@ import re
 import shutil
 import signal
 import subprocess
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -28,7 +29,7 @@ pytestmark = pytest.mark.e2e
 PYTHONS = {"3.9": "/root/.pyenv/versions/3.9.18/bin/python",
            "3.13": "/root/.pyenv/versions/3.13.0/bin/python"}
 SUITE_TIMEOUT = 900
-SUITE_WORKERS = 3
+SUITE_WORKERS = 4
 SUITES = ["tests/unit", "tests/integration"]
 
 
@@ -39,33 +40,41 @@ def interpreter(version):
 
 @pytest.fixture(scope="module")
 def suites(tmp_path_factory):
-    """Each available Python's unit and integration suites, started at once: version -> (process, interpreter
-    the venv reports) or the reason it cannot run."""
+    """Each available Python's unit and integration suites, started at once: version -> (process,
+    interpreter the venv reports) or the reason it cannot run. The venvs are made (or checked)
+    at the same time too, and each suite starts as soon as its venv is ready."""
     env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH", "PYTEST_CURRENT_TEST")}
-    started = {}
-    for version in PYTHONS:
+    scratch = {version: tmp_path_factory.mktemp(f"python{version}") for version in PYTHONS}
+
+    def start(version):
         python = interpreter(version)
         if python is None:
-            started[version] = f"Python {version} is not installed (neither {PYTHONS[version]} nor python{version} on PATH)"
-            continue
+            return f"Python {version} is not installed (neither {PYTHONS[version]} nor python{version} on PATH)"
         # setuptools: tests build the package, and venvs of Python >= 3.12 come without it.
         bindir = tool_venv(f"python{version}", "-e", f"{REPO}[test]", "setuptools", python=python,
                            fingerprint=file_digest(REPO / "setup.py", REPO / "pyproject.toml"))
         ran_on = subprocess.run([bindir / "python", "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
                                 capture_output=True, text=True, check=True).stdout.strip()
-        scratch = tmp_path_factory.mktemp(f"python{version}")
         process = subprocess.Popen(
             [bindir / "python", "-m", "pytest", "-q", "-m", "not e2e", *SUITES,
              "-n", str(SUITE_WORKERS), "--dist", "loadgroup",
-             "-o", f"cache_dir={scratch / 'cache'}", "--basetemp", scratch / "tmp"],
+             "-o", f"cache_dir={scratch[version] / 'cache'}", "--basetemp", scratch[version] / "tmp"],
             cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
             start_new_session=True)       # its own process group: its workers and taps end with it
-        started[version] = (process, ran_on)
-    yield started
-    for entry in started.values():
-        if not isinstance(entry, str) and entry[0].poll() is None:
-            os.killpg(entry[0].pid, signal.SIGKILL)
-            entry[0].wait()
+        return process, ran_on
+
+    with ThreadPoolExecutor(len(PYTHONS)) as pool:
+        futures = {version: pool.submit(start, version) for version in PYTHONS}
+    started = {}
+    try:
+        for version, future in futures.items():
+            started[version] = future.result()      # a venv that could not be made: an error
+        yield started
+    finally:
+        for entry in [f.result() for f in futures.values() if f.exception() is None]:
+            if not isinstance(entry, str) and entry[0].poll() is None:
+                os.killpg(entry[0].pid, signal.SIGKILL)
+                entry[0].wait()
 
 
 # pytest.ini's 600 s per test is too short for a venv install plus a whole suite.
