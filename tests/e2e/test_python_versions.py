@@ -77,6 +77,14 @@ def suites(tmp_path_factory):
                 entry[0].wait()
 
 
+def failures(output):
+    """The start of the suite's failure reports (a timeout's dump of every thread's stack comes
+    after the test's own), and the end of its output (the summary)."""
+    start = output.find("= FAILURES =")
+    head = output[max(0, start - 200):start + 6000] + "\n[...]\n" if start >= 0 else ""
+    return head + output[-4000:]
+
+
 # pytest.ini's 600 s per test is too short for a venv install plus a whole suite.
 @pytest.mark.timeout(SUITE_TIMEOUT + 300)
 @pytest.mark.xdist_group("python_versions")
@@ -90,6 +98,6 @@ def test_unit_and_integration_suites_pass_on(version, suites):
     process, ran_on = entry
     assert ran_on == version
     output, _ = process.communicate(timeout=SUITE_TIMEOUT)
-    assert process.returncode == 0, f"the unit and integration suites failed on Python {version}:\n{output[-8000:]}"
+    assert process.returncode == 0, f"the unit and integration suites failed on Python {version}:\n{failures(output)}"
     summary = output.strip().splitlines()[-1]
     assert re.search(r"\d+ passed", summary) and "failed" not in summary and "error" not in summary, summary
