@@ -20,7 +20,7 @@ import subprocess
 import pytest
 
 from tests.e2e.tools import MELTANO, REPO, tool_venv
-from tests.expected import expected_row_counts, expected_rows
+from tests.support.expected import expected_row_counts, expected_rows
 
 pytestmark = pytest.mark.e2e
 
