@@ -74,8 +74,9 @@ def meltano_project(request, make_emulator, tmp_path):
     return emu, run
 
 
-def landed(project, stream):
-    path = project / "output" / f"{stream}.jsonl"
+def landed(project, stream, extractor="tap-helpscout"):
+    """The rows target-jsonl wrote for `stream` of `extractor` (meltano.yml: output/<extractor>)."""
+    path = project / "output" / extractor / f"{stream}.jsonl"
     return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
 
 
