@@ -24,7 +24,7 @@ import requests
 
 from tests.e2e.test_meltano import PROJECT_FILES
 from tests.e2e.tools import MELTANO, REPO, tool_venv
-from tests.expected import expected_row_counts, expected_rows
+from tests.support.expected import expected_row_counts, expected_rows
 
 pytestmark = pytest.mark.e2e
 

@@ -15,8 +15,8 @@ import pytest
 from tests.e2e.conftest import SMALL_ACCOUNT
 from tests.e2e.test_state_recipe import readme_commands
 from tests.e2e.tools import MELTANOLABS_TARGET_POSTGRES, REPO, tap_bin_dir, tool_venv
-from tests.expected import FULL_TABLE_STREAMS, PRIMARY_KEYS, expected_rows
-from tests.tap_runner import write_config
+from tests.support.expected import FULL_TABLE_STREAMS, PRIMARY_KEYS, expected_rows
+from tests.support.tap_runner import write_config
 
 pytestmark = pytest.mark.e2e
 
