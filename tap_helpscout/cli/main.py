@@ -1,8 +1,9 @@
 """The command line: arguments, catalog and state files, and how failures reach the user.
 
-Conventions are singer-python's `parse_args`: `--config` is required in every mode,
-`--properties` is the legacy name of `--catalog`, and `--state` is accepted (and ignored)
-together with `--discover`, because Meltano passes it there.
+Conventions are singer-python's `parse_args`: `--config` is required in every mode (but
+`--about`, which describes the tap as Meltano SDK taps do), `--properties` is the legacy name of
+`--catalog`, and `--state` is accepted (and ignored) together with `--discover`, because Meltano
+passes it there.
 """
 import argparse
 import json
@@ -11,6 +12,8 @@ import os
 import sys
 import traceback
 
+from tap_helpscout.cli.about import FORMATS as ABOUT_FORMATS
+from tap_helpscout.cli.about import render as render_about
 from tap_helpscout.cli.inputs import load_catalog, load_config, load_state
 from tap_helpscout.discover import discover
 from tap_helpscout.errors import InputError, TapError
@@ -30,9 +33,11 @@ TOKEN_STORE_WAIT_SECONDS = 180
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(
         prog=PROG, description="Singer tap for the Help Scout Mailbox API 2.0.")
-    parser.add_argument("-c", "--config", required=True, metavar="CONFIG",
-                        help="config file (JSON); see sample_config.json")
+    parser.add_argument("-c", "--config", metavar="CONFIG",
+                        help="config file (JSON); see sample_config.json. Required but with --about")
     mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--about", action="store_true",
+                      help="print the tap's name, version, capabilities and settings, and exit")
     mode.add_argument("-d", "--discover", action="store_true",
                       help="print the catalog of streams and exit (works offline)")
     mode.add_argument("--authorize", action="store_true",
@@ -49,8 +54,13 @@ def parse_args(argv=None):
     parser.add_argument("--no-browser", action="store_true",
                         help="with --authorize: print the address, read the redirected one from stdin")
     parser.add_argument("--json", action="store_true", help="with --check: one JSON object on stdout")
+    parser.add_argument("--format", choices=ABOUT_FORMATS, help="with --about: text (default), json or markdown")
     parser.add_argument("--version", action="version", version=f"{PROG} {VERSION}")
     args = parser.parse_args(argv)
+    if args.config is None and not args.about:
+        parser.error("the following arguments are required: -c/--config")
+    if args.format is not None and not args.about:
+        parser.error("--format goes with --about")
     if (args.port is not None or args.no_browser) and not args.authorize:
         parser.error("--port and --no-browser go with --authorize")
     if args.json and not args.check:
@@ -64,6 +74,11 @@ def run(argv=None, loaded=None, guard=None):
     hide its secrets from a traceback; `guard` (a SignalGuard) watches the output, so that a
     signal never cuts a line."""
     args = parse_args(argv)
+    if args.about:
+        # Needs no config: a config given (Meltano gives one) is not read.
+        sys.stdout.write(render_about(args.format or "text"))
+        sys.stdout.flush()
+        return
     if args.check:
         # check.py validates the config itself, so that --json reports a broken one as JSON.
         from tap_helpscout.cli.check import run_check

@@ -3,7 +3,7 @@ catalog selecting every stream, and one PostgreSQL server for the whole session.
 import pytest
 
 from tests.e2e.tools import PostgresServer
-from tests.tap_runner import discover, select, write_config, write_json
+from tests.support.tap_runner import discover, select, write_config, write_json
 
 # Small on purpose: these tests prove compatibility, not volume (tests/test_sync.py does that),
 # and each tool's own start-up dominates their time. Still large enough for several pages of

@@ -14,10 +14,11 @@ import pytest
 
 from tests.e2e.tools import (MELTANOLABS_TARGET_POSTGRES, PIPELINEWISE_TARGET_POSTGRES, run_pipeline,
                              tap_bin_dir, tool_venv)
-from tests.expected import FULL_TABLE_STREAMS, PRIMARY_KEYS, columns, expected_rows
-from tests.tap_runner import run_tap, run_until_killed, write_json
+from tests.support.expected import FULL_TABLE_STREAMS, PRIMARY_KEYS, columns, expected_rows
+from tests.support.tap_runner import run_tap, run_until_killed, write_json
 
-pytestmark = pytest.mark.e2e
+# One worker runs them all, on one server (the session fixture `postgres` is per worker).
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("postgres")]
 
 SCHEMA = "helpscout"
 BIG_ID_STREAMS = ("conversations", "conversation_threads", "customers")

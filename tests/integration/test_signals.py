@@ -1,0 +1,71 @@
+"""SIGTERM like SIGINT (issue 13, item 5), through the real executable: the run stops at once
+with the STATE of the last complete page as the last line on stdout, one line on stderr, and
+exit code 143 (130 for SIGINT). The handler in process: tests/unit/test_signals.py."""
+import json
+import signal
+import subprocess
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from tests.support.expected import expected_rows, key_of
+from tests.support.tap_runner import TAP, offline_catalog, run_tap, select, write_config, write_json
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def start_tap(config, catalog, state, workdir):
+    argv = TAP + ["--config", str(config), "--catalog", str(write_json(workdir / "catalog.json", catalog))]
+    if state is not None:
+        argv += ["--state", str(write_json(workdir / "state.json", state))]
+    stderr = tempfile.TemporaryFile("w+")
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=stderr, cwd=ROOT)
+    return proc, stderr
+
+
+@pytest.mark.parametrize("signum, code, name", [(signal.SIGTERM, 143, "SIGTERM"), (signal.SIGINT, 130, "SIGINT")])
+def test_a_signal_mid_run_leaves_a_complete_state_one_line_and_its_exit_code(make_emulator, tmp_path, signum,
+                                                                             code, name):
+    # Slow answers: the run is still busy when the signal comes after its first STATE.
+    emu = make_emulator(seed=3, conversations=150, customers=120, ratings=30, latency=0.15)
+    config = write_config(emu, tmp_path)
+    catalog = select(offline_catalog())
+    proc, stderr = start_tap(config, catalog, None, tmp_path)
+    try:
+        received = b""
+        while b'{"type":"STATE"' not in received:
+            line = proc.stdout.readline()
+            assert line, "the tap ended before its first STATE"
+            received += line
+        assert proc.poll() is None, "the run ended before the signal could be sent"
+        proc.send_signal(signum)
+        received += proc.stdout.read()
+        assert proc.wait(timeout=120) == code
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        proc.stdout.close()
+    stderr.seek(0)
+    err = stderr.read()
+    stderr.close()
+
+    text = received.decode()
+    assert text.endswith("\n")
+    messages = [json.loads(line) for line in text.splitlines()]
+    assert messages[-1]["type"] == "STATE"
+    assert "Traceback" not in err
+    last_line = err.strip().splitlines()[-1]
+    assert last_line.startswith(f"tap-helpscout: stopped by {name}")
+    assert sum(1 for line in err.splitlines() if line.startswith("tap-helpscout:")) == 1
+
+    # The state is good to continue from: the two runs together hold every row (the second
+    # needs no slow answers).
+    emu.latency = 0
+    rerun = run_tap(config, catalog=catalog, state=messages[-1]["value"])
+    expected = expected_rows(emu.data, "2019-01-01T00:00:00Z")
+    for stream, rows in expected.items():
+        got = {key_of(stream, m["record"]) for m in messages + rerun.messages
+               if m["type"] == "RECORD" and m["stream"] == stream}
+        assert got == set(rows), stream
