@@ -23,6 +23,8 @@ from tap_helpscout.settings import SECRET_KEYS
 from tap_helpscout.signals import GUARD, SIGNALS, Terminated, signal_of
 from tap_helpscout.version import PROG, VERSION
 
+THREAD_LIMIT = (f"{PROG}: could not start a thread (the memory or process limit: ulimit -v, ulimit -u, a "
+                f"container's limit?); give the tap more, or set max_parallel_requests to 1")
 MEMORY_LIMIT = (f"{PROG}: the memory limit was reached (ulimit -v, a container's limit?); give the tap more "
                 f"memory, or lower max_parallel_requests")
 # How long the end of a run waits for a token renewal under way on another thread (a request's
@@ -135,16 +137,9 @@ def main(argv=None):
     except MemoryError:
         failure = (MEMORY_LIMIT, 1)
     except RuntimeError as exc:
-        if "can't start new thread" not in str(exc):
-            raise
-        failure = (f"{PROG}: could not start a thread (the memory or process limit: ulimit -v, ulimit -u, a "
-                   f"container's limit?); give the tap more, or set max_parallel_requests to 1", 1)
+        failure = (THREAD_LIMIT, 1) if "can't start new thread" in str(exc) else _bug(exc, argv, loaded)
     except Exception as exc:             # a bug: keep the traceback, but never a secret in it
-        message = f"{PROG}: unexpected error: {type(exc).__name__}: {exc}\n{traceback.format_exc()}"
-        # The run's Redactor knows every token obtained so far; add the config's (before and
-        # after a rotation) and keep the traceback's lines.
-        RUN.add(*_secrets(argv, loaded.get("config")))
-        failure = (RUN.scrub(message), 1)
+        failure = _bug(exc, argv, loaded)
     finally:
         # A token being renewed on another thread reaches the disk before the process ends:
         # until then, further signals are held back too.
@@ -153,6 +148,15 @@ def main(argv=None):
     if failure is not None:
         _fail(*failure)
     sys.exit(exit_code or 0)
+
+
+def _bug(exc, argv, loaded):
+    """(the message, 1) for an unexpected exception: its traceback, with no secret in it."""
+    message = f"{PROG}: unexpected error: {type(exc).__name__}: {exc}\n{traceback.format_exc()}"
+    # The run's Redactor knows every token obtained so far; add the config's (before and after a
+    # rotation) and keep the traceback's lines.
+    RUN.add(*_secrets(argv, loaded.get("config")))
+    return RUN.scrub(message), 1
 
 
 def _secrets(argv, config):
@@ -175,8 +179,12 @@ def _silence_stdout():
 
 
 def _fail(message, code):
-    # Requests still in flight on worker threads finish while the process exits; what they
-    # would log must not come after the line that says how the run ended.
+    # Requests still in flight on worker threads finish while the process exits; what they would
+    # log must not come after the line that says how the run ended: logging stops first, and the
+    # log's handlers write nowhere from now on (a worker's line already under way included).
     logging.disable(logging.CRITICAL)
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, logging.StreamHandler):
+            handler.setStream(open(os.devnull, "w"))
     tell(sys.stderr, message)
     sys.exit(code)

@@ -246,7 +246,7 @@ class Engine:
             family.versions.activate(family.incomplete)     # deletions reach the target
         family.versions.settle()
         for stream in family.selected:
-            notes = [f"{n} {what}" for n, what in ((family.skipped[stream.name], "items without their key skipped"),
+            notes = [f"{n} {what}" for n, what in ((family.skipped[stream.name], "skipped without their key"),
                                                    (family.nulled[stream.name], "values made null")) if n]
             LOGGER.info("Finished %s: %d records%s", stream.name, family.counts[stream.name],
                         "".join(f", {note}" for note in notes))

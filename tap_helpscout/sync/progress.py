@@ -70,7 +70,7 @@ class Progress:
                  f"{_stat(self.client, 'requests')} requests, {_stat(self.client, 'throttled')} x 429, "
                  f"{_stat(self.client, 'retries')} retries, {_stat(self.client, 'rate_waits')} rate-limit waits"]
         if malformed:
-            parts.append(f"{malformed} items without their key skipped")
+            parts.append(f"{malformed} skipped without their key")
         if nulled:
             parts.append(f"{nulled} values made null")
         if skipped:

@@ -512,8 +512,8 @@ def test_refresh_token_grant_rotates_and_stores_the_new_token_before_using_it(st
     stored_before_use = []
     real_update = token_store_module.update_config_file
 
-    def update_then_check(path, updates):
-        real_update(path, updates)
+    def update_then_check(path, updates, *more):
+        real_update(path, updates, *more)
         stored_before_use.append(not any(r[0] == "GET" for r in stub.requests))
     monkeypatch.setattr(token_store_module, "update_config_file", update_then_check)
 

@@ -109,11 +109,11 @@ def test_items_that_are_null_or_have_no_id_are_skipped_with_a_warning(account):
     assert len(run.records("users")) == len(emu.data.users) - 2
     warnings = [line for line in run.stderr.splitlines() if "WARNING" in line and "users" in line]
     assert len([w for w in warnings if "skipped" in w]) == 2
-    assert "2 malformed items skipped" in run.stderr
+    assert "2 skipped without their key" in run.stderr
 
 
 @pytest.mark.parametrize("value", [1e20, math.nan, "9999-12-31T23:59:59-12:00", "2024-02-30T00:00:00Z"])
-def test_a_date_time_that_cannot_be_read_skips_that_item_naming_stream_id_and_field(account, value):
+def test_a_date_time_that_cannot_be_read_becomes_null_naming_stream_id_and_field(account, value):
     emu, config, catalog = account()
     victim = emu.data.customers[0]["id"]
 
@@ -124,7 +124,59 @@ def test_a_date_time_that_cannot_be_read_skips_that_item_naming_stream_id_and_fi
         return body
     emu.mangle = mangle
     run = run_tap(config, catalog=select(catalog, ["customers"]))
-    got = {r["id"] for r in run.records("customers")}
-    assert victim not in got and len(got) == len(emu.data.customers) - 1
-    warning = next(line for line in run.stderr.splitlines() if "skipped" in line)
+    got = {r["id"]: r for r in run.records("customers")}
+    assert len(got) == len(emu.data.customers), "the row is never dropped for one bad value"
+    assert got[victim]["created_at"] is None and got[victim]["updated_at"]
+    warning = next(line for line in run.stderr.splitlines() if "made null" in line)
     assert "customers" in warning and str(victim) in warning and "created_at" in warning
+    assert "1 values made null" in run.stderr.strip().splitlines()[-1]
+
+
+def test_a_value_the_schema_does_not_type_that_is_not_json_is_left_out_and_the_row_arrives(account):
+    emu, config, catalog = account()
+    victim = emu.data.conversations[0]["id"]
+
+    def mangle(path, query, body):
+        for conversation in (body.get("_embedded") or {}).get("conversations", []) if path == "/v2/conversations" else []:
+            if conversation["id"] == victim:
+                conversation["source"]["score"] = math.nan
+        return body
+    emu.mangle = mangle
+    run = run_tap(config, catalog=select(catalog, ["conversations"]))
+    rows = {r["id"]: r for r in run.records("conversations")}
+    assert len(rows) == len(emu.data.conversations)
+    assert "score" not in rows[victim]["source"] and rows[victim]["source"]["type"]
+    assert "NaN" not in run.stdout
+    assert any("made null" in line and "source.score" in line for line in run.stderr.splitlines())
+
+
+def test_a_key_that_cannot_be_read_skips_its_item_with_a_warning(account):
+    emu, config, catalog = account()
+
+    def mangle(path, query, body):
+        if path == "/v2/users":
+            body["_embedded"]["users"][0]["id"] = "not-a-number"
+        return body
+    emu.mangle = mangle
+    run = run_tap(config, catalog=select(catalog, ["users"]))
+    assert len(run.records("users")) == len(emu.data.users) - 1
+    assert "1 skipped without their key" in run.stderr
+
+
+def test_bytes_that_are_not_utf8_are_replaced_and_the_stream_goes_on(account):
+    emu, config, catalog = account()
+    victim = emu.data.customers[0]
+
+    def mangle(path, query, body):
+        if path != "/v2/customers":
+            return body
+        for customer in (body.get("_embedded") or {}).get("customers", []):
+            if customer["id"] == victim["id"]:
+                customer["firstName"] = "@@NOT-UTF-8@@"
+        return json.dumps(body).encode().replace(b"@@NOT-UTF-8@@", b"Br\xf6k")     # Latin-1 bytes
+    emu.mangle = mangle
+    run = run_tap(config, catalog=select(catalog, ["customers"]))
+    rows = {r["id"]: r for r in run.records("customers")}
+    assert len(rows) == len(emu.data.customers)
+    assert rows[victim["id"]]["first_name"] == "Br\ufffdk"
+    assert any("not UTF-8" in line for line in run.stderr.splitlines())

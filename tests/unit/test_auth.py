@@ -8,6 +8,7 @@ import threading
 import pytest
 
 import tap_helpscout.api.token_store as token_store
+from tap_helpscout.api import safe_files
 from tap_helpscout.api.auth import TokenAnswer
 from tap_helpscout.errors import AuthError, ConfigError, TapError
 from tap_helpscout.api.token_store import TokenStore, fingerprint, store_tokens
@@ -165,17 +166,29 @@ def test_an_unwritable_token_store_stops_before_spending_the_refresh_token(tmp_p
 
 def test_a_file_in_a_read_only_folder_is_written_in_place(tmp_path, monkeypatch):
     path = config_file(tmp_path)
-    monkeypatch.setattr(token_store, "_folder_is_writable", lambda folder: False)
-    real_mkstemp = token_store.tempfile.mkstemp
-
-    def read_only_folder(*args, **kwargs):
-        raise PermissionError(13, "Permission denied")
-    monkeypatch.setattr(token_store.tempfile, "mkstemp", read_only_folder)
+    refuse_new_files(monkeypatch, tmp_path)
     inode = os.stat(path).st_ino
     manager(path, TokenEndpoint()).token()
     assert json.loads(path.read_text())["refresh_token"] == "rt-1"
     assert os.stat(path).st_ino == inode
-    monkeypatch.setattr(token_store.tempfile, "mkstemp", real_mkstemp)
+
+
+def refuse_new_files(monkeypatch, folder):
+    """`folder` takes no new file (a read-only folder holding a writable file), as root sees it
+    too: creating one there is refused."""
+    real_open, real_mkstemp = safe_files.os.open, safe_files.tempfile.mkstemp
+
+    def guarded_open(path, flags, *args, **kwargs):
+        if flags & os.O_CREAT and os.path.dirname(os.path.abspath(path)) == str(folder) and not os.path.exists(path):
+            raise PermissionError(13, "Permission denied", path)
+        return real_open(path, flags, *args, **kwargs)
+
+    def guarded_mkstemp(*args, dir=None, **kwargs):
+        if dir is not None and os.path.abspath(dir) == str(folder):
+            raise PermissionError(13, "Permission denied")
+        return real_mkstemp(*args, dir=dir, **kwargs)
+    monkeypatch.setattr(safe_files.os, "open", guarded_open)
+    monkeypatch.setattr(safe_files.tempfile, "mkstemp", guarded_mkstemp)
 
 
 # -- store_tokens (for --authorize) ----------------------------------------------------------------

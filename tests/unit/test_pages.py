@@ -1,7 +1,7 @@
 """The page arithmetic of the listings (tap_helpscout/api/pages.py, sync/readers/paging.py), without a network."""
 import pytest
 
-from tap_helpscout.api.pages import MAX_TOTAL, Page, PageError, hal_page, report_page
+from tap_helpscout.api.pages import MAX_TOTAL, Page, PageError, array_or_hal_page, hal_page, report_page
 from tap_helpscout.sync.readers.paging import Pass, covered, identity, number_query, split_range
 
 
@@ -30,9 +30,22 @@ def test_an_empty_listing_has_no_embedded_block():
     assert page.items == [] and page.total == 0 and not page.short and page.holds_rest
 
 
-def test_a_page_without_a_paging_block_is_the_whole_listing():
-    page = hal_page({"_embedded": {"fields": rows(1, 2, 3)}}, "fields", 1, 50)
+def test_a_listing_documented_without_paging_may_answer_whole_without_a_page_block():
+    page = hal_page({"_embedded": {"fields": rows(1, 2, 3)}}, "fields", 1, 50, paged=False)
     assert (page.total, page.pages, len(page.items)) == (3, 1, 3)
+    assert array_or_hal_page(rows(1, 2), "savedReplies", 1, 50).total == 2
+
+
+@pytest.mark.parametrize("body", [{}, {"_embedded": {}}, {"_embedded": {"users": [{"id": 1}]}}])
+def test_a_paged_listing_without_its_page_block_is_not_trusted(body):
+    with pytest.raises(PageError, match="no page block"):
+        hal_page(body, "users", 2, 50)
+
+
+@pytest.mark.parametrize("body", [{}, {"results": []}, {"results": [], "count": 3}, {"results": [], "pages": 1}])
+def test_a_report_page_without_its_totals_is_not_trusted(body):
+    with pytest.raises(PageError, match="which every answer of the report carries"):
+        report_page(body, "results", 1, 10)
 
 
 @pytest.mark.parametrize("body, problem", [

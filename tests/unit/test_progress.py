@@ -72,6 +72,6 @@ def test_the_summary_line_has_rows_per_stream_requests_429s_retries_and_what_fai
                      ["happiness_ratings_report"], [(["customers"], "boom")])
     [summary] = lines()
     assert summary.startswith("Sync finished in 1 min 15 s: conversations 60, users 8; ")
-    for part in ("120 requests", "2 x 429", "3 retries", "1 malformed items skipped",
+    for part in ("120 requests", "2 x 429", "3 retries", "1 skipped without their key",
                  "skipped: happiness_ratings_report", "failed: customers"):
         assert part in summary, summary

@@ -9,6 +9,7 @@ not read.
 """
 import io
 import json
+from datetime import datetime, timezone
 from types import SimpleNamespace
 
 import pytest
@@ -56,6 +57,8 @@ def account():
 
 
 class FakeClient:
+    """Answers from `answers` by path, dated by the server's clock (as every real answer is)."""
+
     def __init__(self, answers):
         self.answers = answers
         self.request_count = 0
@@ -65,7 +68,12 @@ class FakeClient:
         answer = self.answers[path]
         if isinstance(answer, Exception):
             raise answer
-        return SimpleNamespace(json=json.loads(json.dumps(answer)), headers={}, status=200, server_time=None)
+        return SimpleNamespace(json=json.loads(json.dumps(answer)), headers={}, status=200,
+                               server_time=self.server_now())
+
+    @staticmethod
+    def server_now():
+        return datetime.now(timezone.utc).replace(microsecond=0)
 
 
 def sync(answers, streams, state=None, config=None):

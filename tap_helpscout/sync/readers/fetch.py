@@ -117,7 +117,7 @@ class Fetcher:
                         rows.setdefault(identify(item, page.number, index), item)
             except Contradicted as exc:
                 problem = exc
-                read.totals.add(None)           # this pass proves nothing
+                read.contradicted = True           # this pass proves nothing
             passes.append(read)
             if read.complete or covered(passes):
                 return Listing(list(rows.values()), True, server_time)
