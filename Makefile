@@ -24,15 +24,17 @@ PYTEST := $(BIN)/pytest -q -n $(TEST_WORKERS) --dist loadgroup
 test: deps $(STAMP)
 	$(PYTEST)
 
-# System packages the end-to-end tests need and cannot pip-install: the PostgreSQL server
-# binaries (tests/e2e start a throwaway server), and jq (the README's sync recipe uses it, and
-# tests/e2e/test_state_recipe.py runs that recipe). Debian's postgresql package puts initdb in
+# System packages the tests need and cannot pip-install: the PostgreSQL server binaries
+# (tests/e2e start a throwaway server), jq (the README's sync recipe uses it, and
+# tests/e2e/test_state_recipe.py runs that recipe), and libfaketime (tests/integration/test_clock.py
+# puts the tap's clock hours off the server's). Debian's postgresql package puts initdb in
 # /usr/lib/postgresql/<version>/bin, off PATH; the tests look there too.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 deps:
 	@missing=""; \
 	if command -v initdb >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then :; else missing=" postgresql"; fi; \
 	command -v jq >/dev/null 2>&1 || missing="$$missing jq"; \
+	ls /usr/lib/*/faketime/libfaketime.so.1 >/dev/null 2>&1 || missing="$$missing faketime"; \
 	if [ -n "$$missing" ]; then \
 	  echo "make deps: installing$$missing (apt-get install)"; \
 	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update -q && \
