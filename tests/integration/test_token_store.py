@@ -220,12 +220,13 @@ def test_a_kill_at_any_instant_leaves_a_valid_config_with_a_written_token(tmp_pa
     rng = random.Random(4)
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     writers = subprocess.Popen([sys.executable, "-c", WRITERS, str(path)], cwd=ROOT, env=env,
-                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                               start_new_session=True)     # a process group: the writers too
 
     def tell(command):
         writers.stdin.write(command + "\n")
         writers.stdin.flush()
-    kills, pid = 0, None
+    kills = 0
     try:
         while kills < 50:
             tell("fork")
@@ -244,7 +245,6 @@ def test_a_kill_at_any_instant_leaves_a_valid_config_with_a_written_token(tmp_pa
             while (line := writers.stdout.readline()) != "reaped\n":
                 assert line, "the writers' process ended"
                 completed.append(line)
-            pid = None
             kills += 1
             last_complete = int(completed[-1])
             config = json.loads(path.read_text())       # valid JSON, every time
@@ -255,11 +255,9 @@ def test_a_kill_at_any_instant_leaves_a_valid_config_with_a_written_token(tmp_pa
             assert config["client_secret"] == "s3cret" and len(config["padding"]) == 200_000
             assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
     finally:
-        if pid is not None:              # a writer not yet reaped: it would rotate for ever
-            os.kill(pid, signal.SIGKILL)
-        writers.stdin.close()
-        writers.kill()
+        os.killpg(writers.pid, signal.SIGKILL)     # with a writer not yet reaped, if any
         writers.wait()
+        writers.stdin.close()
         writers.stdout.close()
     # Kills in the middle of a write leave their temporary file behind, never a broken config:
     # proof that the kills did land mid-write.
