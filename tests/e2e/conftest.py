@@ -1,5 +1,5 @@
 """Fixtures of the end-to-end tests: a small emulated Help Scout account with a config and a
-catalog selecting every stream, and one PostgreSQL server for the whole session."""
+catalog selecting every stream, and one PostgreSQL server for the whole session (of a worker)."""
 import pytest
 
 from tests.e2e.tools import PostgresServer
@@ -25,7 +25,8 @@ def small_account(make_emulator, tmp_path):
 
 @pytest.fixture(scope="session")
 def postgres():
-    """A PostgreSQL server of the suite's own, on a free loopback port, removed at the end."""
+    """A PostgreSQL server of the suite's own, on a free loopback port, removed at the end (one
+    per pytest-xdist worker: each worker is a session)."""
     server = PostgresServer().start()
     try:
         server.wait_until_ready()
