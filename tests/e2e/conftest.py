@@ -5,7 +5,7 @@ import pytest
 from tests.e2e.tools import PostgresServer
 from tests.support.tap_runner import discover, select, write_config, write_json
 
-# Small on purpose: these tests prove compatibility, not volume (tests/test_sync.py does that),
+# Small on purpose: these tests prove compatibility, not volume (tests/integration/test_sync.py does that),
 # and each tool's own start-up dominates their time. Still large enough for several pages of
 # conversations (25 a page) and customers (50 a page), and for every trap of the dataset,
 # IDs above 2^31 included.

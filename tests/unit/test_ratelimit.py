@@ -1,6 +1,6 @@
 """The rate limiter, on a fake clock with fake answers: no sockets, no sleeps.
 
-The simulated runs (tests/ratelimit_sim.py) put four workers against a server with a fixed or a
+The simulated runs (tests/support/ratelimit_sim.py) put four workers against a server with a fixed or a
 sliding window and count the 429s; their durations are simulated time, not wall time."""
 import logging
 import math
