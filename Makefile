@@ -14,15 +14,17 @@ $(STAMP): setup.py pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
-# Tests run on TEST_WORKERS pytest-xdist workers (4 was fastest on 2 cores: much of the suite waits on
-# subprocesses and sockets). --dist loadgroup keeps each xdist_group on one worker: the PostgreSQL
-# tests share one server, the two Python-version suites one fixture.
+# Tests run on pytest-xdist workers: 4 for test-fast (the fastest on 2 cores: much of the suite
+# waits on subprocesses and sockets), 6 for test (one waits on the Python-version suites the whole
+# time). --dist loadgroup keeps each xdist_group on one worker: the two Python-version suites
+# share one fixture.
 TEST_WORKERS ?= 4
-PYTEST := $(BIN)/pytest -q -n $(TEST_WORKERS) --dist loadgroup
+ALL_TEST_WORKERS ?= 6
+PYTEST := $(BIN)/pytest -q --dist loadgroup
 
 # Every test: unit, integration, the emulator's own, e2e.
 test: deps $(STAMP)
-	$(PYTEST)
+	$(PYTEST) -n $(ALL_TEST_WORKERS)
 
 # System packages the tests need and cannot pip-install: the PostgreSQL server binaries
 # (tests/e2e start a throwaway server), jq (the README's sync recipe uses it, and
@@ -42,7 +44,7 @@ deps:
 	fi
 
 test-fast: $(STAMP)
-	$(PYTEST) -m "not e2e"
+	$(PYTEST) -n $(TEST_WORKERS) -m "not e2e"
 
 demo: $(STAMP)
 	$(BIN)/python -m tests.demo

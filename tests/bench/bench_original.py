@@ -18,7 +18,7 @@ ORIGINAL_REQUIREMENT = "tap-helpscout==1.2.2"
 HELPSCOUT_ROOT = "https://api.helpscout.net/v2"
 REDIRECT_ENV = "BENCH_HELPSCOUT_BASE_URL"
 
-SHIM = f'''"""Bench shim (written by tests/bench_original.py): send the original tap's requests to the
+SHIM = f'''"""Bench shim (written by tests/bench/bench_original.py): send the original tap's requests to the
 emulator. Loaded at interpreter start because its directory is on PYTHONPATH."""
 import os
 

@@ -2,7 +2,7 @@
 
 A quicker, narrower look than `make bench`'s section 4. For each account size it starts the
 emulator (seed 1, 1,000 customers, 20% chats) and runs the tap on every stream of its own
-discovery (or the bench's eleven, `--contract`) as a child of tests/bench_wrapper.py, so that the
+discovery (or the bench's eleven, `--contract`) as a child of tests/bench/bench_wrapper.py, so that the
 peak RSS from os.wait4 is the tap's own. While the tap runs, /proc/<pid>/smaps is sampled from
 outside to tell the main heap (brk: `[heap]`) from anonymous mappings (thread arenas, large
 blocks mapped on their own) and from file-backed pages (code, libraries).

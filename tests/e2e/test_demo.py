@@ -1,4 +1,4 @@
-"""`make demo` (tests/demo.py) runs to its end: the check's estimate beside what the sync made,
+"""`make demo` (tests/demo/demo.py) runs to its end: the check's estimate beside what the sync made,
 the commands it ran, and the next step for a real account."""
 import re
 import subprocess

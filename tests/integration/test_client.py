@@ -1,4 +1,4 @@
-"""HelpScoutClient (tap_helpscout/http.py), specified against a tiny scripted stand-in of the
+"""HelpScoutClient (tap_helpscout/api/client.py), specified against a tiny scripted stand-in of the
 API on 127.0.0.1 (`StubApi`, below).
 
 The stub issues rotating tokens like Help Scout, answers every GET with an echo of what it

@@ -3,8 +3,9 @@ checked before any work, a state's foreign keys dropped, catalog overrides the t
 support reported, the run-time budget, and logs that say what happened.
 
 (Elsewhere: the README's state recipe in tests/e2e/test_state_recipe.py, SIGTERM in
-tests/test_signals.py, unknown config keys in tests/test_config.py, progress lines in
-tests/test_progress.py, the token's pre-flight and lock with the HTTP client's tests.)"""
+tests/integration/test_signals.py, unknown config keys in tests/unit/test_config.py and
+tests/integration/test_config.py, progress lines in tests/unit/test_progress.py, the token's
+pre-flight and lock with the HTTP client's tests and tests/integration/test_token_store.py.)"""
 import re
 from datetime import datetime, timedelta, timezone
 

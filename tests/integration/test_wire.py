@@ -1,4 +1,4 @@
-"""HTTP as requests does it for the client (tap_helpscout/http.py, wire.py), against a raw-socket
+"""HTTP as requests does it for the client (tap_helpscout/api/client.py, api/wire.py), against a raw-socket
 server that answers with exactly the bytes a test scripts: keep-alive, compressed and chunked
 bodies, answers cut short, connections the server closes, TLS with a CA bundle from the
 environment, and an HTTPS proxy from the environment.

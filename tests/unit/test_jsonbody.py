@@ -1,4 +1,4 @@
-"""Answer bodies parsed through narrow text (tap_helpscout/jsonbody.py): the same values and
+"""Answer bodies parsed through narrow text (tap_helpscout/api/jsonbody.py): the same values and
 the same errors as json.loads, from a str that holds no character wider than the body needs."""
 import codecs
 import json
