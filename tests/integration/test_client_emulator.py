@@ -16,6 +16,7 @@ import pytest
 import tap_helpscout.api.client as http_module
 from tap_helpscout.errors import ApiError, AuthError, PermissionDenied
 from tap_helpscout.api.mailbox import HelpScoutClient
+from tap_helpscout.api.ratelimit import RateLimiter, Ticket
 from tap_helpscout.logs import configure_logging
 from tap_helpscout.redact import Redactor
 from tests.support import tap_runner
@@ -214,13 +215,29 @@ def test_a_rate_limited_run_meets_no_429(make_emulator, tmp_path, capfd, window)
     assert "INFO rate limit: " in capfd.readouterr().err, "pacing is logged"
 
 
-def test_max_requests_per_minute_caps_the_taps_share(make_emulator, tmp_path):
+def test_max_requests_per_minute_caps_the_taps_share(make_emulator, tmp_path, monkeypatch):
+    # When each request may start is read from the limiter's own clock: the times the requests
+    # arrive at the emulator also hold how long each took to get there, which a loaded machine
+    # stretches for one request more than for another.
+    starts = []
+
+    class RecordingLimiter(RateLimiter):
+        def try_acquire(self, cost=1):
+            ticket = super().try_acquire(cost)
+            if isinstance(ticket, Ticket):
+                starts.append((ticket.started, cost))
+            return ticket
+    monkeypatch.setattr(http_module, "RateLimiter", RecordingLimiter)
     emu = make_emulator(**SMALL)
     api_client = client_for(write_config(tmp_path, emu), max_requests_per_minute=600)
     with ThreadPoolExecutor(4) as pool:
         list(pool.map(lambda page: api_client.get("/users"), range(6)))
-    times = [r.time for r in emu.requests]        # the token request counts too (as two)
-    assert times[-1] - times[0] >= 7 * 0.1 - 0.05, "no faster than the cap"
+    assert [cost for _, cost in starts] == [2, 1, 1, 1, 1, 1, 1]     # the token request costs two
+    assert len(emu.requests) == 7, "each started request reached the server"
+    times = [at for at, _ in starts]
+    assert times[-1] - times[0] >= 7 * 0.1 - 1e-6, "no faster than the cap"
+    for (earlier, cost), later in zip(starts, times[1:]):
+        assert later - earlier >= cost * 0.1 - 1e-6
 
 
 # ----------------------------------------------------------------------------- secrecy
