@@ -17,7 +17,7 @@ MIN_GROWTH = 0.25           # a pause is at least this share of the time waited 
 MAX_WINDOW_SECONDS = 60.0   # Help Scout's documented window; emulators only shorten it
 PROBES = 16                 # requests of the reserve spent finding the refill
 LEARNING_PROBES = 32        # the same while the window length is unknown
-LOG_EVERY_SECONDS = 60.0    # at most one INFO line about pacing in that time
+PAUSE_NOTICE_SECONDS = 10.0 # a pause at least this long gets a line (how long, and why)
 
 
 class Ticket:
@@ -63,7 +63,7 @@ class RateLimiter:
         self._hold_until = -math.inf
         self._low_since = None           # pacing since
         self._idle_since = None
-        self._logged_at = -math.inf
+        self._noticed = False            # the current long pause has had its line
         self.waits = 0                   # pacing episodes
         self.wait_seconds = 0.0          # time with nothing in flight because of the limits
 
@@ -74,7 +74,12 @@ class RateLimiter:
             while True:
                 ticket = self.try_acquire(cost)
                 if isinstance(ticket, Ticket):
+                    self._noticed = False
                     return ticket
+                if ticket != math.inf and ticket >= PAUSE_NOTICE_SECONDS and not self._noticed:
+                    self._noticed = True        # once per pause, whichever thread meets it
+                    LOGGER.info("rate limit: pausing about %.0f s, until the account's budget comes back (%s "
+                                "requests a minute)", ticket, self.limit or "an unknown number of")
                 self._cond.wait(None if ticket == math.inf else ticket)
 
     def try_acquire(self, cost=1):
@@ -155,11 +160,6 @@ class RateLimiter:
     def _start_pacing(self, now, left):
         self._low_since = now
         self.waits += 1
-        if now - self._logged_at >= LOG_EVERY_SECONDS:
-            self._logged_at = now
-            known = "" if self._span is None else f"; window {self._span[0]:.1f}-{self._span[1]:.1f} s"
-            LOGGER.info("rate limit: %d of %s requests left in this window; pacing until the next "
-                        "one%s", max(0, left), self.limit, known)
 
     def _next_paced(self, now, probes, reserve):
         """When the next paced request may start, with `probes` requests (this one included)
