@@ -6,6 +6,7 @@
         emu.client_id, emu.client_secret, emu.refresh_token
         emu.data            # the dataset, current state (see dataset.py)
         emu.requests        # the request log (LoggedRequest)
+        emu.docs_base_url, emu.docs_api_key, emu.docs    # the Docs API v1, under /docs-api/v1
 
 Behaviour follows Help Scout's public API documentation and the other public sources listed in
 docs/sources.md; where they leave a point unconfirmed, the emulator takes the stricter reading
@@ -15,6 +16,7 @@ Standard library only.
 """
 from .dataset import Dataset
 from .generate import generate
+from .report_series import report_periods, report_points
 from .server import Drift, Emulator, LoggedRequest
 
-__all__ = ["Emulator", "Drift", "Dataset", "LoggedRequest", "generate"]
+__all__ = ["Emulator", "Drift", "Dataset", "LoggedRequest", "generate", "report_periods", "report_points"]

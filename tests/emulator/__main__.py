@@ -3,8 +3,8 @@
     python -m tests.emulator --port 0 --seed 1 --conversations 500
 
 The first line on stdout is the base URL (e.g. http://127.0.0.1:41234/v2). With
-`--config-out PATH` a tap config (client_id, client_secret, refresh_token, base_url, start_date)
-is written there before the URL is printed, so a script can wait for the line and then run
+`--config-out PATH` a tap config (client_id, client_secret, refresh_token, base_url, start_date,
+docs_api_key, docs_base_url) is written there before the URL is printed, so a script can wait for the line and then run
 the tap with that file.
 """
 import argparse
@@ -12,6 +12,7 @@ import json
 import signal
 import sys
 import threading
+from datetime import datetime, timezone
 
 from .oauth import DEFAULT_REDIRECT_URI
 from .server import Emulator
@@ -29,6 +30,47 @@ def parse_drift(text):
     if not text:
         return None
     return {key: int(value) for key, value in (part.split("=", 1) for part in text.split(","))}
+
+
+def parse_docs_rate_limit(text):
+    """A number, "sites" (by the number of sites, as documented) or "none" (no limit)."""
+    if text in ("sites", "none"):
+        return None if text == "none" else text
+    return int(text)
+
+
+def add_docs_options(parser):
+    docs = parser.add_argument_group("Docs API (served under /docs-api/v1; see README.md)")
+    docs.add_argument("--docs-sites", type=int, default=2)
+    docs.add_argument("--docs-collections", type=int, default=4)
+    docs.add_argument("--docs-categories", type=int, default=4, help="named categories per collection")
+    docs.add_argument("--docs-articles", type=int, default=300, help="0: no knowledge base")
+    docs.add_argument("--docs-api-key", help="default: a random 40-hex key")
+    docs.add_argument("--docs-rate-limit", type=parse_docs_rate_limit, default="sites",
+                      help='requests per 10 (scaled) minutes, "sites" (2000/3000/4000 by sites) or "none"')
+    docs.add_argument("--docs-key-forbidden", action="store_true", help="the key's user lacks Docs permission: 403")
+    docs.add_argument("--docs-sites-envelope", choices=["wrapped", "bare"], default="wrapped")
+    docs.add_argument("--docs-new-article-updated-at", choices=["null", "created"], default="null")
+    docs.add_argument("--docs-page-size-over-100", choices=["reject", "clamp"], default="reject")
+    docs.add_argument("--docs-unstable-ties", action="store_true", help="tied rows in a new order per request")
+    docs.add_argument("--docs-views-touch-updated-at", action="store_true")
+    docs.add_argument("--docs-null-updated-at-sort", choices=["lowest", "created"], default="lowest")
+    docs.add_argument("--docs-uncategorized-in-categories", action="store_true",
+                      help="an article in no category lists the Uncategorized category's id")
+
+
+def docs_options(args):
+    return {name: value for name, value in vars(args).items() if name.startswith("docs_")}
+
+
+def parse_ids(text):
+    """"123,456" -> (123, 456)"""
+    return tuple(int(part) for part in text.split(",") if part.strip())
+
+
+def parse_moment(text):
+    """YYYY-MM-DDTHH:MM:SSZ -> an aware datetime"""
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
 
 
 def main(argv=None):
@@ -57,6 +99,13 @@ def main(argv=None):
     parser.add_argument("--tags-never-updated", type=int, default=0, help="generated tags without updatedAt")
     parser.add_argument("--redirect-uri", default=DEFAULT_REDIRECT_URI,
                         help="where the authorization page redirects when the request names none")
+    parser.add_argument("--recent-conversations", type=int, default=0,
+                        help="more conversations with their activity in the last --recent-days days")
+    parser.add_argument("--recent-days", type=int, default=400, help="how far back the recent conversations go")
+    parser.add_argument("--long-threads", type=float, default=None,
+                        help="share of email and phone conversations with 26 to 120 threads (default: 4%% with 26-50)")
+    parser.add_argument("--recent-until", type=parse_moment, default=None,
+                        help="YYYY-MM-DDTHH:MM:SSZ where the recent window ends (default: today 00:00:00Z)")
     strict = parser.add_argument_group("stricter readings of the API (all off by default; see README.md)")
     strict.add_argument("--customer-sort-strict", action="store_true",
                         help="/customers accepts only sortField score, firstName, lastName, modifiedAt")
@@ -70,6 +119,18 @@ def main(argv=None):
     strict.add_argument("--index-lag-seconds", type=float, default=0, help="changes reach listings this late")
     strict.add_argument("--query-ranges", action="store_true", help="support `query` ranges")
     strict.add_argument("--saved-replies-hal", action="store_true", help="saved replies as a HAL page")
+    strict.add_argument("--report-day-limit", type=int, default=60,
+                        help="longest range in days of a time-series report by day (60; 120 the older reading)")
+    strict.add_argument("--report-end-inclusive", action=argparse.BooleanOptionalAction, default=True,
+                        help="a time-series report's `end` second belongs to the range (default yes)")
+    strict.add_argument("--report-quiet-time", choices=["null", "zero", "absent"], default="null",
+                        help="`time` of a report period with nothing to average")
+    strict.add_argument("--report-refused-users", type=parse_ids, default=(),
+                        help="ID,ID,...: user ids whose user reports answer 403")
+    strict.add_argument("--organization-list-counts", action=argparse.BooleanOptionalAction, default=True,
+                        help="/organizations items carry customerCount, conversationCount, lastInteractionAt"
+                             " (--no-organization-list-counts: the documentation's list, without them)")
+    add_docs_options(parser)
     parser.add_argument("--client-id")
     parser.add_argument("--client-secret")
     parser.add_argument("--refresh-token")
@@ -89,15 +150,23 @@ def main(argv=None):
                    thread_count_published_only=args.thread_count_published_only, unstable_ties=args.unstable_ties,
                    report_rating_default=args.report_rating_default, reports_status=args.reports_status,
                    max_page_depth=args.max_page_depth, index_lag_seconds=args.index_lag_seconds,
-                   query_ranges=args.query_ranges, saved_replies_hal=args.saved_replies_hal).start()
+                   query_ranges=args.query_ranges, saved_replies_hal=args.saved_replies_hal,
+                   report_day_limit=args.report_day_limit, report_end_inclusive=args.report_end_inclusive,
+                   report_quiet_time=args.report_quiet_time, report_refused_users=args.report_refused_users,
+                   organization_list_counts=args.organization_list_counts,
+                   recent_conversations=args.recent_conversations, recent_days=args.recent_days,
+                   recent_until=args.recent_until, long_threads=args.long_threads,
+                   **docs_options(args)).start()
     if args.config_out:
         with open(args.config_out, "w", encoding="utf-8") as handle:
             json.dump({"client_id": emu.client_id, "client_secret": emu.client_secret,
                        "refresh_token": emu.refresh_token, "base_url": emu.base_url,
-                       "start_date": args.start_date}, handle, indent=2)
+                       "start_date": args.start_date, "docs_api_key": emu.docs_api_key,
+                       "docs_base_url": emu.docs_base_url}, handle, indent=2)
     print(emu.base_url, flush=True)
     print(f"emulator: {len(emu.data.conversations)} conversations, {len(emu.data.customers)} customers, "
-          f"plan {emu.plan}; token endpoint {emu.base_url}/oauth2/token; authorization page {emu.authorize_url}",
+          f"plan {emu.plan}; token endpoint {emu.base_url}/oauth2/token; authorization page {emu.authorize_url}; "
+          f"Docs API {emu.docs_base_url}",
           file=sys.stderr, flush=True)
 
     done = threading.Event()

@@ -10,6 +10,7 @@ from .api_more import MoreEndpoints
 from .dataset import parse_iso
 from .render import Renderer
 from .report import happiness_ratings
+from .report_series import SERIES, time_series
 from .search import QueryError, matches, parse_query
 from .shapes import (CONVERSATION_SORT_FIELDS, CONVERSATION_STATUSES, CONVERSATIONS_PAGE_SIZE, CUSTOMER_SORT_FIELDS,
                      JSON, PAGE_SIZE, THREADS_PAGE_SIZE, ParamError, Reply, dumps, error_reply, one_of,
@@ -85,6 +86,8 @@ class Api(Renderer, MoreEndpoints):
         elif head == "organizations":
             if n == 1:
                 return self.list_organizations(query, raw_query)
+            if n == 2 and parts[1] == "properties":       # before /organizations/{id}
+                return self.list_organization_properties()
             if ident and n == 2:
                 return self.get_organization(int(ident), query)
             if ident and n == 3 and parts[2] == "customers":
@@ -101,6 +104,8 @@ class Api(Renderer, MoreEndpoints):
                 return self.reports_refused()
             if parts[1:] == ["happiness", "ratings"]:
                 return happiness_ratings(self, query)
+            if "/".join(parts[1:]) in SERIES:
+                return time_series(self, "/".join(parts[1:]), query)
         return error_reply(404, "Resource not found")
 
     def _route_mailboxes(self, parts, ident, query, raw_query):

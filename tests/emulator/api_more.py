@@ -1,10 +1,11 @@
 """Endpoints beyond the original eleven streams, as Help Scout's API reference documents them
 (docs/sources.md): tags, organizations, customer property definitions and saved replies. A
 mixin of `Api`."""
-from .resources import organization_counts, preview
+from .resources import organization_counts, organization_property_values, preview
 from .shapes import (CONVERSATIONS_PAGE_SIZE, JSON, PAGE_SIZE, Reply, dumps, error_reply, one_of)
 
 ORGANIZATION_SORT_FIELDS = ("name", "customerCount", "conversationCount", "lastInteractionAt")
+ORGANIZATION_COUNT_KEYS = ("customerCount", "conversationCount", "lastInteractionAt")
 
 
 class MoreEndpoints:
@@ -24,13 +25,15 @@ class MoreEndpoints:
         return Reply(200, dumps({**tag, "_links": self.tag_links(tag)}))
 
     # ------------------------------------------------------------------ organizations
-    def organization_item(self, organization, counts=None):
+    def organization_item(self, organization, counts=None, properties=False):
         item = dict(organization)
         if counts is not None:
             customer_count, conversation_count, last_interaction = counts
             item["customerCount"], item["conversationCount"] = customer_count, conversation_count
             if last_interaction is not None:         # absent without any conversation
                 item["lastInteractionAt"] = last_interaction
+        if properties:
+            item["properties"] = organization_property_values(self.data, organization["id"])
         oid = organization["id"]
         item["_links"] = {"self": self.link(f"organizations/{oid}"),
                           "customers": self.link(f"organizations/{oid}/customers"),
@@ -39,7 +42,8 @@ class MoreEndpoints:
 
     def list_organizations(self, query, raw_query):
         """`sort=field,asc|desc` (field one of ORGANIZATION_SORT_FIELDS; direction asc when
-        left out), default `lastInteractionAt,desc` [section 9]. Counts are in every item."""
+        left out), default `lastInteractionAt,desc` [section 9]. Counts are in every item, unless
+        `organization_list_counts` is off (the documentation's list shows none)."""
         field, _, direction = query.get("sort", "lastInteractionAt,desc").partition(",")
         one_of("sort", field, ORGANIZATION_SORT_FIELDS)
         direction = one_of("sort", direction or "asc", ("asc", "desc"))
@@ -57,6 +61,9 @@ class MoreEndpoints:
         items.sort(key=lambda i: (value(i), i["id"]), reverse=direction == "desc")
         number = self.page_number(query)
         chunk = self.page_rows(items, number, PAGE_SIZE, tie=value)
+        if not self.readings.organization_list_counts:
+            # the list as its documentation shows it: sorted by the counts, but without them
+            chunk = [{k: v for k, v in i.items() if k not in ORGANIZATION_COUNT_KEYS} for i in chunk]
         return self.page("organizations", raw_query, "organizations", [dumps(i) for i in chunk], number,
                          PAGE_SIZE, len(items))
 
@@ -64,14 +71,27 @@ class MoreEndpoints:
         return next((o for o in self.data.organizations if o["id"] == organization_id), None)
 
     def get_organization(self, organization_id, query):
-        """Counts only with `includeCounts=true` [section 9]."""
+        """Counts (and `lastInteractionAt`) only with `includeCounts=true` [section 9]; the
+        property values only with `includeProperties=true`."""
         include = one_of("includeCounts", query.get("includeCounts", "false"), ("true", "false")) == "true"
+        properties = one_of("includeProperties", query.get("includeProperties", "false"), ("true", "false"))
         with self.data.lock:
             organization = self.organization(organization_id)
             if organization is None:
                 return error_reply(404, "Organization not found")
             counts = organization_counts(self.data)[organization_id] if include else None
-            return Reply(200, dumps(self.organization_item(organization, counts)))
+            return Reply(200, dumps(self.organization_item(organization, counts, properties == "true")))
+
+    def list_organization_properties(self):
+        """`/organizations/properties`: HAL key `organization-properties`, every definition in
+        one answer (at most 50 per account): no `page` block, no paging links. Items as the
+        endpoint's documentation shows them: `{type, slug, name}`, `options: [{label}]` on
+        dropdowns only, no `_links` of their own."""
+        with self.data.lock:
+            items = [dict(p) for p in self.data.organization_properties]
+        body = {"_embedded": {"organization-properties": items}} if items else {}
+        body["_links"] = {"self": self.link("organizations/properties")}
+        return Reply(200, dumps(body))
 
     def organization_customers(self, organization_id, query, raw_query):
         number = self.page_number(query)

@@ -6,7 +6,8 @@ emulator's base URL and are added when a record is rendered (see render.py).
 
 Generation (generate.py) is a pure function of the seed and the size options, so two emulators
 built with the same options hold the same records. Timestamps lie in a fixed historical range (2019..2025),
-which is in the past for any test run; changes made later (drift, `modify_*`, `create_*`) use
+which is in the past for any test run (the `recent_conversations` option adds some in the last year before
+`recent_until`, by default today's midnight, see generate.py); changes made later (drift, `modify_*`, `create_*`) use
 the real current time, so changed records move to the end of a `modifiedAt asc` ordering, as
 they do on the real service.
 
@@ -117,6 +118,9 @@ class Dataset:
         self.tags = []
         self.organizations = []          # organization items, without the counts (computed when served)
         self.customer_properties = []    # definitions of the customer properties, by slug
+        self.organization_properties = []    # definitions of the organization properties, as listed
+        self.organization_property_ids = {}  # hidden: slug -> definitionId (shown on organizations' values)
+        self.organization_property_values = {}   # organization id -> {slug: value (text)}
         self.saved_replies = {}          # mailbox id -> saved replies {id, name, text, chatText}
         self.chat_saved_reply_ids = set()    # hidden: replies for chat, listed only with includeChatReplies
         self.conversation_modified_at = {}   # hidden: conversation id -> aware datetime
@@ -211,18 +215,69 @@ class Dataset:
             self._changed("conversation", conversation_id)
             return conv
 
-    def add_thread(self, conversation_id, now=None, thread_type=None):
+    def add_thread(self, conversation_id, now=None, thread_type=None, author_id=None, at=None):
+        """`author_id`: the user who writes it (a user-written thread, published; a chat line then
+        comes from that user). `at`: its `createdAt` when not now (an imported thread); it is placed among
+        the threads by time. The hidden modification time is `now` either way."""
         with self.lock:
             conv = self._conversation_by_id[conversation_id]
             now = now or utc_now()
+            when = at or now
+            if author_id is not None and author_id not in self._user_by_id:
+                raise KeyError(f"no user {author_id}")
             thread_type = thread_type or ("chat" if conv["type"] == "chat" else self._rng.choice(["customer", "reply", "note"]))
-            thread = self._make_thread(conv, thread_type, now)
-            self.threads[conversation_id].append(thread)
+            thread = self._make_thread(conv, thread_type, when, author_id=author_id)
+            if author_id is not None:
+                thread["state"] = "published"        # never a draft when a test names the author
+                if thread["createdBy"]["type"] == "customer" and thread_type == "chat":
+                    thread["createdBy"] = self._person(self._user_by_id[author_id], "user")
+                    thread["source"]["via"] = "user"
+            threads = self.threads[conversation_id]
+            position = len(threads)
+            while position and threads[position - 1]["createdAt"] > thread["createdAt"]:
+                position -= 1
+            threads.insert(position, thread)
             conv["threads"] = self.thread_count(conversation_id)
-            self._after_thread(conv, thread, now)
+            if position == len(threads) - 1:
+                self._after_thread(conv, thread, when)
             self.conversation_modified_at[conversation_id] = now
             self._changed("conversation", conversation_id)
             return thread
+
+    def close_conversation(self, conversation_id, user_id=None, now=None, at=None):
+        """Close it (again, when closed: `closedAt` moves) at `at` or now, by `user_id` (default:
+        a user of its mailbox)."""
+        with self.lock:
+            conv = self._conversation_by_id[conversation_id]
+            now = now or utc_now()
+            when = at or now
+            if user_id is not None and user_id not in self._user_by_id:
+                raise KeyError(f"no user {user_id}")
+            old_folder = conv["folderId"]
+            self._set_status(conv, "closed", when)
+            if user_id is not None:
+                conv["closedBy"] = user_id
+                conv["closedByUser"] = self._person(self._user_by_id[user_id], "user")
+            conv["userUpdatedAt"] = max(conv["userUpdatedAt"], iso(when))
+            self.conversation_modified_at[conversation_id] = now
+            self._recount_folders({old_folder, conv["folderId"]}, now)
+            self._changed("conversation", conversation_id)
+            return conv
+
+    def reopen_conversation(self, conversation_id, status="active", now=None):
+        """Set the status to active, pending or spam: the closed fields go."""
+        if status not in ("active", "pending", "spam"):
+            raise ValueError("status must be active, pending or spam")
+        with self.lock:
+            conv = self._conversation_by_id[conversation_id]
+            now = now or utc_now()
+            old_folder = conv["folderId"]
+            self._set_status(conv, status, now)
+            conv["userUpdatedAt"] = iso(now)
+            self.conversation_modified_at[conversation_id] = now
+            self._recount_folders({old_folder, conv["folderId"]}, now)
+            self._changed("conversation", conversation_id)
+            return conv
 
     def create_conversation(self, now=None):
         with self.lock:

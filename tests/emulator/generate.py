@@ -11,11 +11,20 @@ from .resources import add_resources
 
 def generate(seed=1, conversations=200, customers=100, mailboxes=3, users=8, teams=3, workflows=6,
              ratings=50, chat_fraction=0.2, organizations=5, tags_never_updated=0,
-             thread_count_published_only=False):
+             thread_count_published_only=False, recent_conversations=0, recent_days=400, recent_until=None,
+             long_threads=None):
     """Build the account. Deterministic: the same arguments give the same records. The parts
     beyond the original eleven streams (organizations, customer properties, saved replies) and
     the options' extra traps come from their own seeded generators (resources.py), so they
-    leave every other record exactly as it was without them."""
+    leave every other record exactly as it was without them.
+
+    `recent_conversations` more conversations (default none) come last, from their own seeded
+    generator, with their activity in the `recent_days` days before `recent_until` (a datetime;
+    default: today's 00:00:00Z, so the same all day long): see `add_recent_conversations`.
+
+    `long_threads`: the share of email and phone conversations with 26 to 120 threads (beyond the
+    cap of 25 embedded threads, many beyond a thread page of 50); None keeps the default mix
+    (4% with 26 to 50)."""
     if conversations > 0 and customers < 1:
         raise ValueError("conversations need at least one customer")
     data = Dataset()
@@ -153,7 +162,11 @@ def generate(seed=1, conversations=200, customers=100, mailboxes=3, users=8, tea
         elif conv["type"] == "chat":
             count = rng.randint(6, 40)
         else:
-            count = rng.choices([rng.randint(1, 8), rng.randint(9, 25), rng.randint(26, 50)], [85, 11, 4])[0]
+            if long_threads is None:
+                count = rng.choices([rng.randint(1, 8), rng.randint(9, 25), rng.randint(26, 50)], [85, 11, 4])[0]
+            else:
+                count = rng.choices([rng.randint(1, 8), rng.randint(9, 25), rng.randint(26, 120)],
+                                    [88 * (1 - long_threads), 12 * (1 - long_threads), 100 * long_threads])[0]
         span = (3 * 3600 if conv["type"] == "chat" else min(count, 20) * 3 * 86400)
         data._make_threads(conv, created, count, span)
         last = max(parse_iso(t["createdAt"]) for t in data.threads[conv["id"]])
@@ -181,14 +194,7 @@ def generate(seed=1, conversations=200, customers=100, mailboxes=3, users=8, tea
         workflow_closed["closedBy"] = 0
         del workflow_closed["closedByUser"]
 
-    # Folder counters and dates reflect the generated conversations.
-    for mailbox_id, folders in data.folders.items():
-        for folder in folders:
-            inside = [c for c in data.conversations if c["folderId"] == folder["id"]]
-            folder["totalCount"] = len(inside)
-            folder["activeCount"] = sum(1 for c in inside if c["status"] == "active")
-            folder["updatedAt"] = iso(max([data.conversation_modified_at[c["id"]] for c in inside],
-                                          default=datetime(2019, 6, 1, tzinfo=UTC)))
+    count_folders(data)
 
     # Happiness ratings on user replies; some share ratingCreatedAt.
     rated = [(c, t) for c in data.conversations for t in data.threads[c["id"]]
@@ -214,4 +220,62 @@ def generate(seed=1, conversations=200, customers=100, mailboxes=3, users=8, tea
 
     add_resources(data, seed, organizations=organizations, tags_never_updated=tags_never_updated,
                   hidden_threads=thread_count_published_only)
+    if recent_conversations:
+        add_recent_conversations(data, seed, recent_conversations, recent_days, recent_until)
     return data
+
+
+def count_folders(data):
+    """Folder counters and dates reflect the generated conversations."""
+    for mailbox_id, folders in data.folders.items():
+        for folder in folders:
+            inside = [c for c in data.conversations if c["folderId"] == folder["id"]]
+            folder["totalCount"] = len(inside)
+            folder["activeCount"] = sum(1 for c in inside if c["status"] == "active")
+            folder["updatedAt"] = iso(max([data.conversation_modified_at[c["id"]] for c in inside],
+                                          default=datetime(2019, 6, 1, tzinfo=UTC)))
+
+
+def add_recent_conversations(data, seed, count, days=400, until=None):
+    """`count` conversations whose whole activity lies in the `days` days before `until`, for
+    the time-series reports (the historical ones end in 2025). They are spread evenly: the
+    window is cut into `count` equal slots and each conversation is created at a seeded moment
+    of its own slot, so with `count >= 2 * days` every UTC day of the window has at least one
+    new conversation. Their threads, statuses (closed ones included) and mix of types are drawn
+    as for the others, from a generator of their own (`recent/<seed>`), and they end before
+    `until` (threads and closedAt at most `until` - 1 s)."""
+    if until is None:
+        until = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    elif until.tzinfo is None:
+        until = until.replace(tzinfo=UTC)
+    until = until.replace(microsecond=0)
+    window = int(days * 86400)
+    begin = until - timedelta(seconds=window)
+    statuses = ["active"] * 35 + ["pending"] * 15 + ["closed"] * 42 + ["spam"] * 8
+    rng = random.Random(f"recent/{seed}")
+    main_rng, data._rng = data._rng, rng          # the dataset's helpers draw from data._rng
+    try:
+        for k in range(count):
+            created = begin + timedelta(seconds=int((k + rng.random()) * window / count))
+            conv = data._make_conversation(created, rng.random() < data._chat_fraction)
+            data.conversations.append(conv)
+            data._conversation_by_id[conv["id"]] = conv
+            if conv["type"] == "chat":
+                threads = rng.randint(6, 40)
+            else:
+                threads = rng.choices([rng.randint(1, 8), rng.randint(9, 25)], [88, 12])[0]
+            room = max(0, int((until - created).total_seconds()) - 1)
+            span = min(3 * 3600 if conv["type"] == "chat" else min(threads, 20) * 3 * 86400, room)
+            data._make_threads(conv, created, threads, span)
+            last = max(parse_iso(t["createdAt"]) for t in data.threads[conv["id"]])
+            status = rng.choice(statuses)
+            closed_at = None
+            if status == "closed":
+                closed_at = max(last, min(last + timedelta(minutes=rng.randint(1, 4000)),
+                                          until - timedelta(seconds=1)))
+            data._finish_conversation(conv, status, created, closed_at)
+            data.conversation_modified_at[conv["id"]] = max(parse_iso(conv["userUpdatedAt"]),
+                                                            parse_iso(conv["customerWaitingSince"]["time"]), created)
+    finally:
+        data._rng = main_rng
+    count_folders(data)

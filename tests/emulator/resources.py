@@ -20,6 +20,12 @@ PROPERTY_DEFINITIONS = [("text", "plan", "Plan", []), ("dropdown", "tier", "Tier
                         ("number", "seats", "Seats", []), ("date", "renewal-date", "Renewal date", []),
                         ("url", "crm-profile", "CRM profile", []),
                         ("dropdown", "region", "Région", ["EMEA", "Americas", "APAC", "日本"])]
+# (type, slug, name, dropdown labels) of the organization properties, and what their values look like
+ORGANIZATION_PROPERTY_DEFINITIONS = [
+    ("text", "customer-tier", "Customer tier", []), ("number", "annual-revenue", "Annual revenue", []),
+    ("dropdown", "industry", "Industry", ["Software", "Healthcare", "Finance", "Retail", "Éducation"]),
+    ("date", "founded-date", "Founded", []), ("url", "crm-profile", "CRM profile", [])]
+ORGANIZATION_PROPERTY_ID_BASE = 1000
 SAVED_REPLIES = [
     ("Refund policy", "<p>Hi {{customer.firstName}},</p><p>Refunds take 5–7 business days to appear.</p>", None),
     ("Password reset", "<p>Use the <a href=\"https://example.com/reset\">reset link</a>; it is valid for 1 hour.</p>",
@@ -45,6 +51,7 @@ def add_resources(data, seed, organizations=5, tags_never_updated=0, hidden_thre
         data.customer_properties.append({"type": kind, "slug": slug, "name": name,
                                          "options": [{"id": _uuid(rng), "label": label} for label in labels]})
     _add_saved_replies(data, random.Random(f"saved-replies/{seed}"))
+    _add_organization_properties(data, random.Random(f"organization-properties/{seed}"))
     rng = random.Random(f"tags/{seed}")
     for tag in rng.sample(data.tags, min(tags_never_updated, len(data.tags))):
         tag.pop("updatedAt")                     # never updated: the key is absent [section 9]
@@ -122,6 +129,99 @@ def _add_hidden_threads(data, rng):
         data._rng = main_rng
 
 
+def _add_organization_properties(data, rng):
+    """A handful of definitions, and values on about 60% of (organization, property) pairs."""
+    data._next_ids["organization_property"] = ORGANIZATION_PROPERTY_ID_BASE
+    for kind, slug, name, labels in ORGANIZATION_PROPERTY_DEFINITIONS:
+        _define_organization_property(data, rng, kind, slug, name, labels)
+    for organization in data.organizations:
+        values = data.organization_property_values.setdefault(organization["id"], {})
+        for definition in data.organization_properties:
+            if rng.random() < 0.6:
+                values[definition["slug"]] = _property_value(rng, definition, organization["id"])
+
+
+def _define_organization_property(data, rng, kind, slug, name, labels):
+    data._next_ids["organization_property"] += rng.randint(1, 9)
+    definition = {"type": kind, "slug": slug, "name": name}
+    if kind == "dropdown":                       # options only on dropdowns, labels only
+        definition["options"] = [{"label": label} for label in labels]
+    data.organization_properties.append(definition)
+    data.organization_property_ids[slug] = data._next_ids["organization_property"]
+    return definition
+
+
+def _property_value(rng, definition, organization_id):
+    """Values are text, whatever the type (a number as "5000000", a date as "2020-01-15", a
+    dropdown's value is an option's label), as the Get Organization documentation shows them."""
+    kind = definition["type"]
+    if kind == "dropdown":
+        return rng.choice(definition["options"])["label"] if definition["options"] else ""
+    if kind == "number":
+        return str(rng.randint(10_000, 50_000_000))
+    if kind == "date":
+        return f"{rng.randint(1950, 2024):04d}-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}"
+    if kind == "url":
+        return f"https://crm.example.com/accounts/{organization_id}"
+    return rng.choice(["Gold", "Silver", "Bronze", "Platinum ✨", "Strategic — EMEA"])
+
+
+def organization_property_values(data, organization_id):
+    """An organization's `properties` as Get Organization serves them with
+    `includeProperties=true`: one `{definitionId, slug, name, type, value}` (plus `options` for
+    a dropdown) per defined property that has a value, in the definitions' order."""
+    values = data.organization_property_values.get(organization_id, {})
+    served = []
+    for definition in data.organization_properties:
+        slug = definition["slug"]
+        if slug in values:
+            item = {"definitionId": data.organization_property_ids[slug], "slug": slug, "name": definition["name"],
+                    "type": definition["type"], "value": values[slug]}
+            if "options" in definition:
+                item["options"] = [dict(o) for o in definition["options"]]
+            served.append(item)
+    return served
+
+
+def add_organization_property(data, slug=None, name=None, kind="text", labels=()):
+    """A new definition (no organization has a value of it yet); returns the slug."""
+    with data.lock:
+        slug = slug or f"org-property-{len(data.organization_properties) + 1}"
+        if slug in data.organization_property_ids:
+            raise ValueError(f"an organization property {slug!r} exists")
+        _define_organization_property(data, random.Random(f"organization-property/{slug}"), kind, slug,
+                                      name or slug.replace("-", " ").title(), labels)
+        data._changed("organization-property", slug)
+        return slug
+
+
+def delete_organization_property(data, slug):
+    """The definition goes, and every organization loses its value of it."""
+    with data.lock:
+        definition = next((p for p in data.organization_properties if p["slug"] == slug), None)
+        if definition is None:
+            raise KeyError(f"no organization property {slug!r}")
+        data.organization_properties.remove(definition)
+        del data.organization_property_ids[slug]
+        for values in data.organization_property_values.values():
+            values.pop(slug, None)
+        data._changed("organization-property", slug)
+
+
+def set_organization_property(data, organization_id, slug, value):
+    """Set (a text; `None` removes) an organization's value of a defined property."""
+    with data.lock:
+        _find(data.organizations, organization_id, "organization")
+        if slug not in data.organization_property_ids:
+            raise KeyError(f"no organization property {slug!r}")
+        values = data.organization_property_values.setdefault(organization_id, {})
+        if value is None:
+            values.pop(slug, None)
+        else:
+            values[slug] = str(value)
+        data._changed("organization", organization_id)
+
+
 # ---------------------------------------------------------------------------- organizations
 def organization_counts(data):
     """{organization id: (customerCount, conversationCount, lastInteractionAt or None)}, from
@@ -159,6 +259,7 @@ def delete_organization(data, organization_id):
         organization = _find(data.organizations, organization_id, "organization")
         data.organizations.remove(organization)
         data._organization_by_name.pop(organization["name"], None)
+        data.organization_property_values.pop(organization_id, None)
         now = iso(utc_now())
         for cust in data.customers:
             if cust.get("organizationId") == organization_id:

@@ -8,6 +8,8 @@ Order of processing for every request (each step can answer instead of the next 
   `emu.mangle` applied to a 2xx answer.
 Every answer carries Date, Content-Type, Content-Length and the two X-RateLimit headers, except
 the authorization page (a browser page outside the API: step 1, then the page; no rate limit).
+Requests under /docs-api (the Docs API, docs_api.py) go to `Docs.serve` after step 1: its own
+rate limit and headers, the same faults, Basic auth with the Docs key, `emu.mangle`.
 
 Time: the rate-limit window lasts 60 * time_scale seconds. Token lifetimes (`token_lifetime`,
 `expires_in`) are real, unscaled seconds: pass a small `token_lifetime` to test expiry.
@@ -26,6 +28,7 @@ from urllib.parse import parse_qsl
 from . import resources
 from .api import Api
 from .dataset import utc_now
+from .docs_api import DOCS_PREFIX, DOCS_ROOT, Docs, DocsOptions, is_docs_path
 from .generate import generate
 from .index import SearchIndex
 from .oauth import AUTHORIZE_PATH, DEFAULT_REDIRECT_URI, OAuth
@@ -103,7 +106,10 @@ class Emulator:
                  organizations=5, tags_never_updated=0, redirect_uri=DEFAULT_REDIRECT_URI,
                  customer_sort_strict=False, thread_count_published_only=False, unstable_ties=False,
                  report_rating_default=None, reports_status=403, max_page_depth=None, index_lag_seconds=0,
-                 query_ranges=False, saved_replies_hal=False, modified_since_inclusive=False):
+                 query_ranges=False, saved_replies_hal=False, modified_since_inclusive=False,
+                 report_day_limit=60, report_end_inclusive=True, report_quiet_time="null", report_refused_users=(),
+                 organization_list_counts=True, recent_conversations=0, recent_days=400, recent_until=None,
+                 long_threads=None, **docs_options):
         if plan not in PLANS:
             raise ValueError(f"plan must be one of {PLANS}")
         if index_lag_seconds < 0:
@@ -113,7 +119,10 @@ class Emulator:
                                  unstable_ties=unstable_ties, report_rating_default=report_rating_default,
                                  max_page_depth=max_page_depth, query_ranges=query_ranges,
                                  saved_replies_hal=saved_replies_hal,
-                                 modified_since_inclusive=modified_since_inclusive, seed=seed)
+                                 modified_since_inclusive=modified_since_inclusive,
+                                 report_day_limit=report_day_limit, report_end_inclusive=report_end_inclusive,
+                                 report_quiet_time=report_quiet_time, report_refused_users=report_refused_users,
+                                 organization_list_counts=organization_list_counts, seed=seed)
         self.prerender = prerender
         self.time_scale = time_scale
         self.latency = latency
@@ -126,10 +135,15 @@ class Emulator:
                              users=users, teams=teams, workflows=workflows, ratings=ratings,
                              chat_fraction=chat_fraction, organizations=organizations,
                              tags_never_updated=tags_never_updated,
-                             thread_count_published_only=thread_count_published_only)
+                             thread_count_published_only=thread_count_published_only,
+                             recent_conversations=recent_conversations, recent_days=recent_days,
+                             recent_until=recent_until, long_threads=long_threads)
         # with an index lag, listings see changes late (index.py); its clock can be replaced
         self.search_index = SearchIndex(self.data, index_lag_seconds) if index_lag_seconds else None
         self.oauth = OAuth(client_id, client_secret, refresh_token, token_lifetime, redirect_uri)
+        # the Docs API (docs_api.py): its own key, rate limit and knowledge base; `docs_*` options
+        self.docs = Docs(self, seed, time_scale, [u["id"] for u in self.data.users],
+                         [m["id"] for m in self.data.mailboxes], DocsOptions.pick(docs_options))
         self.rate_limiter = RateLimiter(rate_limit, 60 * time_scale, rate_window)
         self.throttled = 0                # 429 answers sent (rate limit and injected)
         self.drifts = 0                   # drift rounds applied
@@ -205,6 +219,13 @@ class Emulator:
         tap config: `?client_id=…&state=…[&redirect_uri=…]` answers 302 with a fresh code."""
         return f"http://{self.host}:{self.port}{AUTHORIZE_PATH}"
 
+    @property
+    def docs_base_url(self):
+        """The Docs API's base URL, e.g. http://127.0.0.1:<port>/docs-api/v1."""
+        return f"http://{self.host}:{self.port}{DOCS_PREFIX}"
+
+    docs_api_key = property(lambda self: self.docs.api_key)
+
     def issue_access_token(self, lifetime=None):
         return self.oauth.issue_access_token(lifetime)
 
@@ -218,8 +239,9 @@ class Emulator:
     def add_fault(self, kind, nth=None, path=None, fraction=None, seed=None, stall_seconds=30.0, retry_after=1):
         """Inject a fault on the `nth` matching request from now (1-based; default 1, fires once)
         or on a seeded random `fraction` of matching requests (until `clear_faults`).
-        `path` is a path prefix ("/v2/conversations" or "/conversations"); without it every
-        request except the token endpoint matches. Kinds: 500 (vnd.error body), 502/503/504 (an
+        `path` is a path prefix ("/v2/conversations" or "/conversations", or a Docs API path
+        such as "/docs-api/v1/articles"); without it every request except the token endpoint
+        matches, Docs API requests included. Kinds: 500 (vnd.error body), 502/503/504 (an
         HTML gateway page, as a load balancer sends), 429 (the rate-limit answer with
         Retry-After `retry_after`), 401 (the presented access token is expired from now on, so
         retrying with it keeps failing until the client refreshes), drop (the connection is
@@ -228,7 +250,7 @@ class Emulator:
         kind = str(kind)
         if kind not in FAULT_KINDS:
             raise ValueError(f"fault kind must be one of {FAULT_KINDS}")
-        if path is not None and not path.startswith("/v2"):
+        if path is not None and not path.startswith(("/v2", DOCS_ROOT)):
             path = "/v2" + (path if path.startswith("/") else "/" + path)
         if fraction is None and nth is None:
             nth = 1
@@ -259,10 +281,21 @@ class Emulator:
     def modify_conversation(self, conversation_id):
         return self.data.modify_conversation(conversation_id)
 
-    def add_thread(self, conversation_id, thread_type=None):
+    def add_thread(self, conversation_id, thread_type=None, user_id=None, at=None):
         """A new thread, newest of the conversation; `thread_type` e.g. "lineitem" (default:
-        chat for chats, else a customer thread, a reply or a note)."""
-        return self.data.add_thread(conversation_id, thread_type=thread_type)
+        chat for chats, else a customer thread, a reply or a note). `user_id`: the user who
+        writes it (a published reply, note or chat line by that user). `at`: its createdAt (an aware
+        datetime) when not now, e.g. a day the reports have already shown."""
+        return self.data.add_thread(conversation_id, thread_type=thread_type, author_id=user_id, at=at)
+
+    def close_conversation(self, conversation_id, user_id=None, at=None):
+        """Close it now (or `at`), by `user_id` (default: a user of its mailbox)."""
+        return self.data.close_conversation(conversation_id, user_id=user_id, at=at)
+
+    def reopen_conversation(self, conversation_id, status="active"):
+        """Give a closed conversation another status (active, pending, spam): it loses its
+        closed fields, so its resolution leaves the reports."""
+        return self.data.reopen_conversation(conversation_id, status)
 
     def create_conversation(self):
         return self.data.create_conversation()
@@ -292,6 +325,15 @@ class Emulator:
 
     def delete_organization(self, organization_id):
         resources.delete_organization(self.data, organization_id)
+
+    def add_organization_property(self, slug=None, name=None, kind="text", labels=()):
+        return resources.add_organization_property(self.data, slug, name, kind, labels)
+
+    def delete_organization_property(self, slug):
+        resources.delete_organization_property(self.data, slug)
+
+    def set_organization_property(self, organization_id, slug, value):
+        resources.set_organization_property(self.data, organization_id, slug, value)
 
     def add_customer_property(self, slug=None, name=None, kind="text", labels=()):
         return resources.add_customer_property(self.data, slug, name, kind, labels)
@@ -454,6 +496,9 @@ class Handler(BaseHTTPRequestHandler):
                 self.rate_headers = {}
                 self.answer(entry, emu.oauth.authorize_page(entry.query) if method == "GET"
                             else error_reply(405, "Method not allowed"))
+                return
+            if is_docs_path(path):
+                emu.docs.serve(self, entry, method, path, raw_query, headers)
                 return
             allowed, limit, remaining, retry_after = emu.rate_limiter.take(1 if method == "GET" else 2)
             self.rate_headers = {"X-RateLimit-Limit-Minute": str(limit), "X-RateLimit-Remaining-Minute": str(remaining)}

@@ -96,13 +96,15 @@ def one_of(name, value, allowed):
 
 
 REPORT_RATINGS = ("great", "ok", "all", "not-good")
+REPORT_QUIET_TIMES = ("null", "zero", "absent")
 
 
 @dataclass
 class Readings:
     """The emulator's reading of points the documentation leaves open (docs/api-readings.md).
     Every default is the emulator's original behaviour; each other value is a stricter reading
-    that the real API may take."""
+    that the real API may take. The time-series reports' readings (report_*) were new with those
+    reports: their defaults are the stricter readings."""
     plan: str = "plus"
     reports_status: int = 403            # what report endpoints answer on the Standard plan
     customer_sort_strict: bool = False   # /customers: sortField only score, firstName, lastName, modifiedAt
@@ -112,6 +114,11 @@ class Readings:
     query_ranges: bool = False           # `query` range syntax on /conversations and /customers
     saved_replies_hal: bool = False      # saved replies as a HAL page instead of a bare array
     modified_since_inclusive: bool = False   # modifiedSince lists rows at that second too (>=)
+    report_day_limit: int = 60           # longest range (days) the time-series reports serve by day
+    report_end_inclusive: bool = True    # a time-series report's `end` second belongs to the range
+    report_quiet_time: str = "null"      # `time` of a period with nothing to average: null, zero, absent
+    report_refused_users: tuple = ()     # user ids whose user reports answer 403
+    organization_list_counts: bool = True    # /organizations items carry the counts
     seed: int = 1                        # seeds the tie order (with a per-request counter)
 
     def __post_init__(self):
@@ -121,3 +128,8 @@ class Readings:
             raise ValueError("reports_status must be a 4xx status code")
         if self.max_page_depth is not None and self.max_page_depth < 1:
             raise ValueError("max_page_depth must be at least 1")
+        if not (isinstance(self.report_day_limit, int) and self.report_day_limit >= 1):
+            raise ValueError("report_day_limit must be a whole number of days, at least 1")
+        if self.report_quiet_time not in REPORT_QUIET_TIMES:
+            raise ValueError(f"report_quiet_time must be one of {REPORT_QUIET_TIMES}")
+        self.report_refused_users = tuple(self.report_refused_users or ())
