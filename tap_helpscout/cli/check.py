@@ -19,11 +19,11 @@ from tap_helpscout.sync.state import prepare
 from tap_helpscout.timefmt import api_time, format_date_time, utc_now
 from tap_helpscout.version import PROG
 
-MAX_REQUESTS = 10
+MAX_REQUESTS = 16
 # A check is asked for an answer now: an API out of reach is given up on within seconds, not
 # after the two minutes of a sync's retries.
 CHECK_TRIES = 3
-SAMPLE_PAGES = 4                       # conversation pages sampled, page 1 included
+SAMPLE_PAGES = 8                       # conversation pages sampled, page 1 included
 KEYS = ("ok", "user", "mailboxes", "reports_available", "rate_limit_per_minute", "conversations",
         "customers", "estimated_requests", "estimated_minutes", "problems")
 REPORT = "happiness_ratings_report"
