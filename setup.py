@@ -16,7 +16,7 @@ setup(
     license="Apache-2.0",
     python_requires=">=3.9",
     packages=find_packages(include=["tap_helpscout", "tap_helpscout.*"]),
-    # Shipped in the wheel (tests/test_packaging.py checks): the schemas, and the logging
+    # Shipped in the wheel (tests/integration/test_packaging.py checks): the schemas, and the logging
     # configuration that logs.py points singer-python's reload at.
     package_data={"tap_helpscout": ["schemas/*.json", "logging.conf"]},
     install_requires=[
@@ -32,7 +32,10 @@ setup(
         "pytz",
     ],
     # setuptools: tests build the package without build isolation, and venvs on Python 3.12+
-    # come without it; 70.1 builds wheels without the `wheel` package.
-    extras_require={"test": ["pytest>=7", "pytest-timeout", "setuptools>=70.1"]},
+    # come without it; 70.1 builds wheels without the `wheel` package. pytest-xdist: the Makefile
+    # runs the tests on several workers (-n, --dist loadgroup). pytest 9.2 changed how node IDs
+    # are stored, and pytest-xdist 3.8's loadgroup then silently stops grouping the tests marked
+    # xdist_group (pytest-dev/pytest-xdist#1386): below 9.2 until a release of xdist fixes it.
+    extras_require={"test": ["pytest>=7,<9.2", "pytest-timeout", "pytest-xdist>=3", "setuptools>=70.1"]},
     entry_points={"console_scripts": ["tap-helpscout=tap_helpscout:main"]},
 )

@@ -1,14 +1,18 @@
 """Every config key of the tap, defined once: name, type, default, secret or not, meaning.
 
 config.py validates from this table, docs/configuration.md's config table and meltano.yml's `settings`
-are generated from it (a test checks they match), and the rest of the tap reads its defaults
-here (`DEFAULTS["base_url"]`, `SETTINGS["max_parallel_requests"].maximum`, `is_loopback`):
+are generated from it (a test checks they match), so is the JSON Schema of `--about`, and the
+rest of the tap reads its defaults here (`DEFAULTS["base_url"]`,
+`SETTINGS["max_parallel_requests"].maximum`, `is_loopback`):
 
     python -m tap_helpscout.settings --markdown     # docs/configuration.md's table
     python -m tap_helpscout.settings --meltano      # meltano.yml's settings list
+    python -m tap_helpscout.settings --json-schema  # the settings of `tap-helpscout --about --format json`
 """
 import argparse
+import copy
 import ipaddress
+import json
 import sys
 from dataclasses import dataclass
 from typing import Optional
@@ -29,6 +33,21 @@ MELTANO_KINDS = {STRING: "string", PATH: "string", URL: "string", DATE_TIME: "da
                  SECONDS: "integer",
                  # Meltano's kinds have no fractional number: whole minutes there.
                  MINUTES: "integer", INTEGER: "integer", BOOLEAN: "boolean"}
+
+# Each kind as JSON Schema (the settings of `--about --format json`).
+JSON_SCHEMA_KINDS = {STRING: {"type": "string"}, PATH: {"type": "string"},
+                     URL: {"type": "string", "format": "uri"},
+                     DATE_TIME: {"type": "string", "format": "date-time"},
+                     SECONDS: {"type": "number", "exclusiveMinimum": 0},
+                     MINUTES: {"type": "number", "exclusiveMinimum": 0},
+                     INTEGER: {"type": "integer"}, BOOLEAN: {"type": "boolean"}}
+# Which credentials go together (config.py enforces them): the app's two keys together, a
+# refresh token with both, and either the app's keys or an access token.
+CREDENTIAL_RULES = {
+    "dependentRequired": {"client_id": ["client_secret"], "client_secret": ["client_id"],
+                          "refresh_token": ["client_id", "client_secret"]},
+    "anyOf": [{"required": ["client_id", "client_secret"]}, {"required": ["access_token"]}],
+}
 
 
 @dataclass(frozen=True)
@@ -171,14 +190,40 @@ def meltano_yaml(indent="    "):
     return "\n".join(line(entry) for entry in meltano_settings()) + "\n"
 
 
+def json_schema():
+    """The config as a JSON Schema, in the shape of a Meltano SDK tap's `--about --format json`
+    settings: every key optional (so its type admits null, as the SDK writes optional
+    properties), with its default and meaning, and secrets marked `secret` and `writeOnly` as
+    the SDK marks them. Unknown keys are allowed (the tap warns about them)."""
+    properties = {}
+    for s in _TABLE:
+        prop = dict(JSON_SCHEMA_KINDS[s.kind])
+        prop["type"] = [prop["type"], "null"]
+        if s.minimum is not None:
+            prop["minimum"] = s.minimum
+        if s.maximum is not None:
+            prop["maximum"] = s.maximum
+        if s.default is not None:
+            prop["default"] = s.default
+        prop["description"] = s.meaning
+        if s.secret:
+            prop.update(secret=True, writeOnly=True)
+        properties[s.name] = prop
+    return {"type": "object", "properties": properties, **copy.deepcopy(CREDENTIAL_RULES)}
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m tap_helpscout.settings",
                                      description="Print the tap's config keys as documentation.")
     group = parser.add_mutually_exclusive_group(required=True)
     group.add_argument("--markdown", action="store_true", help="the config table of docs/configuration.md")
     group.add_argument("--meltano", action="store_true", help="meltano.yml's settings list")
+    group.add_argument("--json-schema", action="store_true", help="the settings of --about --format json")
     args = parser.parse_args(argv)
-    sys.stdout.write(markdown_table() if args.markdown else meltano_yaml())
+    if args.json_schema:
+        sys.stdout.write(json.dumps(json_schema(), indent=2) + "\n")
+    else:
+        sys.stdout.write(markdown_table() if args.markdown else meltano_yaml())
 
 
 if __name__ == "__main__":

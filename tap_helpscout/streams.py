@@ -54,6 +54,7 @@ class Stream:
     derive: Optional[Callable[[dict], None]] = None           # adds derived columns in place
     embed: Optional[str] = None                 # EMBEDDED: the parent's `embed=` value
     incomplete: Optional[Callable[[dict, list], bool]] = None  # EMBEDDED: (API item, embedded) -> fetch separately?
+    parent_count: Optional[str] = None          # the parent's field that counts these children
     plan_gated: bool = False                    # a 403 means the plan lacks it: skip with a warning
     page_size: int = PAGE_SIZE                  # rows a full page holds
     sort_field: Optional[str] = None            # SEARCH: the `sortField` of the keyset chain
@@ -121,7 +122,7 @@ STREAMS = {s.name: s for s in (
         replication_method=INCREMENTAL, replication_key="created_at",
         reader=EMBEDDED, path="/conversations/{parent_id}/threads", records_key="threads",
         parent="conversations", parent_id_column="conversation_id",
-        embed="threads", incomplete=threads_truncated,
+        embed="threads", incomplete=threads_truncated, parent_count="threads",
     ),
     Stream(
         name="customers", key_properties=("id",),

@@ -36,13 +36,13 @@ def make_emulator():
 def account(make_emulator, tmp_path):
     """A factory: `account(**options)` starts an emulated account (seed 7, 120 conversations,
     70 customers, 40 ratings unless `options` say otherwise) and returns it with a config for it
-    in `tmp_path` and the full catalog."""
-    from tests.tap_runner import discover, write_config
+    in `tmp_path` and the full catalog (nothing selected)."""
+    from tests.support.tap_runner import offline_catalog, write_config
 
     def start(**options):
         emu = make_emulator(**{"seed": 7, "conversations": 120, "customers": 70, "ratings": 40, **options})
         config = write_config(emu, tmp_path)
-        return emu, config, discover(config)
+        return emu, config, offline_catalog()
     return start
 
 

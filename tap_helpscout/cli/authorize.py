@@ -2,10 +2,15 @@
 OAuth2 authorization-code flow on a loopback listener (or a pasted address with `--no-browser`),
 checked by a random `state`. docs/design/command-line.md tells how; docs/operations.md how to
 use it.
+
+Under Meltano (`meltano invoke <extractor> --authorize`) the config file is a temporary one that
+Meltano deletes after the run: the tokens go to `token_store_path` only (without it the command
+stops with one line), and the closing line names Meltano's commands for the extractor Meltano ran.
 """
 import errno
 import hmac
 import html
+import os
 import re
 import secrets
 import sys
@@ -207,17 +212,49 @@ def _shown(value):
     return value if len(value) <= 60 else value[:57] + "..."
 
 
+# -- under Meltano ------------------------------------------------------------------------------------
+
+def meltano_extractor(environ=None):
+    """The name of the Meltano extractor that runs the tap, or None when Meltano does not run it.
+    Meltano (4.x, the version tested) sets MELTANO_PROJECT_ROOT and MELTANO_EXTRACTOR_NAME in
+    the environment of every extractor it runs (invoke, run, el): the name is the one Meltano
+    ran, an inherited extractor's own (`tap-helpscout-acme`), not its parent's."""
+    environ = os.environ if environ is None else environ
+    name = (environ.get("MELTANO_EXTRACTOR_NAME") or "").strip()
+    return name if name and environ.get("MELTANO_PROJECT_ROOT") else None
+
+
+def check_token_store(config, extractor):
+    """Under Meltano the tokens must go to `token_store_path`: the config file is Meltano's
+    temporary copy, deleted after the run."""
+    if extractor and not config.get("token_store_path"):
+        raise ConfigError(f'config: under Meltano, --authorize needs "token_store_path" (the config file '
+                          f"is Meltano's temporary copy; tokens written there would be lost): set it, e.g. "
+                          f"meltano config {extractor} set token_store_path "
+                          f"'$MELTANO_PROJECT_ROOT/.meltano/{extractor}-token.json'")
+
+
+def next_step(config_path, extractor):
+    """The command to run after --authorize: the check, as the user runs the tap."""
+    if extractor:
+        return f"meltano invoke {extractor} --check"
+    return f"{PROG} --config {config_path} --check"
+
+
 # -- the flow ---------------------------------------------------------------------------------------
 
 def authorize(config, config_path, port=DEFAULT_PORT, browser=True, stdin=None, out=None,
-              wait_seconds=WAIT_SECONDS):
-    """Run the whole flow; returns the closing line, which names the authorized user. Raises
-    TapError for anything the user must fix (one line)."""
+              wait_seconds=WAIT_SECONDS, environ=None):
+    """Run the whole flow; returns the closing line, which names the authorized user and the
+    next command. Raises TapError for anything the user must fix (one line). `environ` (default
+    os.environ) tells whether Meltano runs the tap."""
     stdin = stdin or sys.stdin
     out = out or sys.stderr
+    extractor = meltano_extractor(environ)
     if not (config.get("client_id") and config.get("client_secret")):
         raise ConfigError('config: --authorize needs "client_id" and "client_secret" (the App ID and '
                           "App Secret of your app under Help Scout > Your Profile > My Apps)")
+    check_token_store(config, extractor)
     port = check_port(port)
     state = new_state()
     url = authorization_url(config, state)
@@ -269,7 +306,7 @@ def authorize(config, config_path, port=DEFAULT_PORT, browser=True, stdin=None, 
     store_tokens(config, config_path, refresh_token, access_token)
     say(f"Tokens stored in {config.get('token_store_path') or config_path}.")
     user = authorized_user(config, access_token)
-    return f"Authorized as {describe_user(user)}. Next: {PROG} --config {config_path} --check"
+    return f"Authorized as {describe_user(user)}. Next: {next_step(config_path, extractor)}"
 
 
 def _minutes(seconds):

@@ -1,8 +1,9 @@
 """The command line: arguments, catalog and state files, and how failures reach the user.
 
-Conventions are singer-python's `parse_args`: `--config` is required in every mode,
-`--properties` is the legacy name of `--catalog`, and `--state` is accepted (and ignored)
-together with `--discover`, because Meltano passes it there.
+Conventions are singer-python's `parse_args`: `--config` is required in every mode (but
+`--about`, which describes the tap as Meltano SDK taps do), `--properties` is the legacy name of
+`--catalog`, and `--state` is accepted (and ignored) together with `--discover`, because Meltano
+passes it there.
 """
 import argparse
 import json
@@ -11,6 +12,8 @@ import os
 import sys
 import traceback
 
+from tap_helpscout.cli.about import FORMATS as ABOUT_FORMATS
+from tap_helpscout.cli.about import render as render_about
 from tap_helpscout.cli.inputs import load_catalog, load_config, load_state, require_selection
 from tap_helpscout.discover import discover
 from tap_helpscout.errors import InputError, TapError
@@ -20,6 +23,8 @@ from tap_helpscout.settings import SECRET_KEYS
 from tap_helpscout.signals import GUARD, SIGNALS, Terminated, signal_of
 from tap_helpscout.version import PROG, VERSION
 
+THREAD_LIMIT = (f"{PROG}: could not start a thread (the memory or process limit: ulimit -v, ulimit -u, a "
+                f"container's limit?); give the tap more, or set max_parallel_requests to 1")
 MEMORY_LIMIT = (f"{PROG}: the memory limit was reached (ulimit -v, a container's limit?); give the tap more "
                 f"memory, or lower max_parallel_requests")
 # How long the end of a run waits for a token renewal under way on another thread (a request's
@@ -30,9 +35,11 @@ TOKEN_STORE_WAIT_SECONDS = 180
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(
         prog=PROG, description="Singer tap for the Help Scout Mailbox API 2.0.")
-    parser.add_argument("-c", "--config", required=True, metavar="CONFIG",
-                        help="config file (JSON); see sample_config.json")
+    parser.add_argument("-c", "--config", metavar="CONFIG",
+                        help="config file (JSON); see sample_config.json. Required but with --about")
     mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--about", action="store_true",
+                      help="print the tap's name, version, capabilities and settings, and exit")
     mode.add_argument("-d", "--discover", action="store_true",
                       help="print the catalog of streams and exit (works offline)")
     mode.add_argument("--authorize", action="store_true",
@@ -49,8 +56,13 @@ def parse_args(argv=None):
     parser.add_argument("--no-browser", action="store_true",
                         help="with --authorize: print the address, read the redirected one from stdin")
     parser.add_argument("--json", action="store_true", help="with --check: one JSON object on stdout")
+    parser.add_argument("--format", choices=ABOUT_FORMATS, help="with --about: text (default), json or markdown")
     parser.add_argument("--version", action="version", version=f"{PROG} {VERSION}")
     args = parser.parse_args(argv)
+    if args.config is None and not args.about:
+        parser.error("the following arguments are required: -c/--config")
+    if args.format is not None and not args.about:
+        parser.error("--format goes with --about")
     if (args.port is not None or args.no_browser) and not args.authorize:
         parser.error("--port and --no-browser go with --authorize")
     if args.json and not args.check:
@@ -64,6 +76,11 @@ def run(argv=None, loaded=None, guard=None):
     hide its secrets from a traceback; `guard` (a SignalGuard) watches the output, so that a
     signal never cuts a line."""
     args = parse_args(argv)
+    if args.about:
+        # Needs no config: a config given (Meltano gives one) is not read.
+        sys.stdout.write(render_about(args.format or "text"))
+        sys.stdout.flush()
+        return
     if args.check:
         # check.py validates the config itself, so that --json reports a broken one as JSON.
         from tap_helpscout.cli.check import run_check
@@ -122,16 +139,9 @@ def main(argv=None):
     except MemoryError:
         failure = (MEMORY_LIMIT, 1)
     except RuntimeError as exc:
-        if "can't start new thread" not in str(exc):
-            raise
-        failure = (f"{PROG}: could not start a thread (the memory or process limit: ulimit -v, ulimit -u, a "
-                   f"container's limit?); give the tap more, or set max_parallel_requests to 1", 1)
+        failure = (THREAD_LIMIT, 1) if "can't start new thread" in str(exc) else _bug(exc, argv, loaded)
     except Exception as exc:             # a bug: keep the traceback, but never a secret in it
-        message = f"{PROG}: unexpected error: {type(exc).__name__}: {exc}\n{traceback.format_exc()}"
-        # The run's Redactor knows every token obtained so far; add the config's (before and
-        # after a rotation) and keep the traceback's lines.
-        RUN.add(*_secrets(argv, loaded.get("config")))
-        failure = (RUN.scrub(message), 1)
+        failure = _bug(exc, argv, loaded)
     finally:
         # A token being renewed on another thread reaches the disk before the process ends:
         # until then, further signals are held back too.
@@ -140,6 +150,15 @@ def main(argv=None):
     if failure is not None:
         _fail(*failure)
     sys.exit(exit_code or 0)
+
+
+def _bug(exc, argv, loaded):
+    """(the message, 1) for an unexpected exception: its traceback, with no secret in it."""
+    message = f"{PROG}: unexpected error: {type(exc).__name__}: {exc}\n{traceback.format_exc()}"
+    # The run's Redactor knows every token obtained so far; add the config's (before and after a
+    # rotation) and keep the traceback's lines.
+    RUN.add(*_secrets(argv, loaded.get("config")))
+    return RUN.scrub(message), 1
 
 
 def _secrets(argv, config):
@@ -162,8 +181,12 @@ def _silence_stdout():
 
 
 def _fail(message, code):
-    # Requests still in flight on worker threads finish while the process exits; what they
-    # would log must not come after the line that says how the run ended.
+    # Requests still in flight on worker threads finish while the process exits; what they would
+    # log must not come after the line that says how the run ended: logging stops first, and the
+    # log's handlers write nowhere from now on (a worker's line already under way included).
     logging.disable(logging.CRITICAL)
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, logging.StreamHandler):
+            handler.setStream(open(os.devnull, "w"))
     tell(sys.stderr, message)
     sys.exit(code)

@@ -267,7 +267,7 @@ class Engine:
 
     @staticmethod
     def notes(family, stream):
-        notes = [f"{n} {what}" for n, what in ((family.skipped[stream.name], "items without their key skipped"),
+        notes = [f"{n} {what}" for n, what in ((family.skipped[stream.name], "skipped without their key"),
                                                (family.nulled[stream.name], "values made null")) if n]
         return "".join(f", {note}" for note in notes)
 

@@ -99,7 +99,7 @@ def summary_line(totals, seconds, stats, skipped, failures, stopped=False):
              f"{stats['requests']} requests, {stats['throttled']} x 429, {stats['retries']} retries, "
              f"{stats['rate_waits']} rate-limit waits"]
     if malformed:
-        parts.append(f"{malformed} items without their key skipped")
+        parts.append(f"{malformed} skipped without their key")
     if nulled:
         parts.append(f"{nulled} values made null")
     if skipped:

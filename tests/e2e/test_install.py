@@ -12,7 +12,7 @@ import pytest
 
 from tap_helpscout.version import VERSION
 from tests.e2e.tools import tool_venv
-from tests.test_packaging import source_copy
+from tests.support.source_tree import source_copy
 
 pytestmark = pytest.mark.e2e
 

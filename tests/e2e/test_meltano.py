@@ -20,7 +20,7 @@ import subprocess
 import pytest
 
 from tests.e2e.tools import MELTANO, REPO, tool_venv
-from tests.expected import expected_row_counts, expected_rows
+from tests.support.expected import expected_row_counts, expected_rows
 
 pytestmark = pytest.mark.e2e
 
@@ -74,8 +74,9 @@ def meltano_project(request, make_emulator, tmp_path):
     return emu, run
 
 
-def landed(project, stream):
-    path = project / "output" / f"{stream}.jsonl"
+def landed(project, stream, extractor="tap-helpscout"):
+    """The rows target-jsonl wrote for `stream` of `extractor` (meltano.yml: output/<extractor>)."""
+    path = project / "output" / extractor / f"{stream}.jsonl"
     return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
 
 

@@ -15,8 +15,8 @@ import subprocess
 import pytest
 
 from tests.e2e.tools import SINGER_TOOLS, tool_venv
-from tests.expected import expected_row_counts
-from tests.tap_runner import run_tap, write_json
+from tests.support.expected import expected_row_counts
+from tests.support.tap_runner import run_tap, write_json
 
 pytestmark = pytest.mark.e2e
 

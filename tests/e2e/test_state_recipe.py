@@ -15,8 +15,8 @@ import pytest
 
 from tests.e2e.conftest import SMALL_ACCOUNT
 from tests.e2e.tools import REPO, TARGET_JSONL, tap_bin_dir, tool_venv
-from tests.expected import expected_row_counts
-from tests.tap_runner import write_config
+from tests.support.expected import expected_row_counts
+from tests.support.tap_runner import write_config
 
 pytestmark = pytest.mark.e2e
 

@@ -6,8 +6,8 @@ import json
 import pytest
 
 from tests.e2e.tools import TARGET_JSONL, run_pipeline, tap_bin_dir, tool_venv
-from tests.expected import expected_row_counts, expected_rows, key_of
-from tests.tap_runner import write_json
+from tests.support.expected import expected_row_counts, expected_rows, key_of
+from tests.support.tap_runner import write_json
 
 pytestmark = pytest.mark.e2e
 

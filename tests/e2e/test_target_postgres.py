@@ -4,8 +4,8 @@ all fifteen tables exist with the catalog's columns and the expected row counts,
 deleted at the source leave the full-table tables (table versions and ACTIVATE_VERSION): marked
 with `_sdc_deleted_at` by default, removed with `hard_delete`; an interrupted run removes nothing.
 
-The server is the suite's own (fixture `postgres`, tests/e2e/conftest.py); each load gets a
-database of its own. The tables are read with psql, so the tap's venv needs no Postgres driver.
+The server is the suite's own (fixture `postgres`, tests/e2e/conftest.py: one per pytest-xdist
+worker that runs any of these tests); each load gets a database of its own. The tables are read with psql, so the tap's venv needs no Postgres driver.
 """
 import itertools
 import json
@@ -14,8 +14,8 @@ import pytest
 
 from tests.e2e.tools import (MELTANOLABS_TARGET_POSTGRES, PIPELINEWISE_TARGET_POSTGRES, run_pipeline,
                              tap_bin_dir, tool_venv)
-from tests.expected import FULL_TABLE_STREAMS, PRIMARY_KEYS, columns, expected_rows
-from tests.tap_runner import run_tap, run_until_killed, write_json
+from tests.support.expected import FULL_TABLE_STREAMS, PRIMARY_KEYS, columns, expected_rows
+from tests.support.tap_runner import run_tap, run_until_killed, write_json
 
 pytestmark = pytest.mark.e2e
 

@@ -127,6 +127,8 @@ class Emulator:
         self.time_scale = time_scale
         self.latency = latency
         self.mangle = None                # fn(path, query, body) -> body: see Handler.mangled
+        self.before_token = None          # fn(): called as a token request arrives, before it is answered
+        self.send_date = True             # False: answers carry no Date header (the server's clock)
         self.drift = Drift(**drift) if isinstance(drift, dict) else drift
         if self.drift is not None and self.drift.every < 1:
             raise ValueError("drift.every must be at least 1")
@@ -524,6 +526,8 @@ class Handler(BaseHTTPRequestHandler):
         if path == TOKEN_PATH:
             if method != "POST":
                 return error_reply(405, "Method not allowed")
+            if emu.before_token is not None:
+                emu.before_token()
             return emu.oauth.token_endpoint(parse_qsl(raw_query, keep_blank_values=True), headers, body)
         if not path.startswith("/v2/") and path != "/v2":
             return error_reply(404, "Resource not found")
@@ -597,9 +601,11 @@ class Handler(BaseHTTPRequestHandler):
             pass
 
     def head_bytes(self, reply):
-        lines = [f"HTTP/1.1 {reply.status} {REASONS.get(reply.status, 'Unknown')}",
-                 f"Date: {http_date()}", f"Server: {self.server_version}",
-                 f"Content-Type: {reply.content_type}", f"Content-Length: {len(reply.body)}"]
+        lines = [f"HTTP/1.1 {reply.status} {REASONS.get(reply.status, 'Unknown')}"]
+        if self.emulator.send_date:
+            lines.append(f"Date: {http_date()}")
+        lines += [f"Server: {self.server_version}",
+                  f"Content-Type: {reply.content_type}", f"Content-Length: {len(reply.body)}"]
         lines += [f"{k}: {v}" for k, v in self.rate_headers.items()]
         lines += [f"{k}: {v}" for k, v in reply.headers.items()]
         if self.close_connection:

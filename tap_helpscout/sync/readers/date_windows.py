@@ -114,7 +114,7 @@ class Reader:
                     for item in page.items:
                         rows.setdefault(row_identity(item, 0, 0), item)
             except Contradicted:
-                read.totals.add(None)           # its pages contradict each other: this read proves nothing
+                read.contradicted = True           # its pages contradict each other: this read proves nothing
             passes.append(read)
             if read.complete or covered(passes):
                 return list(rows.values())

@@ -24,8 +24,11 @@ class Reader:
                 continue
             rows = _embedded(item, stream.embed)
             if not isinstance(rows, list) or stream.incomplete(item, rows):
+                # Embedded rows, or a count above 0, say that the listing is not empty.
+                count = item.get(stream.parent_count) if stream.parent_count else None
+                has_rows = bool(rows) or (isinstance(count, int) and not isinstance(count, bool) and count > 0)
                 page.children[(stream.name, item["id"])] = context.workers.pool.submit(
-                    context.fetcher.children, stream, item["id"])
+                    context.fetcher.children, stream, item["id"], has_rows)
 
     def emit(self, page, items):
         """Write the children of each of `items` (parents on `page`), parent by parent."""

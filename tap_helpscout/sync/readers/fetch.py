@@ -92,21 +92,22 @@ class Fetcher:
             for future in ahead:
                 future.cancel()
 
-    def read_all(self, stream, path, params=None, size=PAGE_SIZE, parallel=False):
+    def read_all(self, stream, path, params=None, size=PAGE_SIZE, parallel=False, expected=False):
         """Every row of a small listing. Pages are read in passes; a pass is complete when its
         pages agree on the total and hold that many distinct rows. A listing that changes or
         reorders its ties while it is read, or whose pages contradict each other, is read
         again, at most PASSES times; the rows of every pass are kept (a row read twice is
         harmless, a row never read is lost). Without a complete pass, MalformedAnswer: the
-        stream fails rather than miss a row."""
+        stream fails rather than miss a row. `expected`: an earlier answer (the parent's count)
+        says the listing has rows, so its first page may not come back empty either."""
         params = params or {}
         passes, rows, problem, server_time = [], {}, None, None
         identify = functools.partial(identity, key=stream.item_id)
         for attempt in range(1, PASSES + 1):
             read = Pass(identify=identify)
-            first = self.page(stream, path, params, 1, size)
-            server_time = server_time or first.server_time
             try:
+                first = self.page(stream, path, params, 1, size, expected=expected)
+                server_time = server_time or first.server_time
                 for page in itertools.chain([first], self.pages(stream, path, params,
                                                                 range(2, first.pages + 1), size, parallel)):
                     read.add(page)
@@ -114,7 +115,7 @@ class Fetcher:
                         rows.setdefault(identify(item, page.number, index), item)
             except Contradicted as exc:
                 problem = exc
-                read.totals.add(None)           # this pass proves nothing
+                read.contradicted = True           # this pass proves nothing
             passes.append(read)
             if read.complete or covered(passes):
                 return Listing(list(rows.values()), True, server_time)
@@ -124,11 +125,12 @@ class Fetcher:
                               f"pages disagree{f' ({problem})' if problem else ''}; the stream is read "
                               f"again next run", endpoint=path)
 
-    def children(self, child, parent_id):
+    def children(self, child, parent_id, expected=False):
         """A child listing of one parent (threads of a conversation, members of a team); empty,
-        and complete, when the parent was deleted since it was listed (404)."""
+        and complete, when the parent was deleted since it was listed (404). `expected`: the
+        parent says it has children (see `read_all`)."""
         try:
-            return self.read_all(child, child.path.format(parent_id=parent_id), child.params)
+            return self.read_all(child, child.path.format(parent_id=parent_id), child.params, expected=expected)
         except ApiError as exc:
             if exc.status != 404:
                 raise

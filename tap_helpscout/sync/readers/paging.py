@@ -38,6 +38,7 @@ class Pass:
         self.identify = identify
         self.totals = set()
         self.seen = set()
+        self.contradicted = False       # a page of it contradicted the others: it proves nothing
 
     def add(self, page):
         self.totals.add(page.total)
@@ -45,14 +46,18 @@ class Pass:
             self.seen.add(self.identify(item, page.number, index))
 
     @property
+    def agreed(self):
+        return len(self.totals) == 1 and not self.contradicted
+
+    @property
     def complete(self):
-        return len(self.totals) == 1 and len(self.seen) >= next(iter(self.totals))
+        return self.agreed and len(self.seen) >= next(iter(self.totals))
 
 
 def covered(passes):
     """Several reads together cover the listing when the rows seen across them are at least as
     many as the total of the latest one whose pages agreed."""
-    agreed = [p for p in passes if len(p.totals) == 1]
+    agreed = [p for p in passes if p.agreed]
     if not agreed:
         return False
     seen = set().union(*(p.seen for p in passes))

@@ -2,7 +2,7 @@
 items with and without embedded threads, and on the single conversation."""
 import pytest
 
-from tests.api_client import ApiClient
+from tests.support.api_client import ApiClient
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -3,7 +3,7 @@
 organization property definitions (`/organizations/properties`) and the helpers that change them."""
 import pytest
 
-from tests.api_client import ApiClient, embedded
+from tests.support.api_client import ApiClient, embedded
 from tests.emulator.resources import organization_counts
 
 pytestmark = pytest.mark.timeout(60)

@@ -5,7 +5,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from tests.api_client import ApiClient
+from tests.support.api_client import ApiClient
 from tests.emulator import report_points
 from tests.emulator.dataset import iso, parse_iso
 from tests.emulator.report_series import SERIES

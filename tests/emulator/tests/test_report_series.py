@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from tests.api_client import ApiClient
+from tests.support.api_client import ApiClient
 from tests.emulator import Emulator, generate, report_periods
 from tests.emulator.dataset import iso, parse_iso
 from tests.emulator.report_series import SERIES
