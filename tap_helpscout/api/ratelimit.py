@@ -74,12 +74,7 @@ class RateLimiter:
             while True:
                 ticket = self.try_acquire(cost)
                 if isinstance(ticket, Ticket):
-                    self._noticed = False
                     return ticket
-                if ticket != math.inf and ticket >= PAUSE_NOTICE_SECONDS and not self._noticed:
-                    self._noticed = True        # once per pause, whichever thread meets it
-                    LOGGER.info("rate limit: pausing about %.0f s, until the account's budget comes back (%s "
-                                "requests a minute)", ticket, self.limit or "an unknown number of")
                 self._cond.wait(None if ticket == math.inf else ticket)
 
     def try_acquire(self, cost=1):
@@ -88,6 +83,13 @@ class RateLimiter:
         with self._cond:
             now = self._clock()
             delay = self._delay(now, cost)
+            if delay != math.inf and delay >= PAUSE_NOTICE_SECONDS and not self._noticed:
+                # Once per spell of pacing, whichever thread meets it first: how long until the
+                # budget surely comes back.
+                self._noticed = True
+                until = max(delay, self._refill_by(likely=self._trust_openers) - now) if self._fresh else delay
+                LOGGER.info("rate limit: pausing about %.0f s, until the account's budget comes back (%s "
+                            "requests a minute)", until, self.limit or "an unknown number of")
             if delay > 0:
                 if self._in_flight == 0 and self._idle_since is None:
                     self._idle_since = now
@@ -144,7 +146,7 @@ class RateLimiter:
         reserve = spare + min(probes, max(2, (self.limit or 0) // 4))
         left = self._fresh[1] - (self._spent - self._fresh[0]) - cost
         if left >= reserve:
-            self._low_since = None
+            self._low_since, self._noticed = None, False      # no longer pacing
             return max(waits)
         if self._in_flight:
             return math.inf               # their answers may show the refill
