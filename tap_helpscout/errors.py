@@ -10,7 +10,9 @@ refused, a rate-limit wait longer than allowed, the API out of reach) and stop t
 
 
 class TapError(Exception):
-    """An error to report to the user as one line, then exit 1."""
+    """An error to report to the user as one line, then exit `exit_code`."""
+
+    exit_code = 1
 
 
 class ConfigError(TapError):
@@ -19,6 +21,13 @@ class ConfigError(TapError):
 
 class InputError(TapError):
     """The catalog or state file cannot be used."""
+
+
+class NothingSelected(InputError):
+    """The catalog selects no stream: a run would do nothing, and a scheduler would report
+    success for ever (a deliberate departure from taps that exit 0)."""
+
+    exit_code = 3
 
 
 class ApiError(TapError):

@@ -120,6 +120,13 @@ _TABLE = (
             "the tap stops at the next page boundary with a complete STATE and exit code 0, and the next "
             "run continues from there; for schedulers that kill a task after a hard timeout, set it well "
             "below that timeout. Without it a run goes on until everything is read"),
+    Setting("progress_seconds", SECONDS,
+            "seconds between the progress lines a running stream writes to stderr (rows so far, share "
+            "done, time left); they go on during long rate-limit pauses", default=30.0, shown_default="`30`"),
+    Setting("log_request_metrics", BOOLEAN,
+            "also write Singer's per-request `METRIC` lines (`http_request_duration`) to stderr, for "
+            "orchestrators that read them; the per-stream `record_count` metrics are always written",
+            default=False),
     Setting("fetch_saved_reply_text", BOOLEAN,
             "also read each saved reply's full `text` and `chat_text`, at one request per saved reply "
             "(the listing gives previews only)", default=False),

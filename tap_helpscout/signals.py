@@ -3,6 +3,7 @@ between a token's rotation and its storage, whichever thread renews it: the sign
 during a write (or a token renewal) and raised right after it, in the main thread, which writes.
 docs/design/signals.md.
 """
+import os
 import signal
 import threading
 import time
@@ -40,10 +41,11 @@ class SignalGuard:
         self.pending = None             # a signal that arrived during a write or a deferred section
         self.previous = {}
         self.critical = 0               # `deferred` sections under way, in all threads
+        self.stopping = False           # a stop signal came: the next one ends the process at once
         self.lock = threading.Lock()
 
     def install(self):
-        self.outputs, self.pending, self.critical = [], None, 0
+        self.outputs, self.pending, self.critical, self.stopping = [], None, 0, False
         if threading.current_thread() is not threading.main_thread():
             return self                 # only the main thread may set handlers (main called from a thread)
         for signum in SIGNALS:
@@ -63,9 +65,15 @@ class SignalGuard:
 
     def handle(self, signum, frame):
         with self.lock:
-            if self.critical or any(out.writing for out in self.outputs):
+            again, self.stopping = self.stopping, True
+            if self.critical or (not again and any(out.writing for out in self.outputs)):
                 self.pending = self.pending or signum
                 return
+        if again:
+            # The user insists (a second Ctrl-C): at once, without waiting for anything but a
+            # token being stored (held off above).
+            os.write(2, f"tap-helpscout: stopped by {SIGNALS[signum][0]} again: exiting at once\n".encode())
+            os._exit(SIGNALS[signum][1])
         raise stop_exception(signum)
 
     @contextmanager

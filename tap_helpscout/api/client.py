@@ -124,6 +124,19 @@ class _RequestTimer(metrics.Timer):
         self.start_time = None
 
 
+class _Untimed:
+    """No METRIC line (the default: `log_request_metrics` asks for them)."""
+
+    def __init__(self, endpoint):
+        self.tags = {}
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
 class ApiClient:
     """One API's HTTP, for its subclass's `get`. Thread-safe; makes no request until the first
     call. `name` names the API in every message ("Help Scout API")."""
@@ -131,7 +144,7 @@ class ApiClient:
     name = "Help Scout API"
     base_url_setting = "base_url"           # the config key of its address, for messages
 
-    def __init__(self, config, base_url, redactor, limiter):
+    def __init__(self, config, base_url, redactor, limiter, max_tries=None):
         # urllib3 logs what a hostile server sends (unparsable headers) with a traceback; the
         # client reports every failure itself, in one redacted line.
         logging.getLogger("urllib3").setLevel(logging.ERROR)
@@ -145,6 +158,7 @@ class ApiClient:
         self._max_wait = float(config.get("max_rate_limit_wait_seconds") or DEFAULTS["max_rate_limit_wait_seconds"])
         parallelism = int(config.get("max_parallel_requests") or DEFAULTS["max_parallel_requests"])
         self._limiter = limiter
+        self.max_tries = max_tries or MAX_TRIES
         self.stats = ClientStats(self._limiter)
         self._watchdog = Watchdog()
         self._session = Session()
@@ -165,12 +179,13 @@ class ApiClient:
         # Failures: exponential pauses with full jitter (or the server's Retry-After), bounded
         # tries. Rate-limit waits: exactly the server's (no jitter), a bounded number in a row.
         failures = backoff.on_exception(
-            self._pauses, Failure, max_tries=lambda: MAX_TRIES, jitter=None,
+            self._pauses, Failure, max_tries=lambda: self.max_tries, jitter=None,
             giveup=lambda failure: failure.permanent, on_backoff=self._log_retry, logger=None)
         self._try = backoff.on_exception(
             backoff.runtime, RateLimited, value=lambda limited: limited.wait, jitter=None,
             max_tries=MAX_RATE_LIMIT_WAITS, on_backoff=self._log_rate_wait, logger=None,
         )(failures(self._try_once))
+        self._timer = _RequestTimer if config.get("log_request_metrics") else _Untimed
         self._clock_lock = threading.Lock()
         self._server_clock = None           # (the latest usable Date seen, time.monotonic() then)
 
@@ -251,7 +266,7 @@ class ApiClient:
         watch = self._watchdog.watch(self._timeouts[2])
         response, released = None, False
         try:
-            with _RequestTimer(endpoint) as timer:
+            with self._timer(endpoint) as timer:
                 try:
                     response = self._session.request(
                         method, url, params=params, data=data, stream=True, allow_redirects=False,
@@ -378,7 +393,7 @@ class ApiClient:
 
     def _final_error(self, failure, call):
         endpoint = call["endpoint"]
-        tries = "" if failure.permanent else f", still after {MAX_TRIES} tries"
+        tries = "" if failure.permanent else f", still after {self.max_tries} tries"
         hint = ""
         if failure.kind == "network" and not failure.reached_server and "proxy" not in failure.reason:
             hint = f"; check {self.base_url_setting} ({self._base_url}) and the network"
@@ -399,7 +414,7 @@ class ApiClient:
         call, failure = details["args"][0], details["exception"]
         LOGGER.warning("%s", self._line(
             f"{call['endpoint']}: {failure.reason} ({call['host']}); try {details['tries'] + 1} of "
-            f"{MAX_TRIES} in {details['wait']:.1f} s"))
+            f"{self.max_tries} in {details['wait']:.1f} s"))
 
     def _log_rate_wait(self, details):
         self.stats.add("retries")

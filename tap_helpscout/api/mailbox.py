@@ -22,12 +22,12 @@ class HelpScoutClient(ApiClient):
 
     name = "Help Scout API"
 
-    def __init__(self, config, config_path=None, redactor=None):
+    def __init__(self, config, config_path=None, redactor=None, max_tries=None):
         redactor = redactor or redact.RUN
         redactor.add(*(config.get(k) for k in ("client_secret", "refresh_token", "access_token")))
         parallelism = int(config.get("max_parallel_requests") or DEFAULTS["max_parallel_requests"])
         super().__init__(config, config.get("base_url") or DEFAULTS["base_url"], redactor,
-                         RateLimiter(parallelism, config.get("max_requests_per_minute")))
+                         RateLimiter(parallelism, config.get("max_requests_per_minute")), max_tries)
         self._tokens = TokenManager(config, config_path, self._token_answer, self._redactor)
         self._token_checked = threading.Lock()
         self._token_works = None

@@ -17,7 +17,7 @@ MIN_GROWTH = 0.25           # a pause is at least this share of the time waited 
 MAX_WINDOW_SECONDS = 60.0   # Help Scout's documented window; emulators only shorten it
 PROBES = 16                 # requests of the reserve spent finding the refill
 LEARNING_PROBES = 32        # the same while the window length is unknown
-LOG_EVERY_SECONDS = 60.0    # at most one INFO line about pacing in that time
+PAUSE_NOTICE_SECONDS = 10.0 # a pause at least this long gets a line (how long, and why)
 
 
 class Ticket:
@@ -63,7 +63,7 @@ class RateLimiter:
         self._hold_until = -math.inf
         self._low_since = None           # pacing since
         self._idle_since = None
-        self._logged_at = -math.inf
+        self._noticed = False            # the current long pause has had its line
         self.waits = 0                   # pacing episodes
         self.wait_seconds = 0.0          # time with nothing in flight because of the limits
 
@@ -83,6 +83,13 @@ class RateLimiter:
         with self._cond:
             now = self._clock()
             delay = self._delay(now, cost)
+            if delay != math.inf and delay >= PAUSE_NOTICE_SECONDS and not self._noticed:
+                # Once per spell of pacing, whichever thread meets it first: how long until the
+                # budget surely comes back.
+                self._noticed = True
+                until = max(delay, self._refill_by(likely=self._trust_openers) - now) if self._fresh else delay
+                LOGGER.info("rate limit: pausing about %.0f s, until the account's budget comes back (%s "
+                            "requests a minute)", until, self.limit or "an unknown number of")
             if delay > 0:
                 if self._in_flight == 0 and self._idle_since is None:
                     self._idle_since = now
@@ -139,7 +146,7 @@ class RateLimiter:
         reserve = spare + min(probes, max(2, (self.limit or 0) // 4))
         left = self._fresh[1] - (self._spent - self._fresh[0]) - cost
         if left >= reserve:
-            self._low_since = None
+            self._low_since, self._noticed = None, False      # no longer pacing
             return max(waits)
         if self._in_flight:
             return math.inf               # their answers may show the refill
@@ -155,11 +162,6 @@ class RateLimiter:
     def _start_pacing(self, now, left):
         self._low_since = now
         self.waits += 1
-        if now - self._logged_at >= LOG_EVERY_SECONDS:
-            self._logged_at = now
-            known = "" if self._span is None else f"; window {self._span[0]:.1f}-{self._span[1]:.1f} s"
-            LOGGER.info("rate limit: %d of %s requests left in this window; pacing until the next "
-                        "one%s", max(0, left), self.limit, known)
 
     def _next_paced(self, now, probes, reserve):
         """When the next paced request may start, with `probes` requests (this one included)

@@ -11,7 +11,7 @@ from tap_helpscout import logs
 from tap_helpscout.api.mailbox import HelpScoutClient
 from tap_helpscout.api.pages import PageError, array_or_hal_page, hal_page, report_page
 from tap_helpscout.cli import estimate
-from tap_helpscout.cli.inputs import load_catalog, load_config, load_state
+from tap_helpscout.cli.inputs import load_catalog, load_config, load_state, require_selection
 from tap_helpscout.errors import ApiError, AuthError, PermissionDenied, TapError
 from tap_helpscout.streams import EMBEDDED_THREADS_CAP, STREAMS, threads_truncated
 from tap_helpscout.sync import bookmarks
@@ -19,8 +19,11 @@ from tap_helpscout.sync.state import prepare
 from tap_helpscout.timefmt import api_time, format_date_time, utc_now
 from tap_helpscout.version import PROG
 
-MAX_REQUESTS = 10
-SAMPLE_PAGES = 4                       # conversation pages sampled, page 1 included
+MAX_REQUESTS = 16
+# A check is asked for an answer now: an API out of reach is given up on within seconds, not
+# after the two minutes of a sync's retries.
+CHECK_TRIES = 3
+SAMPLE_PAGES = 8                       # conversation pages sampled, page 1 included
 KEYS = ("ok", "user", "mailboxes", "reports_available", "rate_limit_per_minute", "conversations",
         "customers", "estimated_requests", "estimated_minutes", "problems")
 REPORT = "happiness_ratings_report"
@@ -88,6 +91,21 @@ class Check:
     def whoami(self):
         me = self.get("/users/me", endpoint="users/me").json
         self.result["user"] = _user(me)
+        self.app_credentials()
+
+    def app_credentials(self):
+        """Prove client_id and client_secret even when a stored access token still works (then
+        no refresh proved them, and a wrong secret would show only at the next refresh, days
+        later): the client-credentials grant asks the token endpoint about them alone, without
+        touching the refresh token."""
+        config = self.config
+        if not (config.get("client_id") and config.get("client_secret")) or self.client.refresh_count:
+            return
+        try:
+            self.client.post_token({"grant_type": "client_credentials", "client_id": config["client_id"],
+                                    "client_secret": config["client_secret"]})
+        except AuthError as exc:
+            self.problem(str(exc))
 
     def report(self):
         start = self.report_start()
@@ -301,6 +319,8 @@ def run_check(args, loaded=None):
             raise TapError("give the catalog with --catalog or with --properties, not both")
         catalog_path = args.catalog or args.properties
         catalog = load_catalog(catalog_path) if catalog_path else None
+        if catalog is not None:
+            require_selection(catalog, catalog_path)
         state = prepare(load_state(args.state) if args.state else {}, STREAMS,
                         f'state file "{args.state}"')
     except TapError as exc:
@@ -310,7 +330,7 @@ def run_check(args, loaded=None):
         selected = ({e.tap_stream_id for e in catalog.streams if e.is_selected()} if catalog
                     else set(STREAMS))
         try:
-            client = HelpScoutClient(config, args.config)
+            client = HelpScoutClient(config, args.config, max_tries=CHECK_TRIES)
             # Its per-request METRIC lines would bury the report's few lines; warnings stay.
             logs.only_warnings()
         except TapError as exc:

@@ -12,7 +12,7 @@ from singer import metadata
 from singer.catalog import Catalog
 
 from tap_helpscout.config import json_type, validate_config
-from tap_helpscout.errors import ConfigError, InputError
+from tap_helpscout.errors import ConfigError, InputError, NothingSelected
 from tap_helpscout.logs import get_logger
 from tap_helpscout.streams import STREAMS
 from tap_helpscout.version import PROG
@@ -87,6 +87,14 @@ def load_catalog(path):
         if entry.is_selected():
             warn_unsupported_replication(entry, STREAMS[entry.tap_stream_id])
     return catalog
+
+
+def require_selection(catalog, path):
+    """NothingSelected when the catalog selects no stream."""
+    if not any(entry.is_selected() for entry in catalog.streams):
+        raise NothingSelected(
+            f'catalog: "{path}" selects no stream, so a sync would do nothing; set "selected": true in the '
+            f"stream-level metadata of each stream to sync (README: Discover, select, run)")
 
 
 def warn_unsupported_replication(entry, stream):

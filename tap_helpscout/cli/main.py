@@ -14,7 +14,7 @@ import traceback
 
 from tap_helpscout.cli.about import FORMATS as ABOUT_FORMATS
 from tap_helpscout.cli.about import render as render_about
-from tap_helpscout.cli.inputs import load_catalog, load_config, load_state
+from tap_helpscout.cli.inputs import load_catalog, load_config, load_state, require_selection
 from tap_helpscout.discover import discover
 from tap_helpscout.errors import InputError, TapError
 from tap_helpscout.logs import configure_logging, tell
@@ -105,6 +105,7 @@ def run(argv=None, loaded=None, guard=None):
         raise InputError(f"no catalog: run {PROG} --config CONFIG --discover > catalog.json, "
                          "select streams in it, then pass --catalog catalog.json")
     catalog = load_catalog(catalog_path)
+    require_selection(catalog, catalog_path)
     state = load_state(args.state) if args.state else {}
 
     # Imported here so that discovery never depends on the sync engine.
@@ -117,7 +118,8 @@ def run(argv=None, loaded=None, guard=None):
 def main(argv=None):
     """Exit codes: 0 done (also when the plan lacks reports, or max_run_minutes stopped the
     run at a page boundary), 1 an error (one line on stderr; also --check finding a problem),
-    2 bad arguments (argparse), 129 SIGHUP, 130 SIGINT, 143 SIGTERM."""
+    2 bad arguments (argparse), 3 a catalog that selects no stream, 129 SIGHUP, 130 SIGINT,
+    143 SIGTERM."""
     configure_logging()
     loaded = {}
     guard = GUARD.install()
@@ -125,7 +127,7 @@ def main(argv=None):
     try:
         exit_code = run(argv, loaded, guard)
     except TapError as exc:
-        failure = (f"{PROG}: {exc}", 1)
+        failure = (f"{PROG}: {exc}", exc.exit_code)
     except (KeyboardInterrupt, Terminated) as exc:
         name, code = SIGNALS[signal_of(exc)]
         after = "; the next run continues from the last STATE written" if guard.outputs else ""

@@ -49,8 +49,8 @@ class ReaderContext:
     stream: what the reader reads; family: the family's selected streams, their shaping and
     writing (`sync.engine.Family`); client and fetcher: the API of the stream, for single
     items and for pages; workers: threads for requests; bookmarks: the state; clock: the run's
-    times; config: the run's settings; children: the readers of the stream's selected child
-    streams (a root reader drives them)."""
+    times; config: the run's settings; progress: where a listing tells its size (`total`);
+    children: the readers of the stream's selected child streams (a root reader drives them)."""
     stream: Stream
     family: Any
     client: Any
@@ -59,11 +59,17 @@ class ReaderContext:
     bookmarks: Bookmarks
     clock: RunClock
     config: Mapping
+    progress: Any = None
     children: list = field(default_factory=list)
 
     def checkpoint(self, stream=None):
         """A STATE after the records written so far (and the run's budget checked)."""
         self.bookmarks.checkpoint(stream)
+
+    def total(self, stream, rows):
+        """The listing of `stream` says it holds `rows` rows (for the progress lines)."""
+        if self.progress is not None:
+            self.progress.total(stream, rows)
 
     def for_stream(self, stream, **changes):
         """The same context for another stream of the family (a child reader's)."""

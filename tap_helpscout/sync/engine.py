@@ -20,7 +20,7 @@ from tap_helpscout.settings import DEFAULTS
 from tap_helpscout.streams import DATE_WINDOWS, EMBEDDED, MAILBOX, PER_PARENT, SEARCH, STREAMS, WHOLE
 from tap_helpscout.sync import bookmarks
 from tap_helpscout.sync.context import Bookmarks, ReaderContext, RunClock, Workers
-from tap_helpscout.sync.progress import Progress
+from tap_helpscout.sync.progress import Progress, client_stats, summary_line
 from tap_helpscout.sync.readers import date_windows, embedded, per_parent, search, whole
 from tap_helpscout.sync.readers.fetch import Fetcher
 from tap_helpscout.sync.records import RecordShaper
@@ -144,9 +144,9 @@ class Engine:
         else:
             pool = chain = ThreadPoolExecutor(max_workers=1, thread_name_prefix="helpscout")
         self.workers = Workers(pool=pool, chain=chain, parallel=parallel)
-        self.progress = Progress(self.clients.get(MAILBOX))
-        self.fetchers = {api: Fetcher(client, pool, parallel, on_page=self.progress.page_requested)
-                         for api, client in self.clients.items()}
+        self.progress = Progress(float(config.get("progress_seconds") or DEFAULTS["progress_seconds"]),
+                                 rate_per_minute=self.rate_per_minute)
+        self.fetchers = {api: Fetcher(client, pool, parallel) for api, client in self.clients.items()}
         self.bookmarks = Bookmarks(self.out, self.checkpoint)
         minutes = config.get("max_run_minutes")
         self.deadline = time.monotonic() + float(minutes) * 60 if minutes else None
@@ -162,10 +162,14 @@ class Engine:
         for pool in {self.workers.pool, self.workers.chain}:
             pool.shutdown(wait=False, cancel_futures=True)
 
+    def rate_per_minute(self):
+        """The requests a minute the sync may make: the account's limit, or the cap below it."""
+        rates = [getattr(c, "rate_limit_per_minute", None) for c in self.clients.values()]
+        rates = [r for r in rates + [self.config.get("max_requests_per_minute")] if r]
+        return min(rates) if rates else None
+
     def checkpoint(self, stream=None):
         self.out.checkpoint()
-        if stream is not None:
-            self.progress.maybe_log(stream)
         if self.deadline is not None and time.monotonic() >= self.deadline:
             raise BudgetReached()
 
@@ -189,7 +193,7 @@ class Engine:
         api = family.root.api
         context = ReaderContext(stream=family.root, family=family, client=self.clients[api],
                                 fetcher=self.fetchers[api], workers=self.workers, bookmarks=self.bookmarks,
-                                clock=self.clock, config=self.config)
+                                clock=self.clock, config=self.config, progress=self.progress)
         context.children = [READERS[child.reader].Reader(context.for_stream(child))
                             for child in family.children if family.is_selected(child)]
         return READERS[family.root.reader].Reader(context)
@@ -200,6 +204,7 @@ class Engine:
             LOGGER.warning("No stream is selected in the catalog: nothing to sync")
         started = time.monotonic()
         totals = Counter()
+        self.progress.run_timer()
         try:
             for root, children in self.families():
                 family = Family(root, children, self.entries, self.out)
@@ -211,16 +216,21 @@ class Engine:
             LOGGER.warning("max_run_minutes (%s) reached: stopping at a page boundary; the next run continues "
                            "from this state", self.config.get("max_run_minutes"))
             self.out.checkpoint()
-            self.progress.summary(totals, time.monotonic() - started, self.skipped_streams, self.failures,
-                                  stopped=True)
+            self.summary(totals, started, stopped=True)
             return
+        finally:
+            self.progress.stop_timer()
         self.out.currently_syncing(None)
         self.out.checkpoint()
-        self.progress.summary(totals, time.monotonic() - started, self.skipped_streams, self.failures)
+        self.summary(totals, started)
         if self.failures:
             raise TapError("sync incomplete: " + "; ".join(
                 f"{', '.join(names)} failed ({reason})" for names, reason in self.failures)
                 + ". Their bookmarks were kept: the next run reads them again")
+
+    def summary(self, totals, started, stopped=False):
+        LOGGER.info("%s", summary_line(totals, time.monotonic() - started, client_stats(self.clients.values()),
+                                       self.skipped_streams, self.failures, stopped))
 
     def sync_family(self, family):
         names = [s.name for s in family.selected]
@@ -228,7 +238,7 @@ class Engine:
         client = self.clients[family.root.api]
         requests_before, started = client.request_count, time.monotonic()
         self.out.currently_syncing(family.selected[0].name)
-        self.progress.start(family)
+        self.progress.start(family, client)
         try:
             self.reader(family).run()
         except (PermissionDenied, AuthError) as exc:
@@ -244,17 +254,22 @@ class Engine:
             self.failures.append((names, str(exc)))
         else:
             family.versions.activate(family.incomplete)     # deletions reach the target
+        finally:
+            self.progress.finish()
         family.versions.settle()
         for stream in family.selected:
-            notes = [f"{n} {what}" for n, what in ((family.skipped[stream.name], "skipped without their key"),
-                                                   (family.nulled[stream.name], "values made null")) if n]
-            LOGGER.info("Finished %s: %d records%s", stream.name, family.counts[stream.name],
-                        "".join(f", {note}" for note in notes))
             with metrics.record_counter(stream.name) as counter:
                 counter.increment(family.counts[stream.name])
-        LOGGER.info("Finished %s: %d requests in %.1f s", ", ".join(names),
-                    client.request_count - requests_before, time.monotonic() - started)
+        LOGGER.info("Finished %s: %d requests in %.1f s", ", ".join(
+            f"{s.name} ({family.counts[s.name]:,} records{self.notes(family, s)})" for s in family.selected),
+            client.request_count - requests_before, time.monotonic() - started)
         self.out.checkpoint()
+
+    @staticmethod
+    def notes(family, stream):
+        notes = [f"{n} {what}" for n, what in ((family.skipped[stream.name], "skipped without their key"),
+                                               (family.nulled[stream.name], "values made null")) if n]
+        return "".join(f", {note}" for note in notes)
 
     def plan_lacks(self, family, exc):
         """A 403, or a 401 that persists with a freshly issued token while the token works on

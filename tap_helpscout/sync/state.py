@@ -219,15 +219,23 @@ class Output:
             self.lines.clear()          # in place: writers hold its append
 
     def _write(self, text):
-        """Write `text` to the output; with a `deadline` (the run's budget), give up on a reader
-        that does not take it by then (OutputStalled) instead of blocking for ever."""
-        if self.deadline is None or not _is_pipe(self.stream):
+        """Write `text` whole to the output's file descriptor: a write that a signal cuts short
+        (or a pipe that takes part of it) goes on from where it stopped, whatever the buffering
+        of stdout (with PYTHONUNBUFFERED a text stream would drop the rest). With a `deadline`
+        (the run's budget), give up on a reader that takes nothing by then (OutputStalled)
+        instead of blocking for ever."""
+        try:
+            descriptor = self.stream.fileno()
+        except (AttributeError, OSError, ValueError):       # not a real file (a test's StringIO)
             self.stream.write(text)
             self.stream.flush()
             return
-        self.stream.flush()
-        descriptor = self.stream.fileno()
+        self.stream.flush()                                 # anything written through it before
         data = memoryview(text.encode("utf-8"))
+        if self.deadline is None or not _is_pipe(self.stream):
+            while data:
+                data = data[os.write(descriptor, data):]
+            return
         blocking = os.get_blocking(descriptor)
         os.set_blocking(descriptor, False)
         try:

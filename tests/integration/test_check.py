@@ -19,9 +19,13 @@ def check(config, *args, **kwargs):
 
 
 @pytest.mark.parametrize("shape", [
+    dict(conversations=600, customers=300, ratings=100),                        # the default mix
+    dict(conversations=600, customers=300, chat_fraction=0.5, ratings=100),     # half chats
+    dict(conversations=600, customers=300, long_threads=0.3, ratings=100),      # many long threads
+    dict(conversations=200, customers=1000, ratings=60),                        # 5x more customers
     dict(conversations=300, customers=120, chat_fraction=0.6, ratings=60),      # mostly chats
     dict(conversations=700, customers=450, chat_fraction=0.02, ratings=300),    # hardly any
-])
+], ids=["default", "half chats", "long threads", "5x customers", "mostly chats", "hardly any chats"])
 def test_the_estimate_is_within_35_percent_of_the_sync_that_follows(make_emulator, tmp_path, shape):
     emu = make_emulator(seed=11, **shape)
     config = write_config(emu, tmp_path)
@@ -105,3 +109,38 @@ def test_the_human_report(make_emulator, tmp_path):
     assert result["rate_limit_per_minute"] == 4800
     assert result["estimated_minutes"] == round(result["estimated_requests"] / 1200, 1)
     assert result["estimated_minutes"] != round(result["estimated_requests"] / 4800, 1)
+
+
+def test_a_wrong_secret_is_found_even_while_the_stored_access_token_works(make_emulator, tmp_path):
+    emu = make_emulator(seed=5, conversations=30, customers=10)
+    config = write_config(emu, tmp_path, access_token=emu.issue_access_token(), client_secret="not-the-secret")
+    original = emu.refresh_token
+    result, _ = check(config)
+    assert result["ok"] is False and result["user"] is not None        # the token works ...
+    assert any("client_id/client_secret" in p for p in result["problems"]), result["problems"]   # ... the secret not
+    assert emu.refresh_token == original, "the refresh token was not spent to find it out"
+
+
+def test_a_catalog_that_selects_nothing_is_a_problem(make_emulator, tmp_path):
+    emu = make_emulator(seed=5, conversations=30, customers=10)
+    config = write_config(emu, tmp_path)
+    catalog = write_json(tmp_path / "catalog.json", offline_catalog())     # as discovered: nothing selected
+    result, _ = check(config, "--catalog", str(catalog))
+    assert result["ok"] is False and any("selects no stream" in p for p in result["problems"])
+    run = run_tap(config, "--catalog", str(catalog), check=False)
+    assert run.returncode == 3 and "selects no stream" in run.stderr.strip().splitlines()[-1]
+    assert "Traceback" not in run.stderr and not emu.requests
+
+
+def test_an_api_out_of_reach_is_given_up_on_within_seconds(tmp_path):
+    import socket
+    import time
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    config = write_json(tmp_path / "config.json", {"client_id": "app", "client_secret": "secret",
+                                                   "refresh_token": "r" * 32, "base_url": f"http://127.0.0.1:{port}/v2"})
+    started = time.monotonic()
+    result, _ = check(config, timeout=60)
+    assert time.monotonic() - started < 30, "a generous bound: the sync's retries would take two minutes"
+    assert result["ok"] is False and any(f"check base_url (http://127.0.0.1:{port}/v2)" in p for p in result["problems"])

@@ -655,7 +655,7 @@ def test_post_token_returns_the_answer_and_hides_its_tokens_from_then_on(stub, c
 def test_no_secret_or_token_reaches_stdout_or_stderr(stub, tmp_path, capfd):
     path = write_config(tmp_path, stub, access_token="stub-access-expired")
     secrets = {CLIENT_SECRET, stub.refresh_token, "stub-access-expired"}
-    api_client = client_for(path)
+    api_client = client_for(path, log_request_metrics=True)      # METRIC lines too
     stub.script("/users", {"status": 503}, {"fault": "drop"}, {"fault": "cut"},
                 {"status": 429, "headers": {"Retry-After": "0.01"}})
     api_client.get("/users")

@@ -212,7 +212,6 @@ def test_a_rate_limited_run_meets_no_429(make_emulator, tmp_path, capfd, window)
         list(pool.map(lambda page: api_client.get("/users", {"page": "1"}), range(100)))
     assert emu.throttled == 0
     assert api_client.stats.throttled == 0 and api_client.stats.rate_waits > 0
-    assert "INFO rate limit: " in capfd.readouterr().err, "pacing is logged"
 
 
 def test_max_requests_per_minute_caps_the_taps_share(make_emulator, tmp_path, monkeypatch):

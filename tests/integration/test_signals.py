@@ -7,12 +7,14 @@ import json
 import signal
 import subprocess
 import tempfile
+import time
 from pathlib import Path
 
 import pytest
 
 from tests.support.expected import expected_rows, key_of
-from tests.support.tap_runner import TAP, offline_catalog, run_tap, select, write_config, write_json
+from tests.support.tap_runner import (TAP, BackgroundTap, offline_catalog, run_tap, select, write_config,
+                                      write_json)
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -133,3 +135,41 @@ def test_a_sighup_ignored_at_start_stays_ignored(make_emulator, tmp_path):
     proc.send_signal(signal.SIGHUP)
     out, err, exit_code = finish(proc, stderr)
     assert exit_code == 0 and "Sync finished" in err
+
+
+@pytest.mark.parametrize("signum, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143), (signal.SIGHUP, 129)])
+def test_a_stop_during_a_rate_limit_pause_ends_the_run_within_seconds(make_emulator, tmp_path, signum, code):
+    # 30 requests a minute: the run pauses for most of a minute after its first 30 requests.
+    emu = make_emulator(seed=3, conversations=400, customers=40, ratings=5, rate_limit=30)
+    config = write_config(emu, tmp_path)
+    catalog = write_json(tmp_path / "catalog.json", select(offline_catalog(), ["conversations", "conversation_threads"]))
+    tap = BackgroundTap(config, "--catalog", str(catalog))
+    try:
+        tap.wait_for(r"rate limit: pausing about \d+ s", timeout=120)
+        sent = time.monotonic()
+        tap.proc.send_signal(signum)
+        run = tap.finish(timeout=60)
+        took = time.monotonic() - sent
+    finally:
+        tap.kill()
+    assert run.returncode == code
+    assert took < 5, f"the run went on {took:.1f} s after the signal"
+    assert "Traceback" not in run.stderr
+    assert json.loads(run.stdout.splitlines()[-1])["type"] == "STATE"
+
+
+def test_a_second_sigint_ends_the_run_at_once_without_a_traceback(make_emulator, tmp_path):
+    emu = make_emulator(seed=3, conversations=400, customers=40, ratings=5, rate_limit=30)
+    config = write_config(emu, tmp_path)
+    catalog = write_json(tmp_path / "catalog.json", select(offline_catalog(), ["conversations", "conversation_threads"]))
+    tap = BackgroundTap(config, "--catalog", str(catalog))
+    try:
+        tap.wait_for(r"rate limit: pausing about \d+ s", timeout=120)
+        tap.proc.send_signal(signal.SIGINT)
+        tap.proc.send_signal(signal.SIGINT)
+        run = tap.finish(timeout=60)
+    finally:
+        tap.kill()
+    assert run.returncode == 130
+    assert "Traceback" not in run.stderr and "Exception ignored" not in run.stderr
+    assert run.stderr.strip().splitlines()[-1].startswith("tap-helpscout: stopped by SIGINT")

@@ -96,7 +96,7 @@ def test_interrupt_exits_130(tmp_path, config_path, fake_sync, monkeypatch, caps
     def interrupted(*args, **options):
         raise KeyboardInterrupt
     monkeypatch.setattr(sys.modules["tap_helpscout.sync.engine"], "sync", interrupted)
-    assert run_main("-c", str(config_path), "--catalog", write(tmp_path, "c.json", discover())) == 130
+    assert run_main("-c", str(config_path), "--catalog", write(tmp_path, "c.json", select(discover(), ["users"]))) == 130
 
 
 def test_a_bug_shows_its_traceback_without_any_secret(tmp_path, config_path, fake_sync,
@@ -105,7 +105,7 @@ def test_a_bug_shows_its_traceback_without_any_secret(tmp_path, config_path, fak
         raise RuntimeError(f"boom with {config['client_secret']} and {config['refresh_token']} "
                            "and Authorization: Bearer fresh-access-token-123")
     monkeypatch.setattr(sys.modules["tap_helpscout.sync.engine"], "sync", buggy)
-    assert run_main("-c", str(config_path), "--catalog", write(tmp_path, "c.json", discover())) == 1
+    assert run_main("-c", str(config_path), "--catalog", write(tmp_path, "c.json", select(discover(), ["users"]))) == 1
     err = capsys.readouterr().err
     assert err.startswith("tap-helpscout: unexpected error: RuntimeError: boom")
     assert "Traceback" in err
@@ -120,6 +120,6 @@ def test_errors_the_user_must_fix_print_one_line(tmp_path, config_path, fake_syn
     def refused(*args, **options):
         raise AuthError("Help Scout refused the refresh token: authorize the app again")
     monkeypatch.setattr(sys.modules["tap_helpscout.sync.engine"], "sync", refused)
-    assert run_main("-c", str(config_path), "--catalog", write(tmp_path, "c.json", discover())) == 1
+    assert run_main("-c", str(config_path), "--catalog", write(tmp_path, "c.json", select(discover(), ["users"]))) == 1
     assert capsys.readouterr().err == \
         "tap-helpscout: Help Scout refused the refresh token: authorize the app again\n"

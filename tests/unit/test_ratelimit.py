@@ -183,14 +183,27 @@ def test_a_paced_sync_spanning_windows_meets_no_429(window, limit):
 
 
 @pytest.mark.parametrize("window", [FixedWindow, SlidingWindow])
-def test_a_burst_of_the_client_is_paced_without_a_429_and_the_pacing_is_logged(window, caplog):
+def test_a_burst_of_the_client_is_paced_without_a_429(window, caplog):
     # The client's own workers (tests/integration/test_client_emulator.py): 300 requests, 60 a
-    # second.
+    # second. Its pauses are short: nothing to tell.
     logging.disable(logging.NOTSET)
     with caplog.at_level(logging.INFO):
         run = simulate(window(60, 1.0), 300, workers=4, latency=0.004, overhead=0.001)
     assert run.throttled == 0 and run.limiter.waits > 0
-    assert any(r.getMessage().startswith("rate limit: ") for r in caplog.records), "pacing is logged"
+    assert not [r for r in caplog.records if r.getMessage().startswith("rate limit: pausing")]
+
+
+@pytest.mark.parametrize("window", [FixedWindow, SlidingWindow])
+def test_a_pause_of_more_than_ten_seconds_is_told_once_with_its_length(window, caplog):
+    # Help Scout's real minute: 200 requests, 400 to make; the second half waits for the window.
+    logging.disable(logging.NOTSET)
+    with caplog.at_level(logging.INFO):
+        run = simulate(window(200, 60.0), 400, workers=4)
+    assert run.throttled == 0
+    told = [r.getMessage() for r in caplog.records if r.getMessage().startswith("rate limit: pausing")]
+    assert told, "a long pause is told"
+    assert all(10 <= float(line.split("about ")[1].split(" s")[0]) <= 60 for line in told), told
+    assert len(told) <= 3, "once per pause, not once per request"
 
 
 def test_windows_on_a_grid_from_the_first_request_meet_no_429():

@@ -54,6 +54,7 @@ class Reader:
         while windows:
             start, end = windows.popleft()
             first = self.page(start, end, 1)
+            context.total(stream, first.total)
             if server_now is None and first.server_time is not None:
                 server_now = first.server_time
                 end_of_all = max(end_of_all, server_now.replace(microsecond=0))

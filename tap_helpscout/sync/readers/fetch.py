@@ -38,11 +38,10 @@ class Listing:
 
 
 class Fetcher:
-    def __init__(self, client, pool, parallel, on_page=None):
+    def __init__(self, client, pool, parallel):
         self.client = client
         self.pool = pool
         self.parallel = parallel
-        self.on_page = on_page or (lambda stream: None)     # progress accounting
 
     def page(self, stream, path, params, number, size=PAGE_SIZE, parse=None, expected=False):
         """Page `number` of a listing, checked; read again (a few times) while it is short,
@@ -52,7 +51,6 @@ class Fetcher:
         parse = parse or (lambda data, n: listing_page(data, stream.records_key, n, size, stream.paged))
         problem, error = None, MalformedAnswer
         for _ in range(PAGE_TRIES):
-            self.on_page(stream)
             response = self.client.get(path, {**params, "page": str(number)}, endpoint=stream.name)
             try:
                 page = parse(response.json, number)

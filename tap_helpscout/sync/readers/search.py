@@ -86,6 +86,7 @@ class Reader:
         Without a usable Date, this machine's clock only tells where the listing stops, and the
         bookmark does not move (see `run`)."""
         page = self.fetch(1, params, with_children)
+        self.context.total(self.stream, page.total)
         if self.started_at is None:
             # A row modified later in the same second carries that second: one second earlier.
             self.server_clock = page.server_time is not None
