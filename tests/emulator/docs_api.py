@@ -24,7 +24,7 @@ from dataclasses import dataclass, fields
 from urllib.parse import parse_qsl
 
 from .docs_data import DocsData, generate_docs
-from .ratelimit import UNLIMITED, RateLimiter
+from .ratelimit import RateLimiter
 from .render import shuffled_ties
 from .shapes import JSON, Reply, dumps
 

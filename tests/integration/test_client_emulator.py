@@ -14,6 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 import tap_helpscout.api.client as http_module
+import tap_helpscout.api.mailbox as mailbox_module
 from tap_helpscout.errors import ApiError, AuthError, PermissionDenied
 from tap_helpscout.api.mailbox import HelpScoutClient
 from tap_helpscout.api.ratelimit import RateLimiter, Ticket
@@ -226,7 +227,7 @@ def test_max_requests_per_minute_caps_the_taps_share(make_emulator, tmp_path, mo
             if isinstance(ticket, Ticket):
                 starts.append((ticket.started, cost))
             return ticket
-    monkeypatch.setattr(http_module, "RateLimiter", RecordingLimiter)
+    monkeypatch.setattr(mailbox_module, "RateLimiter", RecordingLimiter)
     emu = make_emulator(**SMALL)
     api_client = client_for(write_config(tmp_path, emu), max_requests_per_minute=600)
     with ThreadPoolExecutor(4) as pool:

@@ -108,7 +108,7 @@ def test_the_json_schema_prints_from_the_settings_module(capsys):
 def test_the_text_is_readable_and_names_every_setting(capsys):
     code, out, err = run_main(capsys, "--about")
     assert code == 0 and err == ""
-    assert out.startswith(f"Name: tap-helpscout\nDescription: Singer tap for the Help Scout Mailbox API 2.0")
+    assert out.startswith("Name: tap-helpscout\nDescription: Singer tap for the Help Scout Mailbox API 2.0")
     assert f"\nVersion: {VERSION}\n" in out and "\nCapabilities:\n  - catalog\n" in out
     assert "{" not in out and "sdk" not in out.lower()
     assert all(len(line) <= 110 for line in out.splitlines() if not line.startswith("Description:"))

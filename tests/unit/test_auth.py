@@ -7,7 +7,6 @@ import threading
 
 import pytest
 
-import tap_helpscout.api.token_store as token_store
 from tap_helpscout.api import safe_files
 from tap_helpscout.api.auth import TokenAnswer
 from tap_helpscout.errors import AuthError, ConfigError, TapError
