@@ -8,6 +8,7 @@ neither are values of unknown keys, which may be misspelt secrets.
 import difflib
 import json
 import math
+import os
 import re
 from datetime import datetime, timezone
 from urllib.parse import urlsplit
@@ -216,3 +217,20 @@ def _shown(value):
 def _cut(text):
     text = json.dumps(text)[1:-1] if any(c < " " for c in text) else text   # no control characters
     return text if len(text) <= 60 else text[:57] + "..."
+
+
+def meltano_extractor(environ=None):
+    """The name of the Meltano extractor that runs the tap, or None when Meltano does not run it.
+    Meltano (4.x, the version tested) sets MELTANO_PROJECT_ROOT and MELTANO_EXTRACTOR_NAME in
+    the environment of every extractor it runs (invoke, run, el): the name is the one Meltano
+    ran, an inherited extractor's own (`tap-helpscout-acme`), not its parent's."""
+    environ = os.environ if environ is None else environ
+    name = (environ.get("MELTANO_EXTRACTOR_NAME") or "").strip()
+    return name if name and environ.get("MELTANO_PROJECT_ROOT") else None
+
+
+def authorize_command(environ=None):
+    """The command that authorizes the app, as the user runs the tap: under Meltano the config
+    file is Meltano's, so `tap-helpscout --config CONFIG` would name a file the user never sees."""
+    extractor = meltano_extractor(environ)
+    return f"meltano invoke {extractor} --authorize" if extractor else "tap-helpscout --config CONFIG --authorize"

@@ -8,6 +8,7 @@ import threading
 import time
 
 from tap_helpscout.api.token_store import TokenStore
+from tap_helpscout.config import authorize_command
 from tap_helpscout.errors import ApiError, AuthError, ConfigError, TapError
 from tap_helpscout.signals import GUARD
 
@@ -16,9 +17,16 @@ TOKEN_ENDPOINT = "oauth2/token"
 # request in flight never carries a token that dies on the way.
 EXPIRY_MARGIN_SECONDS = 300
 
-REAUTHORIZE = "authorize the app again: tap-helpscout --config CONFIG --authorize"
-REFRESH_TOKEN_REJECTED = ("the refresh token was rejected (it may have been used by another "
-                          "process, or the app was de-authorized): " + REAUTHORIZE)
+
+
+def reauthorize():
+    """The hint that ends every message about a refresh token that can no longer be used."""
+    return f"authorize the app again: {authorize_command()}"
+
+
+def refresh_token_rejected():
+    return ("the refresh token was rejected (it may have been used by another process, or the "
+            "app was de-authorized): " + reauthorize())
 
 
 class TokenAnswer:
@@ -44,7 +52,7 @@ def refusal(answer, grant, redactor):
     status = answer.status
     if status == 400 and grant == RefreshTokenGrant.name and \
             error in ("invalid_request", "invalid_grant", ""):
-        message = f"Help Scout: {REFRESH_TOKEN_REJECTED}{detail}"
+        message = f"Help Scout: {refresh_token_rejected()}{detail}"
         if answer.earlier_attempt_lost:
             message += (". An earlier try of this refresh got no usable answer (network failure "
                         "or server error), so the server may have rotated the token without the "
@@ -53,7 +61,7 @@ def refusal(answer, grant, redactor):
         message = (f"Help Scout refused the client_id/client_secret{detail}: check them in the "
                    f"config (Help Scout > Your Profile > My Apps)")
     else:
-        message = f"Help Scout's token endpoint refused the {grant} grant with HTTP {status}{detail}: {REAUTHORIZE}"
+        message = f"Help Scout's token endpoint refused the {grant} grant with HTTP {status}{detail}: {reauthorize()}"
     return AuthError(message, status=status, endpoint=TOKEN_ENDPOINT)
 
 
@@ -64,7 +72,7 @@ class StaticToken:
         raise AuthError(
             "Help Scout refused the configured access_token (401): it has expired or been "
             "revoked. Put a new access_token in the config, or configure client_id and "
-            "client_secret (and a refresh_token from tap-helpscout --config CONFIG --authorize) so "
+            f"client_secret (and a refresh_token from {authorize_command()}) so "
             "that the tap can renew its token itself", status=401)
 
 
@@ -126,7 +134,7 @@ class RefreshTokenGrant:
                 raise TapError(
                     f"Help Scout rotated the refresh token, but it could not be stored in "
                     f"{self.store.path} ({exc.strerror or exc}); the old one no longer works. Make "
-                    f"that file writable (or set token_store_path), then {REAUTHORIZE}") from None
+                    f"that file writable (or set token_store_path), then {reauthorize()}") from None
             self.refresh_token = new_refresh
         return answer
 
@@ -155,7 +163,7 @@ def make_grant(config, store, redactor):
         return StaticToken(), access_token
     raise ConfigError(
         "the config holds no Help Scout credentials: give client_id, client_secret and "
-        "refresh_token (from tap-helpscout --config CONFIG --authorize), or client_id and client_secret "
+        f"refresh_token (from {authorize_command()}), or client_id and client_secret "
         "(client-credentials flow for internal apps), or an access_token")
 
 

@@ -4,14 +4,13 @@
 import threading
 
 from tap_helpscout import redact
-from tap_helpscout.api.auth import TOKEN_ENDPOINT, TokenAnswer, TokenManager, refusal
+from tap_helpscout.api.auth import TOKEN_ENDPOINT, TokenAnswer, TokenManager, reauthorize, refusal
 from tap_helpscout.api.client import ApiClient
 from tap_helpscout.api.ratelimit import RateLimiter
 from tap_helpscout.api.wire import Bearer
 from tap_helpscout.errors import AuthError
 from tap_helpscout.logs import get_logger
 from tap_helpscout.settings import DEFAULTS
-from tap_helpscout.version import PROG
 
 LOGGER = get_logger(__name__)
 
@@ -47,7 +46,7 @@ class HelpScoutClient(ApiClient):
             if response.status == 401:
                 raise AuthError(f"Help Scout refused a freshly renewed access token on {endpoint} "
                                 f"(401): the authorizing user may be inactive or the app "
-                                f"de-authorized; authorize the app again: {PROG} --config CONFIG --authorize",
+                                f"de-authorized; {reauthorize()}",
                                 status=401, endpoint=endpoint)
         return response
 

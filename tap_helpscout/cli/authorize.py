@@ -10,7 +10,6 @@ stops with one line), and the closing line names Meltano's commands for the extr
 import errno
 import hmac
 import html
-import os
 import re
 import secrets
 import sys
@@ -22,6 +21,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 from tap_helpscout import logs
 from tap_helpscout.api.mailbox import HelpScoutClient
 from tap_helpscout.api.token_store import store_tokens
+from tap_helpscout.config import meltano_extractor
 from tap_helpscout.errors import AuthError, ConfigError, TapError
 from tap_helpscout.logs import tell
 from tap_helpscout.settings import DEFAULTS
@@ -213,16 +213,6 @@ def _shown(value):
 
 
 # -- under Meltano ------------------------------------------------------------------------------------
-
-def meltano_extractor(environ=None):
-    """The name of the Meltano extractor that runs the tap, or None when Meltano does not run it.
-    Meltano (4.x, the version tested) sets MELTANO_PROJECT_ROOT and MELTANO_EXTRACTOR_NAME in
-    the environment of every extractor it runs (invoke, run, el): the name is the one Meltano
-    ran, an inherited extractor's own (`tap-helpscout-acme`), not its parent's."""
-    environ = os.environ if environ is None else environ
-    name = (environ.get("MELTANO_EXTRACTOR_NAME") or "").strip()
-    return name if name and environ.get("MELTANO_PROJECT_ROOT") else None
-
 
 def check_token_store(config, extractor):
     """Under Meltano the tokens must go to `token_store_path`: the config file is Meltano's

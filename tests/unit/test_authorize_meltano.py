@@ -1,4 +1,4 @@
-"""--authorize under Meltano, in process and without sockets (the code exchange and /users/me are
+"""--authorize under Meltano, and the hint to authorize again, in process and without sockets (the code exchange and /users/me are
 stood in for): Meltano is recognized by the variables it sets for the extractors it runs, the
 tokens go to `token_store_path` and never into Meltano's temporary config file, no store is one
 clear line, and the closing line names `meltano invoke <the extractor Meltano ran> --check`.
@@ -8,8 +8,10 @@ import json
 
 import pytest
 
+from tap_helpscout.api.auth import TokenAnswer, refusal
 from tap_helpscout.cli import authorize as auth
 from tap_helpscout.errors import ConfigError
+from tap_helpscout.redact import Redactor
 
 # What Meltano 4.4.1 sets, among others, for `meltano invoke tap-helpscout-acme` (an extractor
 # with `inherit_from: tap-helpscout`).
@@ -92,3 +94,16 @@ def test_outside_meltano_the_config_file_gets_the_tokens_and_the_next_step_names
 def test_the_app_credentials_are_still_asked_for_first_under_meltano(flow, tmp_path):
     with pytest.raises(ConfigError, match='needs "client_id" and "client_secret"'):
         flow({}, meltano_config_file(tmp_path, {}), MELTANO)
+
+
+def test_a_rejected_refresh_token_names_the_command_that_authorizes_again_as_the_user_runs_the_tap(monkeypatch):
+    rejected = TokenAnswer(400, {"error": "invalid_grant"})
+    for name in ("MELTANO_PROJECT_ROOT", "MELTANO_EXTRACTOR_NAME"):
+        monkeypatch.delenv(name, raising=False)
+    assert "authorize the app again: tap-helpscout --config CONFIG --authorize" in \
+        str(refusal(rejected, "refresh_token", Redactor()))
+    for name, value in MELTANO.items():
+        monkeypatch.setenv(name, value)
+    message = str(refusal(rejected, "refresh_token", Redactor()))
+    assert "authorize the app again: meltano invoke tap-helpscout-acme --authorize" in message
+    assert "--config CONFIG" not in message        # Meltano's config file is a temporary copy
