@@ -137,15 +137,25 @@ def test_a_sighup_ignored_at_start_stays_ignored(make_emulator, tmp_path):
     assert exit_code == 0 and "Sync finished" in err
 
 
-@pytest.mark.parametrize("signum, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143), (signal.SIGHUP, 129)])
-def test_a_stop_during_a_rate_limit_pause_ends_the_run_within_seconds(make_emulator, tmp_path, signum, code):
-    # 30 requests a minute: the run pauses for most of a minute after its first 30 requests.
+def tap_in_a_rate_limit_pause(make_emulator, tmp_path):
+    """A tap started on an account allowing 30 requests a minute, returned once it says it
+    pauses for most of a minute after its first 30 requests."""
     emu = make_emulator(seed=3, conversations=400, customers=40, ratings=5, rate_limit=30)
     config = write_config(emu, tmp_path)
     catalog = write_json(tmp_path / "catalog.json", select(offline_catalog(), ["conversations", "conversation_threads"]))
     tap = BackgroundTap(config, "--catalog", str(catalog))
     try:
         tap.wait_for(r"rate limit: pausing about \d+ s", timeout=120)
+    except BaseException:
+        tap.kill()
+        raise
+    return tap
+
+
+@pytest.mark.parametrize("signum, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143), (signal.SIGHUP, 129)])
+def test_a_stop_during_a_rate_limit_pause_ends_the_run_within_seconds(make_emulator, tmp_path, signum, code):
+    tap = tap_in_a_rate_limit_pause(make_emulator, tmp_path)
+    try:
         sent = time.monotonic()
         tap.proc.send_signal(signum)
         run = tap.finish(timeout=60)
@@ -159,12 +169,8 @@ def test_a_stop_during_a_rate_limit_pause_ends_the_run_within_seconds(make_emula
 
 
 def test_a_second_sigint_ends_the_run_at_once_without_a_traceback(make_emulator, tmp_path):
-    emu = make_emulator(seed=3, conversations=400, customers=40, ratings=5, rate_limit=30)
-    config = write_config(emu, tmp_path)
-    catalog = write_json(tmp_path / "catalog.json", select(offline_catalog(), ["conversations", "conversation_threads"]))
-    tap = BackgroundTap(config, "--catalog", str(catalog))
+    tap = tap_in_a_rate_limit_pause(make_emulator, tmp_path)
     try:
-        tap.wait_for(r"rate limit: pausing about \d+ s", timeout=120)
         tap.proc.send_signal(signal.SIGINT)
         tap.proc.send_signal(signal.SIGINT)
         run = tap.finish(timeout=60)
