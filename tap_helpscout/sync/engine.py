@@ -125,8 +125,8 @@ class Engine:
         self.clients = clients if isinstance(clients, Mapping) else {MAILBOX: clients}
         self.entries = {e.tap_stream_id: e for e in catalog.streams
                         if e.tap_stream_id in STREAMS and e.is_selected()}
-        self.skipped_streams = without_client(self.entries, self.clients)
         self.out = out_factory(prepare(state, STREAMS, state_source))
+        self.skipped_streams = without_client(self.entries, self.clients)
         now = utc_now()
         start, kept = bookmarks.start_date(config, self.out.state, now)
         if kept is None:

@@ -13,7 +13,7 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
-SECRET_KEYS = ("client_secret", "refresh_token", "access_token")
+SECRET_KEYS = ("client_secret", "refresh_token", "access_token", "docs_api_key")
 TAP = [sys.executable, "-m", "tap_helpscout"]
 # The real tap with backoff pauses of thousandths of a second instead of seconds (the tries stay
 # as many): for the tests of failures that are retried, put it in TAP's place

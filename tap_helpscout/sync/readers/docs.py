@@ -15,7 +15,7 @@ last STATE. Only the root stream's Reader runs; the engine builds the others as 
 """
 import itertools
 from collections import deque
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 from tap_helpscout.errors import ApiError, MalformedAnswer
 from tap_helpscout.logs import get_logger
@@ -28,6 +28,8 @@ LOGGER = get_logger(__name__)
 SITES, COLLECTIONS, CATEGORIES = "docs_sites", "docs_collections", "docs_categories"
 ARTICLES, STATS = "docs_articles", "docs_article_stats"
 CHECKPOINT_EVERY = 100          # articles written between two STATEs
+KEY, IDS = "updated_at", "ids"  # the bookmark's keys
+SETTLED = timedelta(seconds=2)  # a second this far behind the server's clock is over
 EARLIEST = datetime.min.replace(tzinfo=timezone.utc)
 
 
@@ -43,33 +45,52 @@ def changed_at(item):
         return None
 
 
-def to_read(items, bookmark):
-    """[(time, item)] of the list items whose full version is read: each changed at or after
-    `bookmark` (every one without a bookmark, and those whose time is unknown), oldest first
-    (unknown times first)."""
-    since = parse_date_time(bookmark) if bookmark else None
-    chosen = []
-    for item in items:
-        if not isinstance(item, dict):
-            chosen.append((None, item))
-            continue
-        moment = changed_at(item)
-        if since is None or moment is None or moment >= since:
-            chosen.append((moment, item))
-    chosen.sort(key=lambda pair: (pair[0] or EARLIEST, str(pair[1].get("id") if isinstance(pair[1], dict) else "")))
-    return chosen
+class Mark:
+    """The docs_articles bookmark, pure: `time`, the latest change written (never later than the
+    server's clock when the lists were first read), and `ids`, the articles written that changed
+    in that very second, kept only when the second was over at least SETTLED before the lists
+    were read: none of them can have changed again within it since, so they are not read again
+    (a second not yet over when read is read again, whole: `>=`)."""
 
+    def __init__(self, entry, server_time):
+        self.time = entry.get(KEY)
+        ids = entry.get(IDS)
+        self.ids = {i for i in ids if isinstance(i, str)} if self.time and isinstance(ids, list) else set()
+        self.server_time = server_time
 
-def next_bookmark(old, moment, server_time):
-    """The bookmark after writing an article changed at `moment`: that time, never later than
-    the server's clock when the lists were first read, never earlier than `old`; `old` when
-    either time is unknown."""
-    if moment is None or server_time is None:
-        return old
-    new = min(moment, server_time)
-    if old and parse_date_time(old) >= new:
-        return old
-    return format_date_time(new)
+    def wanted(self, moment, ident):
+        """Whether an article listed as changed at `moment` is read in full."""
+        if not self.time or moment is None:
+            return True
+        since = parse_date_time(self.time)
+        return moment > since or (moment == since and ident not in self.ids)
+
+    def to_read(self, items):
+        """[(time, item)] of the list items read in full, oldest first (unknown times first)."""
+        chosen = [(changed_at(item) if isinstance(item, dict) else None, item) for item in items]
+        chosen = [(moment, item) for moment, item in chosen
+                  if not isinstance(item, dict) or self.wanted(moment, item.get("id"))]
+        chosen.sort(key=lambda pair: (pair[0] or EARLIEST, str(pair[1].get("id") if isinstance(pair[1], dict) else "")))
+        return chosen
+
+    def written(self, moment, ident):
+        """An article changed at `moment` was written (in time order)."""
+        if moment is None or self.server_time is None:
+            return
+        new = format_date_time(min(moment, self.server_time))
+        if self.time and parse_date_time(self.time) > parse_date_time(new):
+            return
+        if new != self.time:
+            self.time, self.ids = new, set()
+        if moment <= self.server_time - SETTLED and isinstance(ident, str):
+            self.ids.add(ident)
+
+    def save(self, entry):
+        if self.time:
+            entry[KEY] = self.time
+            entry[IDS] = sorted(self.ids)
+            if not self.ids:
+                del entry[IDS]
 
 
 def ids_of(items):
@@ -133,32 +154,32 @@ class Reader:
         if not self.selected(ARTICLES):
             return
         stream = STREAMS[ARTICLES]
-        bookmark = context.bookmarks.of(ARTICLES)
-        chosen = to_read(items, bookmark.get(stream.replication_key))
+        mark = Mark(context.bookmarks.of(ARTICLES), server_time)
+        chosen = mark.to_read(items)
         context.total(stream, len(chosen))
         LOGGER.info("%s: %d of %d articles are new or changed since %s; reading their text", ARTICLES,
-                    len(chosen), len(items), bookmark.get(stream.replication_key) or "the first run")
+                    len(chosen), len(items), mark.time or "the first run")
         fetched_at = datetime.now(timezone.utc)
-        batch, latest = [], None
+        batch, done = [], []
         for moment, article in self.full_versions(chosen):
             if article is not None:
                 batch.append(article)
-            latest = moment or latest
+            done.append((moment, article))
             if len(batch) >= CHECKPOINT_EVERY:
-                self.write_articles(batch, latest, server_time, fetched_at)
-                batch = []
-        self.write_articles(batch, latest, server_time, fetched_at)
+                self.write_articles(mark, batch, done, fetched_at)
+                batch, done = [], []
+        self.write_articles(mark, batch, done, fetched_at)
         if chosen and server_time is None:
-            warn_no_server_clock(stream, bookmark.get(stream.replication_key))
+            warn_no_server_clock(stream, mark.time)
 
-    def write_articles(self, batch, latest, server_time, fetched_at):
-        context, stream = self.context, STREAMS[ARTICLES]
-        context.family.emit_items(stream, batch, fetched_at)
-        bookmark = context.bookmarks.of(ARTICLES)
-        new = next_bookmark(bookmark.get(stream.replication_key), latest, server_time)
-        if new:
-            bookmark[stream.replication_key] = new
-        context.checkpoint(stream)
+    def write_articles(self, mark, batch, done, fetched_at):
+        """Write `batch`, then move the bookmark past `done` ([(time, article or None)])."""
+        context = self.context
+        context.family.emit_items(STREAMS[ARTICLES], batch, fetched_at)
+        for moment, article in done:
+            mark.written(moment, article.get("id") if isinstance(article, dict) else None)
+        mark.save(context.bookmarks.of(ARTICLES))
+        context.checkpoint(STREAMS[ARTICLES])
 
     def full_versions(self, chosen):
         """(time, the article in full, or None when it was deleted since it was listed), in
@@ -186,7 +207,11 @@ class Reader:
         ident = item.get("id") if isinstance(item, dict) else None
         if not isinstance(ident, str) or not ident:
             return item
-        path = stream.detail_path.format(id=ident)
+        # The GET takes an id or a number, and tells them apart by digits alone: a 24-hex id of
+        # digits only would be read as a number. Such an article is asked for by its number.
+        number = item.get("number")
+        by_number = ident.isdigit() and isinstance(number, int) and not isinstance(number, bool)
+        path = stream.detail_path.format(id=number if by_number else ident)
         try:
             body = self.context.client.get(path, {}, endpoint=stream.name).json
         except ApiError as exc:
@@ -195,6 +220,7 @@ class Reader:
             LOGGER.info("%s: %s was deleted during the sync; left out", stream.name, ident)
             return None
         article = body.get("article") if isinstance(body, dict) else None
-        if not isinstance(article, dict):
-            raise MalformedAnswer(f"{stream.name}: the answer to {path} has no article object", endpoint=path)
+        if not isinstance(article, dict) or str(article.get("id")) != ident:
+            raise MalformedAnswer(f"{stream.name}: the answer to {path} has no article object with id {ident}",
+                                  endpoint=path)
         return {**item, **article}
