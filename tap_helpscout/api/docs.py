@@ -51,7 +51,7 @@ class DocsClient(ApiClient):
         redactor.add(self._key, *basic_forms(self._key))
         parallelism = int(config.get("max_parallel_requests") or DEFAULTS["max_parallel_requests"])
         super().__init__(config, config.get("docs_base_url") or DEFAULTS["docs_base_url"], redactor,
-                         DocsRateLimiter(parallelism), max_tries)
+                         DocsRateLimiter(parallelism, config.get("max_requests_per_minute")), max_tries)
 
     def get(self, path, params=None, endpoint=None):
         """GET `path` (relative to docs_base_url) with query `params`: the ApiResponse of the 2xx

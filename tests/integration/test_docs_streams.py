@@ -12,6 +12,7 @@ import pytest
 
 from tests.support.expected import as_row, columns
 from tests.support.loopback import LoopbackServer, read_request
+from tests.support import tap_runner
 from tests.support.tap_runner import offline_catalog, run_tap, select, write_config, write_json
 
 pytestmark = pytest.mark.timeout(240)
@@ -231,3 +232,60 @@ def test_an_api_echoing_the_key_and_its_basic_header_shows_neither(tmp_path):
     last = run.stderr.strip().splitlines()[-1]
     assert "HTTP 400" in last and "<redacted>" in last
     assert not any(line.startswith("WARNING forged") for line in run.stderr.splitlines())
+
+
+@pytest.mark.parametrize("reading", [
+    dict(docs_sites_envelope="bare"), dict(docs_new_article_updated_at="created"),
+    dict(docs_null_updated_at_sort="created"), dict(docs_uncategorized_in_categories=True),
+    dict(docs_page_size_over_100="clamp"), dict(docs_unstable_ties=True),
+], ids=lambda reading: "-".join(f"{k}={v}" for k, v in reading.items()))
+def test_every_reading_of_the_docs_api_delivers_every_row(make_emulator, tmp_path, reading):
+    emu = make_emulator(seed=8, docs_articles=130, **reading)
+    run = run_tap(docs_config(emu, tmp_path), catalog=select(offline_catalog(), DOCS_STREAMS))
+    data = emu.docs.data
+    for stream, items in (("docs_sites", data.sites), ("docs_collections", data.collections),
+                          ("docs_categories", data.categories), ("docs_articles", data.articles),
+                          ("docs_article_stats", data.articles)):
+        assert set(by_id(run, stream)) == {item["id"] for item in items}, stream
+    served = {a["id"]: a["updatedAt"] or (a["createdAt"] if reading.get("docs_new_article_updated_at") else None)
+              for a in data.articles}
+    assert {r["id"]: r["updated_at"] for r in run.records("docs_articles")} == served
+
+
+def test_an_outage_of_the_docs_api_fails_the_docs_streams_only(account, tmp_path, monkeypatch):
+    monkeypatch.setattr(tap_runner, "TAP", tap_runner.QUICK_TAP)
+    emu, _, catalog = account()
+    emu.add_fault("503", path="/docs-api/v1", fraction=1.0)
+    config = write_config(emu, tmp_path, docs_api_key=emu.docs_api_key, docs_base_url=emu.docs_base_url)
+    run = run_tap(config, catalog=select(catalog, ["users", "docs_articles"]), check=False)
+    assert run.returncode == 1 and "Traceback" not in run.stderr
+    last = run.stderr.strip().splitlines()[-1]
+    assert "docs_articles failed" in last and "Docs API" in last and "HTTP 503" in last
+    assert '"stream": "users"' in run.stdout
+
+
+def test_a_docs_rate_limit_wait_beyond_the_maximum_fails_the_docs_streams_only(account, tmp_path):
+    emu, _, catalog = account()
+    emu.add_fault("429", path="/docs-api/v1", retry_after=900)
+    config = write_config(emu, tmp_path, docs_api_key=emu.docs_api_key, docs_base_url=emu.docs_base_url,
+                          max_rate_limit_wait_seconds=60)
+    run = run_tap(config, catalog=select(catalog, ["docs_sites", "tags"]), check=False)
+    assert run.returncode == 1
+    last = run.stderr.strip().splitlines()[-1]
+    assert "docs_sites failed" in last and "max_rate_limit_wait_seconds" in last and "900" in last
+    assert '"stream": "tags"' in run.stdout
+
+
+def test_an_interrupted_run_continues_from_its_last_state_and_misses_no_article(make_emulator, tmp_path):
+    emu = make_emulator(seed=9, docs_articles=350)
+    config = docs_config(emu, tmp_path)
+    catalog = select(offline_catalog(), ["docs_articles"])
+    killed = tap_runner.run_until_killed(config, catalog, None, kill_after_lines=260, workdir=tmp_path)
+    assert killed.returncode == -9
+    committed = {r["id"] for r in killed.records("docs_articles")}
+    assert 100 <= len(committed) < 350              # at least one chunk, and its STATE, went out
+    state = killed.last_state
+    resumed = run_tap(config, catalog=catalog, state=state)
+    again = {r["id"] for r in resumed.records("docs_articles")}
+    assert committed | again == {a["id"] for a in emu.docs.data.articles}
+    assert len(again) <= 350 - len(committed) + 5    # it went on from the bookmark
