@@ -16,8 +16,10 @@ from tap_helpscout.api.client import ApiClient
 from tap_helpscout.api.ratelimit import RateLimiter, _number
 from tap_helpscout.api.wire import retry_after_seconds
 from tap_helpscout.errors import ApiError, PermissionDenied
+from tap_helpscout.logs import get_logger
 from tap_helpscout.settings import DEFAULTS
 
+LOGGER = get_logger(__name__)
 WHERE_THE_KEY_IS = "Help Scout: Your Profile > Authentication > API Keys"
 
 
@@ -57,19 +59,22 @@ class DocsClient(ApiClient):
         """GET `path` (relative to docs_base_url) with query `params`: the ApiResponse of the 2xx
         answer. Raises ApiError (never a fatal one): a refused key names docs_api_key; MalformedAnswer."""
         endpoint = endpoint or path
-        try:
-            url = self._url(path, endpoint)
-            response, _ = self._send("GET", url, endpoint, params=params,
-                                     auth=requests.auth.HTTPBasicAuth(self._key, "X"))
-        except PermissionDenied:
-            raise self.refused(403, endpoint) from None
-        except ApiError as exc:
-            if not exc.fatal:
-                raise
-            raise ApiError(str(exc), status=exc.status, endpoint=exc.endpoint) from None
-        if response.status == 401:
-            raise self.refused(401, endpoint)
-        return response
+        for attempt in (1, 2):
+            try:
+                url = self._url(path, endpoint)
+                response, _ = self._send("GET", url, endpoint, params=params,
+                                         auth=requests.auth.HTTPBasicAuth(self._key, "X"))
+            except PermissionDenied:
+                raise self.refused(403, endpoint) from None
+            except ApiError as exc:
+                if not exc.fatal:
+                    raise
+                raise ApiError(str(exc), status=exc.status, endpoint=exc.endpoint) from None
+            if response.status != 401:
+                return response
+            if attempt == 1:        # a gateway's passing refusal: once more, then believe it
+                LOGGER.info("%s: HTTP 401 from the Docs API; asking once more before believing it", endpoint)
+        raise self.refused(401, endpoint)
 
     def refused(self, status, endpoint):
         why = "the key's user lacks Docs permission" if status == 403 else "a wrong or revoked key"

@@ -166,7 +166,8 @@ class Engine:
 
     def rate_per_minute(self):
         """The requests a minute the sync may make: the account's limit, or the cap below it."""
-        rates = [getattr(c, "rate_limit_per_minute", None) for c in self.clients.values()]
+        current = getattr(self.progress, "client", None)         # the API of the family under way
+        rates = [getattr(c, "rate_limit_per_minute", None) for c in ([current] if current else self.clients.values())]
         rates = [r for r in rates + [self.config.get("max_requests_per_minute")] if r]
         return min(rates) if rates else None
 

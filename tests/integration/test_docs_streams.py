@@ -177,7 +177,7 @@ def test_a_wrong_key_fails_the_docs_streams_in_one_line_and_the_mailbox_streams_
     assert "Docs API" in last and "docs_api_key" in last and "HTTP 401" in last
     assert len([line for line in run.stderr.splitlines() if "refused docs_api_key" in line]) <= 2
     assert "Traceback" not in run.stderr
-    assert len(docs_requests(emu)) == 1
+    assert len(docs_requests(emu)) == 2              # a refusal is believed the second time
     streams = {m["stream"] for m in map(json.loads, run.stdout.splitlines()) if m["type"] == "RECORD"}
     assert streams == {"users", "tags"}
 
@@ -289,3 +289,10 @@ def test_an_interrupted_run_continues_from_its_last_state_and_misses_no_article(
     again = {r["id"] for r in resumed.records("docs_articles")}
     assert committed | again == {a["id"] for a in emu.docs.data.articles}
     assert len(again) <= 350 - len(committed) + 5    # it went on from the bookmark
+
+
+def test_a_passing_refusal_of_the_key_is_tried_once_more(make_emulator, tmp_path):
+    emu = make_emulator(seed=1, docs_articles=20)
+    emu.add_fault("401", path="/docs-api/v1/collections")
+    run = run_tap(docs_config(emu, tmp_path), catalog=select(offline_catalog(), DOCS_STREAMS))
+    assert len(run.records("docs_articles")) == 20
