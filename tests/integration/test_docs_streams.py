@@ -296,3 +296,39 @@ def test_a_passing_refusal_of_the_key_is_tried_once_more(make_emulator, tmp_path
     emu.add_fault("401", path="/docs-api/v1/collections")
     run = run_tap(docs_config(emu, tmp_path), catalog=select(offline_catalog(), DOCS_STREAMS))
     assert len(run.records("docs_articles")) == 20
+
+
+class RedirectingDocsApi(LoopbackServer):
+    """Redirects every request to `target` (another origin)."""
+
+    def __init__(self, target):
+        self.target = target
+        super().__init__()
+
+    def handle(self, conn):
+        try:
+            if read_request(conn) is not None:
+                conn.sendall(f"HTTP/1.1 302 Found\r\nLocation: {self.target}\r\nContent-Length: 0\r\n"
+                             f"Connection: close\r\n\r\n".encode())
+        finally:
+            conn.close()
+
+
+class CountingServer(LoopbackServer):
+    def handle(self, conn):
+        conn.close()
+
+
+def test_a_redirect_to_another_origin_is_not_followed_and_the_key_goes_nowhere_else(tmp_path):
+    elsewhere = CountingServer()
+    server = RedirectingDocsApi(f"http://127.0.0.1:{elsewhere.port}/v1/sites")
+    try:
+        config = write_json(tmp_path / "config.json", {"docs_api_key": "docs-key-redirect-0123456789abcdef",
+                                                        "docs_base_url": f"http://127.0.0.1:{server.port}/v1"})
+        run = run_tap(config, catalog=select(offline_catalog(), ["docs_sites"]), check=False)
+    finally:
+        server.close()
+        elsewhere.close()
+    assert run.returncode == 1 and elsewhere.connections == 0
+    last = run.stderr.strip().splitlines()[-1]
+    assert "docs_sites failed" in last and "redirects to" in last
