@@ -132,7 +132,8 @@ class RateLimiter:
                     self._observe(ticket, remaining, now)
                     reset = _number(headers, self.reset_header) if self.reset_header else None
                     if reset is not None and ticket.spent_at >= self._fresh[0]:
-                        self._ends_by = now + max(0, reset)     # the API says when it refills
+                        # The API says when it refills (never later than a window's length).
+                        self._ends_by = now + min(max(0, reset), self.window_seconds)
             elif headers is not None and self._fresh is None:
                 self._unmetered = True
             self._cond.notify_all()

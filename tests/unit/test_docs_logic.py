@@ -157,6 +157,14 @@ def test_the_limiter_waits_for_the_window_the_answer_says_ends():
     assert isinstance(limiter.try_acquire(), Ticket)
 
 
+def test_a_reset_beyond_the_window_is_read_as_the_window():
+    clock = [1000.0]
+    limiter = DocsRateLimiter(4, clock=lambda: clock[0])
+    limiter.release(limiter.try_acquire(), {"X-RateLimit-Limit": "2000", "X-RateLimit-Remaining": "0",
+                                            "X-RateLimit-Reset": "1767225600"})     # an epoch, not seconds
+    assert limiter.try_acquire() <= 600
+
+
 # -- secrets and config ------------------------------------------------------------------------
 
 def test_the_key_and_its_basic_header_forms_are_hidden_from_every_message():

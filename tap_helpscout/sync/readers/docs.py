@@ -146,7 +146,9 @@ class Reader:
     def articles(self, ids):
         context = self.context
         lists = self.per_collection(STREAMS[ARTICLES], ids)
-        items = [item for _, listing in lists for item in listing.items]
+        # An article moved to another collection while the lists were read is listed twice.
+        items = list({(item.get("id") if isinstance(item, dict) and isinstance(item.get("id"), str) else index): item
+                      for index, item in enumerate(item for _, listing in lists for item in listing.items)}.values())
         times = [listing.server_time for _, listing in lists]
         server_time = None if None in times else min(times, default=None)
         if self.selected(STATS):
@@ -220,6 +222,8 @@ class Reader:
             LOGGER.info("%s: %s was deleted during the sync; left out", stream.name, ident)
             return None
         article = body.get("article") if isinstance(body, dict) else None
+        if article is None and isinstance(body, dict) and "text" in body:
+            article = body              # the object itself, without its documented wrapper
         if not isinstance(article, dict) or str(article.get("id")) != ident:
             raise MalformedAnswer(f"{stream.name}: the answer to {path} has no article object with id {ident}",
                                   endpoint=path)
