@@ -332,3 +332,15 @@ def test_a_redirect_to_another_origin_is_not_followed_and_the_key_goes_nowhere_e
     assert run.returncode == 1 and elsewhere.connections == 0
     last = run.stderr.strip().splitlines()[-1]
     assert "docs_sites failed" in last and "redirects to" in last
+
+
+def test_a_429_is_waited_out_for_the_seconds_its_reset_header_names_then_asked_again(make_emulator, tmp_path):
+    emu = make_emulator(seed=1, docs_articles=20)
+    emu.add_fault("429", path="/docs-api/v1/articles", retry_after=1)
+    run = run_tap(docs_config(emu, tmp_path), catalog=select(offline_catalog(), ["docs_articles"]))
+    assert len(run.records("docs_articles")) == 20
+    gets = article_gets(emu)
+    assert len(gets) == 21                          # the refused one, asked again
+    [refused] = [r for r in gets if r.status == 429]
+    assert any(r.path == refused.path and r.time >= refused.time + 0.9 for r in gets[1:])
+    assert "HTTP 429" in run.stderr and "waits 1.0 s" in run.stderr
