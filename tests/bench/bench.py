@@ -389,8 +389,8 @@ class Bench:
         self.docs_text = (f"Knowledge base: {sizes}; the five `docs_*` streams selected, nothing else.\n\n" + table(
             ["run", "floor", "ours", "ours / floor", "article GETs", "429s"], rows) +
             "\n\nThe floor: every list page once (sites, collections, each collection's categories, its articles "
-            "at 100 a page) plus one article GET per article the run must read. The changes are stamped a "
-            "minute before the run that reads them, as between scheduled runs.")
+            "at 100 a page) plus one article GET per article the run must read. The changes are stamped ten "
+            "minutes before the run that reads them, as between scheduled runs.")
 
     # -- the report ------------------------------------------------------------------------------
 

@@ -39,9 +39,10 @@ def docs_section(bench, seed):
         backfill = run("docs backfill")
         floors.append(list_pages(data) + len(data.articles))
         runs.append(("backfill", backfill))
-        # Changed a minute before the run, as between scheduled runs (changes in the two seconds
-        # before a run's lists are read again by the next run: sync/readers/docs.py).
-        data.now = lambda: datetime.now(timezone.utc).replace(microsecond=0) - timedelta(minutes=1)
+        # Changed ten minutes before the run, as between scheduled runs (the articles of the
+        # bookmark's second are read again by the next run when it was within
+        # bookmark_margin_seconds of the lists: sync/readers/docs.py).
+        data.now = lambda: datetime.now(timezone.utc).replace(microsecond=0) - timedelta(minutes=10)
         for article in data.articles[::len(data.articles) // CHANGED][:CHANGED]:
             emu.docs.modify_article(article["id"])
         for _ in range(ADDED):

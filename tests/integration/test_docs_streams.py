@@ -104,8 +104,8 @@ def test_a_later_run_reads_the_text_of_the_new_and_changed_articles_only(make_em
     data = emu.docs.data
     at_bookmark = {a["id"] for a in data.articles if (a["updatedAt"] or a["createdAt"]) == bookmark}
     changed = [data.articles[i]["id"] for i in (3, 150, 260)]
-    # The four changes share one second, over a minute before the next run.
-    data.now = lambda: datetime.now(timezone.utc).replace(microsecond=0) - timedelta(minutes=1)
+    # The four changes share one second, ten minutes before the next run.
+    data.now = lambda: datetime.now(timezone.utc).replace(microsecond=0) - timedelta(minutes=10)
     for ident in changed:
         emu.docs.modify_article(ident)
     added = emu.docs.add_article(data.collections[1]["id"], name="A new article")
@@ -118,7 +118,7 @@ def test_a_later_run_reads_the_text_of_the_new_and_changed_articles_only(make_em
     assert by_id(second, "docs_articles")[added]["text"] == data.article(added)["text"]
     assert set(by_id(second, "docs_article_stats")) == {a["id"] for a in data.articles}
     # An unchanged knowledge base costs its list pages: the articles of the bookmark's second,
-    # a second over before the run read them, are not read again.
+    # over more than bookmark_margin_seconds before the run read them, are not read again.
     emu.requests.clear()
     third = run_tap(config, catalog=catalog, state=second.last_state)
     assert third.records("docs_articles") == []

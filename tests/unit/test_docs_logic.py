@@ -113,6 +113,15 @@ def test_a_second_not_over_when_the_lists_were_read_is_read_again_whole():
     assert len(Mark(entry, NOW).to_read([article("a", entry["updated_at"])])) == 1
 
 
+def test_with_a_margin_the_ids_of_the_bookmarks_second_are_kept_only_once_it_is_that_far_behind():
+    for age, kept in ((timedelta(minutes=4), False), (timedelta(minutes=6), True)):
+        mark = Mark({}, NOW, margin=timedelta(minutes=5))
+        mark.written(NOW - age, "a")
+        entry = {}
+        mark.save(entry)
+        assert ("ids" in entry) is kept
+
+
 def test_the_bookmark_is_never_later_than_the_servers_clock_nor_moves_back():
     mark = Mark({"updated_at": "2024-01-01T00:00:00Z"}, NOW)
     mark.written(NOW + timedelta(hours=2), "future")         # an article dated ahead of the server

@@ -48,11 +48,13 @@ def changed_at(item):
 class Mark:
     """The docs_articles bookmark, pure: `time`, the latest change written (never later than the
     server's clock when the lists were first read), and `ids`, the articles written that changed
-    in that very second, kept only when the second was over at least SETTLED before the lists
-    were read: none of them can have changed again within it since, so they are not read again
-    (a second not yet over when read is read again, whole: `>=`)."""
+    in that very second, kept only when the second was over `margin` before the lists were read
+    (`bookmark_margin_seconds`, at least SETTLED: for a clock that stamps changes behind the one
+    that dates answers): none of them can have changed again within it since, so they are not
+    read again (a second not yet over when read is read again, whole: `>=`)."""
 
-    def __init__(self, entry, server_time):
+    def __init__(self, entry, server_time, margin=SETTLED):
+        self.settled = max(SETTLED, margin)
         self.time = entry.get(KEY)
         ids = entry.get(IDS)
         self.ids = {i for i in ids if isinstance(i, str)} if self.time and isinstance(ids, list) else set()
@@ -82,7 +84,7 @@ class Mark:
             return
         if new != self.time:
             self.time, self.ids = new, set()
-        if moment <= self.server_time - SETTLED and isinstance(ident, str):
+        if moment <= self.server_time - self.settled and isinstance(ident, str):
             self.ids.add(ident)
 
     def save(self, entry):
@@ -156,7 +158,7 @@ class Reader:
         if not self.selected(ARTICLES):
             return
         stream = STREAMS[ARTICLES]
-        mark = Mark(context.bookmarks.of(ARTICLES), server_time)
+        mark = Mark(context.bookmarks.of(ARTICLES), server_time, context.clock.margin)
         chosen = mark.to_read(items)
         context.total(stream, len(chosen))
         LOGGER.info("%s: %d of %d articles are new or changed since %s; reading their text", ARTICLES,
