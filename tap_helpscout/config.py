@@ -74,10 +74,11 @@ def _check_credentials(config):
     if has["refresh_token"] and not has["client_id"]:
         raise ConfigError('config: "client_id" and "client_secret" are required to use '
                           '"refresh_token" (they come from your Help Scout app)')
-    if not has["client_id"] and not has["access_token"]:
+    if not has["client_id"] and not has["access_token"] and not config.get("docs_api_key"):
         raise ConfigError('config: credentials are missing: give "client_id", "client_secret" '
                           'and "refresh_token" (authorization-code flow), or "client_id" and '
-                          '"client_secret" alone (client-credentials flow), or "access_token"')
+                          '"client_secret" alone (client-credentials flow), or "access_token"; '
+                          'for the docs_* streams alone, "docs_api_key"')
 
 
 # --- one check per kind of setting ------------------------------------------------------------

@@ -42,11 +42,13 @@ JSON_SCHEMA_KINDS = {STRING: {"type": "string"}, PATH: {"type": "string"},
                      MINUTES: {"type": "number", "exclusiveMinimum": 0},
                      INTEGER: {"type": "integer"}, BOOLEAN: {"type": "boolean"}}
 # Which credentials go together (config.py enforces them): the app's two keys together, a
-# refresh token with both, and either the app's keys or an access token.
+# refresh token with both, and either the app's keys or an access token (or, for the Docs
+# streams alone, the Docs API key).
 CREDENTIAL_RULES = {
     "dependentRequired": {"client_id": ["client_secret"], "client_secret": ["client_id"],
                           "refresh_token": ["client_id", "client_secret"]},
-    "anyOf": [{"required": ["client_id", "client_secret"]}, {"required": ["access_token"]}],
+    "anyOf": [{"required": ["client_id", "client_secret"]}, {"required": ["access_token"]},
+              {"required": ["docs_api_key"]}],      # the Docs streams alone
 }
 
 
@@ -133,6 +135,14 @@ _TABLE = (
     Setting("authorize_url", URL,
             "the address of Help Scout's authorization page that `--authorize` opens (for emulators "
             "and tests)", default="https://secure.helpscout.net/authentication/authorizeClientApplication"),
+    Setting("docs_api_key", STRING,
+            "the Docs API key, for the `docs_*` streams (the knowledge base): Help Scout, Your Profile > "
+            "Authentication > API Keys. The Docs streams need only this key, the Mailbox streams only the "
+            "OAuth2 keys; without it, selected `docs_*` streams are skipped with a warning",
+            secret=True, required="for the `docs_*` streams"),
+    Setting("docs_base_url", URL,
+            "the Docs API root (plain `http://` only for a loopback host, as `base_url`)",
+            default="https://docsapi.helpscout.net/v1"),
 )
 
 SETTINGS = {setting.name: setting for setting in _TABLE}

@@ -1,4 +1,5 @@
-"""The streams, as data: the eleven of the original integration (the contract), then four more.
+"""The streams, as data: the eleven of the original integration (the contract), four more, and
+the five of the Docs API (the knowledge base).
 
 Each stream is one declarative block: the API that serves it, where its rows come from, its
 keys, how it replicates, and the few record-shaping facts that belong to it alone. Discovery
@@ -12,6 +13,7 @@ and the sync engine both read this registry; the engine reads each stream with t
 - EMBEDDED: child rows that arrive inside their parent's rows (`embed=...`), fetched separately
   only where the embedded copy is incomplete.
 - DATE_WINDOWS: a report queried window by window from `start_date` to now.
+- KNOWLEDGE_BASE: the Docs API's streams, one family read together by `sync/readers/docs.py`.
 """
 from dataclasses import dataclass, field
 from typing import Callable, Mapping, Optional, Tuple
@@ -26,6 +28,7 @@ WHOLE = "whole"
 PER_PARENT = "per_parent"
 EMBEDDED = "embedded"
 DATE_WINDOWS = "date_windows"
+KNOWLEDGE_BASE = "docs"
 
 BY_NUMBER = "by_number"
 BY_MODIFIED = "by_modified"
@@ -36,6 +39,10 @@ PAGE_SIZE = 50
 
 # The APIs that serve the streams; the sync engine has a client for each (api/).
 MAILBOX = "mailbox"             # the Mailbox API 2.0, OAuth2
+DOCS = "docs"                   # the Docs API v1 (the knowledge base), an API key
+# The config key without which an API's streams are skipped (the Mailbox API's keys are checked
+# by config.py and auth.py).
+API_KEY_SETTING = {DOCS: "docs_api_key"}
 
 
 @dataclass(frozen=True)
@@ -206,5 +213,40 @@ STREAMS = {s.name: s for s in (
         bare_array=True, paged=False,   # documented as a bare array; an older note: HAL, paged
         detail_path="/mailboxes/{parent_id}/saved-replies/{id}", detail_fields=("text", "chatText"),
         detail_setting="fetch_saved_reply_text", derive=texts_null_unless_read,
+    ),
+    # --- the Docs API (the knowledge base): one family, read by sync/readers/docs.py. Lists
+    # are `{<records_key>: {page, pages, count, items}}`, sorted by the unique `number`. ---
+    Stream(
+        name="docs_sites", key_properties=("id",),
+        replication_method=FULL_TABLE, replication_key=None,
+        reader=KNOWLEDGE_BASE, path="/sites", records_key="sites", api=DOCS,
+    ),
+    Stream(
+        name="docs_collections", key_properties=("id",),
+        replication_method=FULL_TABLE, replication_key=None,
+        reader=KNOWLEDGE_BASE, path="/collections", records_key="collections", api=DOCS,
+        params={"sort": "number", "order": "asc"}, parent="docs_sites",
+    ),
+    Stream(
+        name="docs_categories", key_properties=("id",),
+        replication_method=FULL_TABLE, replication_key=None,
+        reader=KNOWLEDGE_BASE, path="/collections/{parent_id}/categories", records_key="categories",
+        api=DOCS, params={"sort": "number", "order": "asc"}, parent="docs_collections",
+    ),
+    Stream(
+        name="docs_articles", key_properties=("id",),
+        replication_method=INCREMENTAL, replication_key="updated_at",
+        reader=KNOWLEDGE_BASE, path="/collections/{parent_id}/articles", records_key="articles",
+        api=DOCS, params={"status": "all", "sort": "number", "order": "asc", "pageSize": "100"},
+        parent="docs_collections", page_size=100,
+        detail_path="/articles/{id}", detail_fields=("text", "categories", "related", "keywords"),
+    ),
+    Stream(
+        name="docs_article_stats", key_properties=("id",),
+        replication_method=FULL_TABLE, replication_key=None,
+        # The same list pages as docs_articles (read once when both are selected).
+        reader=KNOWLEDGE_BASE, path="/collections/{parent_id}/articles", records_key="articles",
+        api=DOCS, params={"status": "all", "sort": "number", "order": "asc", "pageSize": "100"},
+        parent="docs_collections", page_size=100,
     ),
 )}

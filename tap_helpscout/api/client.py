@@ -318,7 +318,7 @@ class ApiClient:
         if status == 401:
             return ApiResponse(status, None, headers, url)
         text = body.decode("utf-8", errors="replace")
-        retry_after = retry_after_seconds(headers)
+        retry_after = self._retry_after(status, headers)
         if status == 429 or (status in RETRY_STATUSES and retry_after is not None):
             wait = DEFAULT_RATE_LIMIT_WAIT if retry_after is None else retry_after
             if wait > self._max_wait:
@@ -339,6 +339,11 @@ class ApiClient:
         detail = "permission denied: " if status == 403 else ""
         raise error(self._line(f"{self.name} {endpoint}: HTTP {status} {detail}{message}"),
                     status=status, endpoint=endpoint)
+
+    def _retry_after(self, status, headers):
+        """Seconds the server asks to wait before the next request, or None (see
+        wire.retry_after_seconds); an API with its own header says so in its subclass."""
+        return retry_after_seconds(headers)
 
     def _loads_replacing(self, body, endpoint):
         """A JSON body with bytes that are not UTF-8, read with U+FFFD in their place (one

@@ -1,7 +1,7 @@
 """One answer of a listing as a `Page`, proved rather than trusted; pure functions, no I/O.
 
-`hal_page` (HAL lists), `array_or_hal_page` (a bare array or HAL) and `report_page` (the report's
-`{results, page, count, pages}`) turn one answer into a `Page`, or raise `PageError` when its
+`hal_page` (HAL lists), `array_or_hal_page` (a bare array or HAL), `report_page` (the report's
+`{results, page, count, pages}`) and `docs_page` (the Docs API's lists) turn one answer into a `Page`, or raise `PageError` when its
 shape cannot be trusted (a `page` block that is a list, `totalPages: "many"`, a `totalPages` that
 does not match `totalElements`, ...).
 """
@@ -129,6 +129,33 @@ def report_page(data, records_key, number, size):
     if len(items) > total and number <= pages:
         raise PageError(f"report: page {number} holds {len(items)} rows of {total} in all")
     return Page(number, items, size, total, pages)
+
+
+def docs_page(data, records_key, number, default_size=0, paged=True):
+    """An answer of a Docs API list: `{<records_key>: {page, pages, count, items}}`, or the bare
+    block (the sites list, as one example shows). Every answer carries its totals. The page
+    size is not trusted (only the article lists take one): the rows are counted by `count`,
+    and a page below the last may not come back empty."""
+    if not isinstance(data, dict):
+        raise PageError(f"the answer is {_kind(data)}, not a JSON object")
+    block = data.get(records_key)
+    if block is None and "items" in data and "pages" in data:
+        block = data
+    if not isinstance(block, dict):
+        raise PageError(f"{records_key} is {_kind(block)}, not an object with page, pages, count and items")
+    missing = [name for name in ("page", "pages", "count", "items") if name not in block]
+    if missing:
+        raise PageError(f"{records_key} has no {' and no '.join(missing)}, which every answer of the list carries")
+    items = _rows(block, "items", f"{records_key}.items")
+    total = _count(block, "count", records_key)
+    pages = _count(block, "pages", records_key)
+    if _count(block, "page", records_key) != number:
+        raise PageError(f"page {number} was asked for and page {block['page']} came back")
+    if (total and not pages) or pages > max(total, 1):
+        raise PageError(f"{records_key}: pages {pages} does not match count {total}")
+    if len(items) > total:
+        raise PageError(f"{records_key}: page {number} holds {len(items)} rows of {total} in all")
+    return Page(number, items, 0, total, pages)
 
 
 def _kind(value):

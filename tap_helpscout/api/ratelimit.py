@@ -37,7 +37,17 @@ def _number(headers, name):
 class RateLimiter:
     """Thread-safe. `acquire(cost)` blocks until a request may start and returns its ticket,
     which goes back to `release(ticket, headers)` when the answer's headers arrive (None when
-    no answer came). `try_acquire` makes the same decision without waiting."""
+    no answer came). `try_acquire` makes the same decision without waiting.
+
+    The class attributes name the headers and the window of the Mailbox API's limit; another
+    API's limiter (api/docs.py) names its own, and a header of the seconds left in the window
+    when the API sends one."""
+
+    remaining_header = "X-RateLimit-Remaining-Minute"
+    limit_header = "X-RateLimit-Limit-Minute"
+    reset_header = None             # seconds until the window ends, when the API says
+    window_seconds = MAX_WINDOW_SECONDS
+    window_name = "a minute"
 
     def __init__(self, parallelism=4, max_requests_per_minute=None, clock=time.monotonic):
         self._clock = clock
@@ -89,7 +99,7 @@ class RateLimiter:
                 self._noticed = True
                 until = max(delay, self._refill_by(likely=self._trust_openers) - now) if self._fresh else delay
                 LOGGER.info("rate limit: pausing about %.0f s, until the account's budget comes back (%s "
-                            "requests a minute)", until, self.limit or "an unknown number of")
+                            "requests %s)", until, self.limit or "an unknown number of", self.window_name)
             if delay > 0:
                 if self._in_flight == 0 and self._idle_since is None:
                     self._idle_since = now
@@ -108,11 +118,11 @@ class RateLimiter:
         with self._cond:
             now = self._clock()
             self._in_flight -= 1
-            remaining = None if headers is None else _number(headers, "X-RateLimit-Remaining-Minute")
+            remaining = None if headers is None else _number(headers, self.remaining_header)
             if remaining is not None:
-                self.limit = _number(headers, "X-RateLimit-Limit-Minute") or self.limit
+                self.limit = _number(headers, self.limit_header) or self.limit
                 self._last_answer = now
-                while self._answers and self._answers[0][0] < now - MAX_WINDOW_SECONDS:
+                while self._answers and self._answers[0][0] < now - self.window_seconds:
                     self._answers.popleft()
                 if refused:                   # nothing left, and nothing to learn from
                     if self._fresh is None or ticket.spent_at > self._fresh[0]:
@@ -120,6 +130,10 @@ class RateLimiter:
                 else:
                     self._answers.append((now, ticket.cost))
                     self._observe(ticket, remaining, now)
+                    reset = _number(headers, self.reset_header) if self.reset_header else None
+                    if reset is not None and ticket.spent_at >= self._fresh[0]:
+                        # The API says when it refills (never later than a window's length).
+                        self._ends_by = now + min(max(0, reset), self.window_seconds)
             elif headers is not None and self._fresh is None:
                 self._unmetered = True
             self._cond.notify_all()
@@ -185,7 +199,7 @@ class RateLimiter:
         the latest figure stops counting (in a fixed window, the window's first: all then)."""
         if self._ends_by is not None:
             return self._ends_by
-        longest = self._span[1 if likely else 2] if self._span else MAX_WINDOW_SECONDS
+        longest = self._span[1 if likely else 2] if self._span else self.window_seconds
         used, total = (self.limit or 0) - self._fresh[1], 0
         for moment, cost in reversed(self._answers):
             total += cost
@@ -236,7 +250,7 @@ class RateLimiter:
         previous end to `now` (fixed windows, whether they open on a request or on the clock),
         or (sliding windows) from that request's start. Likely at most: from that request's
         start, unless windows follow the clock (a contradiction tells)."""
-        shortest, longest = 0.0, MAX_WINDOW_SECONDS
+        shortest, longest = 0.0, self.window_seconds
         if self._opener is not None:
             shortest = max(0.0, self._old_start - self._opener[1])
             if self._sliding:

@@ -11,9 +11,10 @@ from tap_helpscout import logs
 from tap_helpscout.api.mailbox import HelpScoutClient
 from tap_helpscout.api.pages import PageError, array_or_hal_page, hal_page, report_page
 from tap_helpscout.cli import estimate
+from tap_helpscout.cli.check_docs import check_docs, docs_lines
 from tap_helpscout.cli.inputs import load_catalog, load_config, load_state, require_selection
 from tap_helpscout.errors import ApiError, AuthError, PermissionDenied, TapError
-from tap_helpscout.streams import EMBEDDED_THREADS_CAP, STREAMS, threads_truncated
+from tap_helpscout.streams import EMBEDDED_THREADS_CAP, MAILBOX, STREAMS, threads_truncated
 from tap_helpscout.sync import bookmarks
 from tap_helpscout.sync.state import prepare
 from tap_helpscout.timefmt import api_time, format_date_time, utc_now
@@ -25,7 +26,7 @@ MAX_REQUESTS = 16
 CHECK_TRIES = 3
 SAMPLE_PAGES = 8                       # conversation pages sampled, page 1 included
 KEYS = ("ok", "user", "mailboxes", "reports_available", "rate_limit_per_minute", "conversations",
-        "customers", "estimated_requests", "estimated_minutes", "problems")
+        "customers", "estimated_requests", "estimated_minutes", "docs", "problems")
 REPORT = "happiness_ratings_report"
 
 
@@ -310,7 +311,7 @@ def run_check(args, loaded=None):
     """`--check`: prints the report (text, or JSON with --json) on stdout; the exit code."""
     result = {key: None for key in KEYS}
     result["problems"] = []
-    check = None
+    check, docs_notes = None, []
     try:
         config = load_config(args.config)
         if loaded is not None:
@@ -329,28 +330,35 @@ def run_check(args, loaded=None):
     else:
         selected = ({e.tap_stream_id for e in catalog.streams if e.is_selected()} if catalog
                     else set(STREAMS))
-        try:
-            client = HelpScoutClient(config, args.config, max_tries=CHECK_TRIES)
-            # Its per-request METRIC lines would bury the report's few lines; warnings stay.
-            logs.only_warnings()
-        except TapError as exc:
-            result["problems"].append(str(exc))
-            result["ok"] = False
-        else:
+        if catalog is None and not (config.get("client_id") or config.get("access_token")):
+            selected = {name for name in selected if STREAMS[name].api != MAILBOX}   # a Docs-only config
+        # Its per-request METRIC lines would bury the report's few lines; warnings stay.
+        logs.only_warnings()
+        if any(STREAMS[name].api == MAILBOX for name in selected) or not config.get("docs_api_key"):
             try:
-                check = Check(config, args.config, selected, state, catalog is not None, client)
-                result = check.run()
-            finally:
-                client.close()
+                client = HelpScoutClient(config, args.config, max_tries=CHECK_TRIES)
+            except TapError as exc:
+                result["problems"].append(str(exc))
+                result["ok"] = False
+            else:
+                try:
+                    check = Check(config, args.config, selected, state, catalog is not None, client)
+                    result = check.run()
+                finally:
+                    client.close()
+        docs, problems, docs_notes = check_docs(config, selected, state, catalog is not None, CHECK_TRIES)
+        result["docs"] = docs
+        result["problems"] += [p for p in problems if p not in result["problems"]]
+        result["ok"] = not result["problems"]
     if args.json:
         sys.stdout.write(json.dumps(result) + "\n")
     else:
-        sys.stdout.write(human_text(result, check, args))
+        sys.stdout.write(human_text(result, check, args, docs_notes))
     sys.stdout.flush()
     return 0 if result["ok"] else 1
 
 
-def human_text(result, check, args):
+def human_text(result, check, args, docs_notes=()):
     lines = [f"{PROG} --check ({args.config})"]
     if check is not None:
         shown = len(check.selected)
@@ -373,6 +381,7 @@ def human_text(result, check, args):
         lines += _size_lines(result, check)
         lines += _estimate_lines(result, check)
         lines += [f"  note: {note}" for note in check.notes]
+    lines += docs_lines(result["docs"], docs_notes)
     for problem in result["problems"]:
         lines.append(f"  PROBLEM: {problem}")
     lines.append("OK: a sync can run" if result["ok"] else

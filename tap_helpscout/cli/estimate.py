@@ -101,3 +101,36 @@ def minutes(requests, limit_per_minute):
     if not limit_per_minute:
         return None
     return round(requests / limit_per_minute, 1)
+
+
+# -- the Docs API (the knowledge base) --------------------------------------------------------------
+DOCS_LIST_PAGE = 50                     # sites, collections, categories: 50 a page
+DOCS_ARTICLES_PAGE = STREAMS["docs_articles"].page_size
+
+
+def docs_requests(selected, collections, articles_per_collection, read_texts=True):
+    """Requests of a sync of the Docs streams in `selected`, from the number of collections and
+    the articles of each (`articleCount`): the sites' page, the collections' pages, one list of
+    categories per collection, the article list pages of each collection, and with `read_texts`
+    (a first run) one GET per article; a later run adds one per article changed since."""
+    docs = {name for name in selected if name.startswith("docs_")}
+    if not docs:
+        return 0
+    cost = 1 if "docs_sites" in docs else 0
+    if docs - {"docs_sites"}:
+        cost += pages(collections, DOCS_LIST_PAGE)
+    if "docs_categories" in docs:
+        cost += collections
+    if docs & {"docs_articles", "docs_article_stats"}:
+        cost += sum(pages(count, DOCS_ARTICLES_PAGE) for count in articles_per_collection)
+        if "docs_articles" in docs and read_texts:
+            cost += sum(articles_per_collection)
+    return cost
+
+
+def docs_minutes(requests, limit_per_window, window_minutes=10):
+    """Minutes for `requests` under the Docs API's budget per 10-minute window: a budget's worth
+    goes at once, each further one waits for the next window (None when the limit is unknown)."""
+    if not limit_per_window:
+        return None
+    return float(max(0, math.ceil(requests / limit_per_window) - 1) * window_minutes)

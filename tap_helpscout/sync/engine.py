@@ -13,15 +13,17 @@ from concurrent.futures import ThreadPoolExecutor
 from singer import metadata as md
 from singer import metrics
 
+from tap_helpscout.api.docs import DocsClient
 from tap_helpscout.api.mailbox import HelpScoutClient
 from tap_helpscout.errors import ApiError, AuthError, PermissionDenied, TapError
 from tap_helpscout.logs import get_logger
 from tap_helpscout.settings import DEFAULTS
-from tap_helpscout.streams import DATE_WINDOWS, EMBEDDED, MAILBOX, PER_PARENT, SEARCH, STREAMS, WHOLE
+from tap_helpscout.streams import (API_KEY_SETTING, DATE_WINDOWS, DOCS, EMBEDDED, KNOWLEDGE_BASE, MAILBOX,
+                                   PER_PARENT, SEARCH, STREAMS, WHOLE)
 from tap_helpscout.sync import bookmarks
 from tap_helpscout.sync.context import Bookmarks, ReaderContext, RunClock, Workers
 from tap_helpscout.sync.progress import Progress, client_stats, summary_line
-from tap_helpscout.sync.readers import date_windows, embedded, per_parent, search, whole
+from tap_helpscout.sync.readers import date_windows, docs, embedded, per_parent, search, whole
 from tap_helpscout.sync.readers.fetch import Fetcher
 from tap_helpscout.sync.records import RecordShaper
 from tap_helpscout.sync.state import prepare
@@ -31,7 +33,7 @@ from tap_helpscout.timefmt import utc_now
 LOGGER = get_logger(__name__)
 # Each reader kind of streams.py is read by the `Reader` of one module.
 READERS = {SEARCH: search, WHOLE: whole, DATE_WINDOWS: date_windows, PER_PARENT: per_parent,
-           EMBEDDED: embedded}
+           EMBEDDED: embedded, KNOWLEDGE_BASE: docs}
 WARNINGS_PER_STREAM = 20
 
 
@@ -124,6 +126,7 @@ class Engine:
         self.entries = {e.tap_stream_id: e for e in catalog.streams
                         if e.tap_stream_id in STREAMS and e.is_selected()}
         self.out = out_factory(prepare(state, STREAMS, state_source))
+        self.skipped_streams = without_client(self.entries, self.clients)
         now = utc_now()
         start, kept = bookmarks.start_date(config, self.out.state, now)
         if kept is None:
@@ -152,7 +155,6 @@ class Engine:
         self.deadline = time.monotonic() + float(minutes) * 60 if minutes else None
         self.out.deadline = self.deadline       # a target that stops reading cannot hold the run
         self.failures = []             # (stream names, reason)
-        self.skipped_streams = []
 
     @property
     def start_date(self):
@@ -164,7 +166,8 @@ class Engine:
 
     def rate_per_minute(self):
         """The requests a minute the sync may make: the account's limit, or the cap below it."""
-        rates = [getattr(c, "rate_limit_per_minute", None) for c in self.clients.values()]
+        current = getattr(self.progress, "client", None)         # the API of the family under way
+        rates = [getattr(c, "rate_limit_per_minute", None) for c in ([current] if current else self.clients.values())]
         rates = [r for r in rates + [self.config.get("max_requests_per_minute")] if r]
         return min(rates) if rates else None
 
@@ -176,7 +179,7 @@ class Engine:
     def families(self):
         families = []
         for root in (s for s in STREAMS.values() if s.parent is None):
-            children = [s for s in STREAMS.values() if s.parent == root.name]
+            children = [s for s in STREAMS.values() if s.parent and root_of(s) == root.name]
             if any(s.name in self.entries for s in [root, *children]):
                 families.append((root, children))
         # An interrupted run resumes with the family it was syncing. Otherwise families that
@@ -200,7 +203,7 @@ class Engine:
 
     def run(self):
         """Sync every selected stream; raises TapError naming the streams that failed."""
-        if not self.entries:
+        if not self.entries and not self.skipped_streams:
             LOGGER.warning("No stream is selected in the catalog: nothing to sync")
         started = time.monotonic()
         totals = Counter()
@@ -281,8 +284,39 @@ class Engine:
         return exc.status == 401 and self.clients[family.root.api].token_works(exc)
 
 
+def root_of(stream):
+    """The root of the family `stream` belongs to (itself, a parent, or a parent's parent)."""
+    while stream.parent:
+        stream = STREAMS[stream.parent]
+    return stream.name
+
+
+def without_client(entries, clients):
+    """Leave out of `entries` the selected streams of an API without a client (its key is not
+    in the config), with one warning per API naming the key; their names."""
+    skipped = []
+    for api, setting in API_KEY_SETTING.items():
+        names = [name for name in entries if STREAMS[name].api == api and api not in clients]
+        if names:
+            LOGGER.warning("Skipping %s: the config has no %s, which the %s API needs (give it, or deselect "
+                           "these streams); the other streams sync", ", ".join(names), setting, api.capitalize())
+            for name in names:
+                del entries[name]
+            skipped += names
+    return skipped
+
+
+def selected_apis(catalog):
+    return {STREAMS[e.tap_stream_id].api for e in catalog.streams if e.tap_stream_id in STREAMS and e.is_selected()}
+
+
 def sync(config, config_path, catalog, state, out_factory, state_source="state"):
-    clients = {MAILBOX: HelpScoutClient(config, config_path)}
+    apis = selected_apis(catalog)
+    clients = {}
+    if MAILBOX in apis or not apis:
+        clients[MAILBOX] = HelpScoutClient(config, config_path)
+    if DOCS in apis and config.get(API_KEY_SETTING[DOCS]):
+        clients[DOCS] = DocsClient(config)
     engine = Engine(config, clients, catalog, state, out_factory, state_source)
     try:
         engine.run()

@@ -7,7 +7,8 @@ Measures, in one run, and prints as tables (also written to BENCHMARKS.md):
 2. wall time with latency and a rate limit (time-scaled), for several max_parallel_requests;
 3. CPU seconds per 1,000 records of the tap process, vs the original and a json floor;
 4. peak RSS of the tap process at two account sizes;
-5. an incremental run with no changes.
+5. an incremental run with no changes;
+6. the knowledge base's (Docs API) requests against their floor.
 Scratch files (venv of the original, configs, outputs) go to .bench/ (git-ignored).
 """
 import argparse
@@ -23,6 +24,7 @@ from pathlib import Path
 
 from tests.bench.bench_harness import (REPO, START_DATE, categorize, cpus_apart, json_floor_seconds, our_catalog, read_records,
                                  request_floor, response_bodies, run_tap, write_json)
+from tests.bench.bench_docs import docs_section
 from tests.bench.bench_original import ORIGINAL_REQUIREMENT, OriginalTap, OurTap
 from tests.emulator import Emulator
 from tests.support.tap_runner import select
@@ -380,6 +382,16 @@ class Bench:
                              f"{growth:+.1%}, {big.maxrss_kib / 1024:.1f} MiB",
                              growth <= MEMORY_GROWTH_TARGET and big.maxrss_kib / 1024 < MEMORY_CEILING_MIB))
 
+    def knowledge_base(self):
+        """Section 6: the Docs API's requests against their floor (tests/bench/bench_docs.py)."""
+        rows, sizes, targets = docs_section(self, SEED)
+        self.targets += targets
+        self.docs_text = (f"Knowledge base: {sizes}; the five `docs_*` streams selected, nothing else.\n\n" + table(
+            ["run", "floor", "ours", "ours / floor", "article GETs", "429s"], rows) +
+            "\n\nThe floor: every list page once (sites, collections, each collection's categories, its articles "
+            "at 100 a page) plus one article GET per article the run must read. The changes are stamped ten "
+            "minutes before the run that reads them, as between scheduled runs.")
+
     # -- the report ------------------------------------------------------------------------------
 
     def report(self):
@@ -388,6 +400,7 @@ class Bench:
         self.add("4. Peak memory (max RSS of the tap process)", self.memory_text)
         self.add("5. Incremental run with no changes (default account, right after the backfill)",
                  self.incremental_text)
+        self.add("6. Knowledge base (Docs API) requests", self.docs_text)
         self.add("Targets", table(["target", "measured", "verdict"],
                                   [[t, m, verdict(ok)] for t, m, ok in self.targets]))
         header = [
@@ -466,6 +479,7 @@ def main(argv=None):
     bench.requests_and_cpu()
     bench.wall_time()
     bench.memory()
+    bench.knowledge_base()
     bench.report()
     log(f"done in {time.monotonic() - started:.0f} s")
     return 0

@@ -15,7 +15,7 @@ import pytest
 from tests.e2e.tools import (MELTANOLABS_TARGET_POSTGRES, PIPELINEWISE_TARGET_POSTGRES, run_pipeline,
                              tap_bin_dir, tool_venv)
 from tests.support.expected import FULL_TABLE_STREAMS, PRIMARY_KEYS, columns, expected_rows
-from tests.support.tap_runner import run_tap, run_until_killed, write_json
+from tests.support.tap_runner import offline_catalog, run_tap, run_until_killed, select, write_json
 
 pytestmark = pytest.mark.e2e
 
@@ -205,3 +205,28 @@ def test_rows_removed_at_the_source_leave_the_tables_and_an_interrupted_run_remo
                 assert data_of(rows[other]) == data_of(loaded[stream][other]), (stream, other)
         elif stream in FULL_TABLE_STREAMS:
             assert set(rows) == set(loaded[stream]), stream      # nothing removed at the source
+
+
+def test_an_article_deleted_in_help_scout_leaves_docs_article_stats(postgres, make_emulator, tmp_path):
+    """The knowledge base: `docs_article_stats` is a full-table read of every article, so one
+    deleted in Help Scout is marked deleted there; `docs_articles` (incremental) keeps it."""
+    emu = make_emulator(seed=5, docs_articles=40)
+    config = write_json(tmp_path / "config.json", {"docs_api_key": emu.docs_api_key, "docs_base_url": emu.docs_base_url})
+    catalog = write_json(tmp_path / "docs-catalog.json", select(offline_catalog(), ["docs_articles", "docs_article_stats"]))
+    database = new_database(postgres, "meltanolabs-target-postgres")
+    target = target_argv(postgres, "meltanolabs-target-postgres", database, tmp_path, **VERSIONED)
+    tap = [tap_bin_dir() / "tap-helpscout", "--config", config, "--catalog", catalog]
+    first = run_pipeline(tap, target, cwd=tmp_path).check()
+    deleted = emu.docs.data.articles[7]["id"]
+    emu.docs.delete_article(deleted)
+    run_pipeline(tap + ["--state", write_json(tmp_path / "state.json", echoed_state(first))], target,
+                 cwd=tmp_path).check()
+    stats = {}
+    for [text] in postgres.query(f"SELECT row_to_json(t)::text FROM {SCHEMA}.docs_article_stats t", database):
+        row = json.loads(text)
+        stats[row["id"]] = row
+    assert {ident for ident, row in stats.items() if row["_sdc_deleted_at"] is None} == \
+        {a["id"] for a in emu.docs.data.articles}
+    assert stats[deleted]["_sdc_deleted_at"] is not None
+    [[count]] = postgres.query(f"SELECT count(*) FROM {SCHEMA}.docs_articles", database)
+    assert int(count) == 40

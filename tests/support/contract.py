@@ -14,6 +14,7 @@ BOOL = ["null", "boolean"]
 DT = "date-time"
 OBJ = ["null", "object"]
 ARR = ["null", "array"]
+NUM = ["null", "number"]
 
 #   stream: (replication, primary key, replication key, parent, {column: type})
 CONTRACT = {
@@ -77,6 +78,32 @@ NEW_STREAMS = {
     "saved_replies": ("FULL_TABLE", ["id"], None, "mailboxes", {
         "id": INT, "mailbox_id": INT, "name": STR, "preview": STR, "chat_preview": STR, "text": STR,
         "chat_text": STR}),
+    # the Docs API (the knowledge base): the documented fields of its objects, snake_cased
+    "docs_sites": ("FULL_TABLE", ["id"], None, None, {
+        "id": STR, "status": STR, "sub_domain": STR, "cname": STR, "has_public_site": BOOL, "company_name": STR,
+        "title": STR, "logo_url": STR, "logo_width": INT, "logo_height": INT, "fav_icon_url": STR,
+        "touch_icon_url": STR, "home_url": STR, "home_link_text": STR, "bg_color": STR, "description": STR,
+        "has_contact_form": BOOL, "mailbox_id": INT, "contact_email": STR, "style_sheet_url": STR,
+        "header_code": STR, "created_by": INT, "updated_by": INT, "created_at": DT, "updated_at": DT,
+        # undocumented, in a captured answer of a public client (docs/sources.md)
+        "home_page_content": STR, "page_bg_color": STR, "header_bg_color": STR, "nav_text_color": STR,
+        "link_color": STR, "meta_description": STR, "include_metadata": BOOL}),
+    "docs_collections": ("FULL_TABLE", ["id"], None, "docs_sites", {
+        "id": STR, "site_id": STR, "number": INT, "slug": STR, "visibility": STR, "order": INT, "name": STR,
+        "description": STR, "public_url": STR, "article_count": INT, "published_article_count": INT,
+        "created_by": INT, "updated_by": INT, "created_at": DT, "updated_at": DT}),
+    "docs_categories": ("FULL_TABLE", ["id"], None, "docs_collections", {
+        "id": STR, "number": INT, "slug": STR, "collection_id": STR, "order": INT, "default_sort": STR,
+        "name": STR, "article_count": INT, "created_by": INT, "updated_by": INT, "created_at": DT,
+        "updated_at": DT}),
+    "docs_articles": ("INCREMENTAL", ["id"], "updated_at", "docs_collections", {
+        "id": STR, "number": INT, "collection_id": STR, "slug": STR, "status": STR, "has_draft": BOOL,
+        "name": STR, "text": STR, "categories": ARR, "related": ARR, "public_url": STR, "popularity": NUM,
+        "keywords": ARR, "view_count": INT, "created_by": INT, "updated_by": INT, "created_at": DT,
+        "updated_at": DT, "last_published_at": DT}),
+    "docs_article_stats": ("FULL_TABLE", ["id"], None, "docs_collections", {
+        "id": STR, "collection_id": STR, "status": STR, "view_count": INT, "popularity": NUM,
+        "updated_at": DT}),
 }
 ALL_STREAMS = {**CONTRACT, **NEW_STREAMS}
 

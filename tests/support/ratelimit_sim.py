@@ -56,16 +56,21 @@ class Run:
         self.seconds, self.throttled, self.limiter = seconds, throttled, limiter
 
 
+def minute_headers(server, remaining, now):
+    return {"X-RateLimit-Limit-Minute": str(server.limit), "X-RateLimit-Remaining-Minute": str(remaining)}
+
+
 def simulate(server, requests, workers=4, latency=0.015, overhead=0.005, cap=None, start=1000.0,
-             jitter=None):
+             jitter=None, limiter_class=RateLimiter, headers=minute_headers):
     """One token request (a POST, cost 2), then `requests` GETs by `workers` workers, each
-    sending its next request `overhead` after an answer. A 429 holds the limiter and is
+    sending its next request `overhead` after an answer (`headers(server, remaining, now)`: the
+    rate-limit headers of an answer, for a limiter of `limiter_class`). A 429 holds the limiter and is
     retried after the server's wait, as the client does. `jitter` (a seed): each leg of a
     request takes 0 to 2 times half the latency, so that requests overtake each other."""
     rng = random.Random(jitter)
     leg = (lambda: rng.uniform(0, latency)) if jitter is not None else (lambda: latency / 2)
     clock = [start]
-    limiter = RateLimiter(workers, cap, clock=lambda: clock[0])
+    limiter = limiter_class(workers, cap, clock=lambda: clock[0])
     events, counter, waiting = [], [0], []
     state = {"todo": requests, "throttled": 0, "last": start}
 
@@ -87,9 +92,8 @@ def simulate(server, requests, workers=4, latency=0.015, overhead=0.005, cap=Non
 
     def arrive(ticket, cost, then):
         allowed, remaining, retry = server.take(clock[0], cost)
-        headers = {"X-RateLimit-Limit-Minute": str(server.limit),
-                   "X-RateLimit-Remaining-Minute": str(remaining)}
-        at(clock[0] + leg(), lambda: answer(ticket, cost, then, allowed, headers, retry))
+        answered = headers(server, remaining, clock[0])
+        at(clock[0] + leg(), lambda: answer(ticket, cost, then, allowed, answered, retry))
 
     def answer(ticket, cost, then, allowed, headers, retry):
         limiter.release(ticket, headers, refused=not allowed)

@@ -3,6 +3,7 @@
 Every end-to-end test goes through `run_tap`, which also checks the one rule that holds for all
 of them: no secret from the config (before or after a token rotation) appears in any output.
 """
+import base64
 import json
 import os
 import queue
@@ -13,7 +14,7 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
-SECRET_KEYS = ("client_secret", "refresh_token", "access_token")
+SECRET_KEYS = ("client_secret", "refresh_token", "access_token", "docs_api_key")
 TAP = [sys.executable, "-m", "tap_helpscout"]
 # The real tap with backoff pauses of thousandths of a second instead of seconds (the tries stay
 # as many): for the tests of failures that are retried, put it in TAP's place
@@ -55,7 +56,11 @@ class TapRun:
 
 
 def secrets_of(config):
-    return {str(config[k]) for k in SECRET_KEYS if config.get(k)}
+    found = {str(config[k]) for k in SECRET_KEYS if config.get(k)}
+    if config.get("docs_api_key"):      # and the Basic header's forms of the Docs API key
+        key = str(config["docs_api_key"])
+        found |= {base64.b64encode(f"{key}:{password}".encode()).decode() for password in ("X", "")}
+    return found
 
 
 def secrets_on_disk(config_path):

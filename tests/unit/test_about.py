@@ -79,7 +79,7 @@ def test_every_setting_is_a_json_schema_property_with_type_default_and_descripti
 def test_secrets_are_marked_as_the_sdk_marks_them_and_nothing_else_is(capsys):
     props = about_json(capsys)["settings"]["properties"]
     marked = {name for name, prop in props.items() if prop.get("secret") is True and prop.get("writeOnly") is True}
-    assert marked == set(settings.SECRET_KEYS) == {"client_secret", "refresh_token", "access_token"}
+    assert marked == set(settings.SECRET_KEYS) == {"client_secret", "refresh_token", "access_token", "docs_api_key"}
     assert not [name for name, prop in props.items() if name not in marked and ("secret" in prop or "writeOnly" in prop)]
 
 
@@ -87,8 +87,8 @@ def test_the_credential_rules_of_the_schema_are_the_ones_the_config_enforces():
     """For every combination of the four credentials, the schema's anyOf/dependentRequired
     accept exactly the configs that config.py accepts."""
     schema = settings.json_schema()
-    keys = ("client_id", "client_secret", "refresh_token", "access_token")
-    for given in itertools.chain.from_iterable(itertools.combinations(keys, n) for n in range(5)):
+    keys = ("client_id", "client_secret", "refresh_token", "access_token", "docs_api_key")
+    for given in itertools.chain.from_iterable(itertools.combinations(keys, n) for n in range(6)):
         by_schema = (all(set(needed) <= set(given) for key, needed in schema["dependentRequired"].items()
                          if key in given)
                      and any(set(option["required"]) <= set(given) for option in schema["anyOf"]))

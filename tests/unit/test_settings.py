@@ -66,7 +66,8 @@ def test_the_readmes_meltano_block_is_the_extractor_of_meltano_yml_that_declares
 
 def test_secrets_are_sensitive_in_meltano():
     sensitive = {e["name"] for e in settings.meltano_settings() if e.get("sensitive")}
-    assert sensitive == set(settings.SECRET_KEYS) == {"client_secret", "refresh_token", "access_token"}
+    assert sensitive == set(settings.SECRET_KEYS) == {"client_secret", "refresh_token", "access_token",
+                                                      "docs_api_key"}
 
 
 def test_every_default_is_of_its_kind_and_every_row_has_a_meaning():

@@ -10,10 +10,10 @@ import itertools
 from collections import deque
 from datetime import datetime, timezone
 
-from tap_helpscout.api.pages import PageError, array_or_hal_page, hal_page
+from tap_helpscout.api.pages import PageError, array_or_hal_page, docs_page, hal_page
 from tap_helpscout.errors import ApiError, MalformedAnswer
 from tap_helpscout.logs import get_logger
-from tap_helpscout.streams import PAGE_SIZE
+from tap_helpscout.streams import DOCS, PAGE_SIZE
 from tap_helpscout.sync.readers.paging import PASSES, Pass, covered, identity
 
 LOGGER = get_logger(__name__)
@@ -47,7 +47,7 @@ class Fetcher:
         """Page `number` of a listing, checked; read again (a few times) while it is short,
         inconsistent, or empty where `expected` (earlier answers say it holds rows), then a
         MalformedAnswer (Contradicted for the last) naming the stream, the page and what is wrong."""
-        listing_page = array_or_hal_page if stream.bare_array else hal_page
+        listing_page = docs_page if stream.api == DOCS else array_or_hal_page if stream.bare_array else hal_page
         parse = parse or (lambda data, n: listing_page(data, stream.records_key, n, size, stream.paged))
         problem, error = None, MalformedAnswer
         for _ in range(PAGE_TRIES):
