@@ -17,11 +17,11 @@ from tap_helpscout.api.mailbox import HelpScoutClient
 from tap_helpscout.errors import ApiError, AuthError, PermissionDenied, TapError
 from tap_helpscout.logs import get_logger
 from tap_helpscout.settings import DEFAULTS
-from tap_helpscout.streams import DATE_WINDOWS, EMBEDDED, MAILBOX, PER_PARENT, SEARCH, STREAMS, WHOLE
+from tap_helpscout.streams import DAILY_REPORTS, DATE_WINDOWS, EMBEDDED, MAILBOX, PER_PARENT, SEARCH, STREAMS, WHOLE
 from tap_helpscout.sync import bookmarks
 from tap_helpscout.sync.context import Bookmarks, ReaderContext, RunClock, Workers
 from tap_helpscout.sync.progress import Progress, client_stats, summary_line
-from tap_helpscout.sync.readers import date_windows, embedded, per_parent, search, whole
+from tap_helpscout.sync.readers import daily_reports, date_windows, embedded, per_parent, search, whole
 from tap_helpscout.sync.readers.fetch import Fetcher
 from tap_helpscout.sync.records import RecordShaper
 from tap_helpscout.sync.state import prepare
@@ -31,7 +31,7 @@ from tap_helpscout.timefmt import utc_now
 LOGGER = get_logger(__name__)
 # Each reader kind of streams.py is read by the `Reader` of one module.
 READERS = {SEARCH: search, WHOLE: whole, DATE_WINDOWS: date_windows, PER_PARENT: per_parent,
-           EMBEDDED: embedded}
+           EMBEDDED: embedded, DAILY_REPORTS: daily_reports}
 WARNINGS_PER_STREAM = 20
 
 
@@ -175,8 +175,8 @@ class Engine:
 
     def families(self):
         families = []
-        for root in (s for s in STREAMS.values() if s.parent is None):
-            children = [s for s in STREAMS.values() if s.parent == root.name]
+        for root in (s for s in STREAMS.values() if s.parent is None and s.family_of is None):
+            children = [s for s in STREAMS.values() if root.name in (s.parent, s.family_of)]
             if any(s.name in self.entries for s in [root, *children]):
                 families.append((root, children))
         # An interrupted run resumes with the family it was syncing. Otherwise families that

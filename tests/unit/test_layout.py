@@ -91,6 +91,7 @@ def test_the_top_level_is_small():
 def test_every_reader_kind_has_its_module():
     from tap_helpscout import streams
     from tap_helpscout.sync.engine import READERS
-    kinds = {getattr(streams, name) for name in ("SEARCH", "WHOLE", "PER_PARENT", "EMBEDDED", "DATE_WINDOWS")}
+    kinds = {getattr(streams, name) for name in ("SEARCH", "WHOLE", "PER_PARENT", "EMBEDDED", "DATE_WINDOWS",
+                                                      "DAILY_REPORTS")}
     assert set(READERS) == kinds == {s.reader for s in streams.STREAMS.values()}
     assert all(hasattr(module, "Reader") for module in READERS.values())
