@@ -14,9 +14,9 @@ from tap_helpscout.cli import estimate
 from tap_helpscout.cli.inputs import load_catalog, load_config, load_state, require_selection
 from tap_helpscout.errors import ApiError, AuthError, PermissionDenied, TapError
 from tap_helpscout.streams import EMBEDDED_THREADS_CAP, STREAMS, threads_truncated
-from tap_helpscout.sync import bookmarks
+from tap_helpscout.sync import bookmarks, report_days
 from tap_helpscout.sync.state import prepare
-from tap_helpscout.timefmt import api_time, format_date_time, utc_now
+from tap_helpscout.timefmt import api_time, format_date_time, parse_date_time, utc_now
 from tap_helpscout.version import PROG
 
 MAX_REQUESTS = 16
@@ -27,6 +27,7 @@ SAMPLE_PAGES = 8                       # conversation pages sampled, page 1 incl
 KEYS = ("ok", "user", "mailboxes", "reports_available", "rate_limit_per_minute", "conversations",
         "customers", "estimated_requests", "estimated_minutes", "problems")
 REPORT = "happiness_ratings_report"
+REPORTS = (REPORT, "report_daily", "report_user_daily")      # refused together on a plan without reports
 
 
 class Stop(Exception):
@@ -190,9 +191,12 @@ class Check:
 
     def small_sizes(self):
         """The sizes worth a request, most costly first, while the budget lasts."""
-        if "team_members" in self.selected and self.can_spend():
-            page = self.listing("teams", "/teams", {}, "teams")
-            self.sizes.teams = page.total if page else None
+        daily_users = "report_user_daily" in self.selected      # each user costs requests per window
+        for name in ("users",) * daily_users + ("teams",) * ("team_members" in self.selected):
+            if self.can_spend():
+                stream = STREAMS[name]
+                page = self.listing(name, stream.path, stream.params, stream.records_key)
+                setattr(self.sizes, name, page.total if page else None)
         ids = self.mailbox_ids
         if ("saved_replies" in self.selected and self.config.get("fetch_saved_reply_text") and ids
                 and self.can_spend()):
@@ -201,7 +205,7 @@ class Check:
                                 stream.records_key, bare_array=True)
             self.sizes.saved_replies_per_mailbox = page.total if page else None
         self.sample_conversations()
-        for name in ("organizations", "users", "tags"):
+        for name in ("organizations",) + ("users",) * (not daily_users) + ("tags",):
             if name in self.selected and self.can_spend():
                 stream = STREAMS[name]
                 page = self.listing(name, stream.path, stream.params, stream.records_key)
@@ -243,18 +247,21 @@ class Check:
     def conclude(self):
         result = self.result
         if result["reports_available"] is False:
-            if REPORT in self.selected and self.catalog_given:
-                self.problem(f"{REPORT} is selected, but the account's Help Scout plan has no reports "
-                             f"(the report was refused): deselect it in the catalog (a sync would skip "
-                             f"it with a warning), or move to the Plus or Pro plan")
+            reports = [name for name in REPORTS if name in self.selected] or [REPORT]
+            if set(reports) & self.selected and self.catalog_given:
+                self.problem(f"{', '.join(reports)} {'is' if len(reports) == 1 else 'are'} selected, but the "
+                             f"account's Help Scout plan has no reports (the report was refused): deselect "
+                             f"{'it' if len(reports) == 1 else 'them'} in the catalog (a sync would skip "
+                             f"{'it' if len(reports) == 1 else 'them'} with a warning), or move to the Plus or Pro plan")
             else:
-                self.notes.append(f"the account's plan has no reports: a sync skips {REPORT} with a "
-                                  f"warning (deselect it in the catalog)")
+                self.notes.append(f"the account's plan has no reports: a sync skips {', '.join(reports)} with a "
+                                  f"warning (deselect {'it' if len(reports) == 1 else 'them'} in the catalog)")
         limit = self.client.rate_limit_per_minute
         result["rate_limit_per_minute"] = limit
         if all(result[key] is not None for key in ("user", "mailboxes", "conversations", "customers")):
+            self.sizes.report_days = self.daily_report_days()
             self.cost = estimate.requests_by_family(self.selected, self.sizes,
-                                                    bool(self.config.get("fetch_saved_reply_text")))
+                                                    bool(self.config.get("fetch_saved_reply_text")), self.config)
             result["estimated_requests"] = sum(self.cost.values())
             result["estimated_minutes"] = estimate.minutes(result["estimated_requests"], self.pace())
         result["ok"] = not result["problems"]
@@ -281,6 +288,18 @@ class Check:
         """The earliest bookmark of these streams (the start date without one)."""
         streams = [STREAMS[n] for n in ([n for n in names if n in self.selected] or names)]
         return bookmarks.listing_since(self.state["bookmarks"], streams, self.start)
+
+    def daily_report_days(self):
+        """Days of daily figures a sync reads per scope: from the start date, or from the
+        earliest scope's bookmark less the lookback (the sync's own rules)."""
+        today = report_days.day_of(utc_now())
+        lookback = int(self.config.get("report_daily_lookback_days") or 0)
+        firsts = []
+        for name in ("report_daily", "report_user_daily"):
+            scopes = (self.state["bookmarks"].get(name) or {}).get("scopes") or {}
+            firsts += [report_days.first_day(self.start, parse_date_time(v), lookback) for v in scopes.values()]
+        first = min(firsts) if firsts else report_days.day_of(self.start)
+        return report_days.day_count(first, today)
 
     def report_start(self):
         return bookmarks.report_start(self.state["bookmarks"].get(REPORT), self.start,
