@@ -80,14 +80,15 @@ def point_day(point):
 def join_points(answers, first, last, columns):
     """{date: row} of the days first..last from `answers`, [(series, points)]: each row has
     `date` (the point's own beginning, RFC 3339) and every column of `columns`, null where no
-    endpoint gave a figure. A point that begins outside first..last (an extra point for the
-    second after an inclusive end) is left out. Raises BadPoint."""
+    endpoint gave a figure. A point that begins at or after the next midnight (the extra point
+    of an inclusive `end` there) is left out; one that begins up to a day before `first` is kept
+    (days of another time zone than UTC begin there: visibly off, never lost). Raises BadPoint."""
     rows = {}
     end = last + DAY
     for series, points in answers:
         for point in points:
             moment = point_day(point)
-            if not first <= moment < end:
+            if not first - DAY < moment < end:
                 continue
             date = format_date_time(moment)
             row = rows.get(date)

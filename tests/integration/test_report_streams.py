@@ -12,7 +12,8 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from tests.emulator import report_points
-from tests.support.tap_runner import offline_catalog, run_tap, select, write_config
+from tests.support.expected import latest_by_key
+from tests.support.tap_runner import offline_catalog, run_tap, run_until_killed, select, write_config
 
 DAY = timedelta(days=1)
 # endpoint -> {column: the point's field}, as Help Scout's report pages name them
@@ -254,3 +255,16 @@ def test_report_requests_run_in_parallel_and_a_state_follows_every_window(report
     assert any(later[0] < earlier[1] for earlier, later in zip(spans, spans[1:]))
     windows = [s["bookmarks"]["report_daily"]["scopes"] for s in run.states() if "report_daily" in s["bookmarks"]]
     assert len({tuple(sorted(w.items())) for w in windows}) >= 3 * 7
+
+
+def test_a_killed_report_run_resumes_from_its_last_state_and_loses_no_day(reports, tmp_path):
+    emu, config, catalog, first = reports()
+    runs, state = [], None
+    for kill_after in (150, 900, 1500):
+        run = run_until_killed(config, catalog, state, kill_after, tmp_path)
+        runs.append(run)
+        state = run.last_state or state
+    assert state is not None and state["bookmarks"]["report_daily"]["scopes"]
+    runs.append(run_tap(config, catalog=catalog, state=state))
+    assert latest_by_key(runs, "report_daily") == expected_daily(emu, first)
+    assert latest_by_key(runs, "report_user_daily") == expected_user_daily(emu, first)

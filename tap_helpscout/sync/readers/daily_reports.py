@@ -127,7 +127,9 @@ class Reader:
         scopes = self.scopes()
         server_now = context.client.server_now()
         now = server_now or utc_now()
-        units = self.units(scopes, dict(read_until), now)
+        planned = list(self.units(scopes, dict(read_until), now))
+        context.total(stream, sum(report_days.day_count(first, last) for _, first, last in planned))
+        units = iter(planned)
         ahead = max(2, -(-2 * context.workers.parallel // len(stream.series)))
         pending, skipped, clockless = deque(), set(), False
         try:
