@@ -192,6 +192,6 @@ class Reader:
             except PermissionDenied:
                 return False
             self.reports_work = True
-        LOGGER.warning("%s: skipping %s %s: %s", self.stream.name, self.stream.parent_id_column.replace("_id", ""),
-                       scope, exc)
+        LOGGER.warning("%s: skipping %s %s: %s; the next run asks again", self.stream.name,
+                       self.stream.parent_id_column.replace("_id", ""), scope, exc)
         return True
