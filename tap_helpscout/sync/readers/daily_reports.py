@@ -127,6 +127,7 @@ class Reader:
         scopes = self.scopes()
         server_now = context.client.server_now()
         now = server_now or utc_now()
+        current = [str(scope) for scope in scopes]
         planned = list(self.units(scopes, dict(read_until), now))
         context.total(stream, sum(report_days.day_count(first, last) for _, first, last in planned))
         units = iter(planned)
@@ -165,7 +166,9 @@ class Reader:
                     # The last day read, never later than the server's today.
                     latest = min(parse_date_time(max(rows)), report_days.day_of(clock))
                     read_until[str(scope)] = format_date_time(latest)
-                    bookmark[stream.replication_key] = min(read_until.values(), key=parse_date_time)
+                    # The stream's own bookmark: the earliest of its current scopes' (informative).
+                    bookmark[stream.replication_key] = min((read_until[key] for key in current if key in read_until),
+                                                           key=parse_date_time)
                 elif rows:
                     clockless = True
                 context.checkpoint(stream)
