@@ -441,8 +441,8 @@ class RecordShaper:
         stream = self.stream
         if stream.parent_id_column:
             out[stream.parent_id_column] = parent_id
-        for column, name in stream.links.items():       # a link's href, if its column is selected
-            out.update({column: link_href(item.get("_links"), name)} if column in self.schema["properties"] else {})
+        for column in (c for c in stream.links if c in self.schema["properties"]):     # selected link columns
+            out[column] = link_href(item.get("_links"), stream.links[column])
         if stream.derive:
             stream.derive(out)
         if self.prune_after:

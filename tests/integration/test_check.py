@@ -156,7 +156,14 @@ def test_the_estimate_covers_the_daily_reports_and_organizations_in_full(make_em
     result, _ = check(config, "--catalog", str(catalog_path))
     assert result["ok"], result["problems"]
     emu.clear_requests()
-    run_tap(config, catalog=catalog, workdir=tmp_path)
+    first = run_tap(config, catalog=catalog, workdir=tmp_path)
+    spent = len(emu.requests)
+    assert abs(result["estimated_requests"] - spent) <= 0.1 * spent, (result["estimated_requests"], spent)
+    # With the state of that run, the estimate is of a run that reads the lookback only.
+    state = write_json(tmp_path / "first-state.json", first.last_state)
+    result, _ = check(config, "--catalog", str(catalog_path), "--state", str(state))
+    emu.clear_requests()
+    run_tap(config, catalog=catalog, workdir=tmp_path, state=first.last_state)
     spent = len(emu.requests)
     assert abs(result["estimated_requests"] - spent) <= 0.1 * spent, (result["estimated_requests"], spent)
 
