@@ -132,6 +132,22 @@ _TABLE = (
     Setting("fetch_saved_reply_text", BOOLEAN,
             "also read each saved reply's full `text` and `chat_text`, at one request per saved reply "
             "(the listing gives previews only)", default=False),
+    Setting("organization_details", BOOLEAN,
+            "also read each organization in full (`includeCounts`, `includeProperties`), at one request per "
+            "organization on every run: its custom `properties`, and the counts the listing may lack. Without "
+            "it `properties` is null, and so are `customer_count`, `conversation_count` and "
+            "`last_interaction_at` when the listing does not carry them", default=False),
+    Setting("report_daily_per_mailbox", BOOLEAN,
+            "`report_daily` also has rows of each mailbox (`mailbox_id` its id), besides the account-wide ones "
+            "(`mailbox_id` 0); `false` keeps only the account-wide rows, for accounts of many mailboxes "
+            "(each mailbox costs as many requests as the account)", default=True),
+    Setting("report_daily_lookback_days", INTEGER,
+            "how many days before the last day read by the previous run `report_daily` and `report_user_daily` "
+            "read again (that day itself is always read again): Help Scout's figures of recent days still change "
+            "as conversations are answered and closed", default=7, minimum=0, maximum=366),
+    Setting("report_office_hours", BOOLEAN,
+            "send `officeHours=true` to the productivity reports of `report_daily` (times and counts within "
+            "the account's office hours only); without it `officeHours` is not sent", default=False),
     Setting("authorize_url", URL,
             "the address of Help Scout's authorization page that `--authorize` opens (for emulators "
             "and tests)", default="https://secure.helpscout.net/authentication/authorizeClientApplication"),

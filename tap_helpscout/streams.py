@@ -14,6 +14,8 @@ and the sync engine both read this registry; the engine reads each stream with t
   only where the embedded copy is incomplete.
 - DATE_WINDOWS: a report queried window by window from `start_date` to now.
 - KNOWLEDGE_BASE: the Docs API's streams, one family read together by `sync/readers/docs.py`.
+- DAILY_REPORTS: time-series reports by day, one row per day and scope (the whole account, a
+  mailbox, a user), joined from several endpoints (`series`), with a bookmark per scope.
 """
 from dataclasses import dataclass, field
 from typing import Callable, Mapping, Optional, Tuple
@@ -29,6 +31,7 @@ PER_PARENT = "per_parent"
 EMBEDDED = "embedded"
 DATE_WINDOWS = "date_windows"
 KNOWLEDGE_BASE = "docs"
+DAILY_REPORTS = "daily_reports"
 
 BY_NUMBER = "by_number"
 BY_MODIFIED = "by_modified"
@@ -75,6 +78,27 @@ class Stream:
     detail_fields: Tuple[str, ...] = ()         # API fields taken from it
     detail_setting: Optional[str] = None        # the boolean config key that asks for it
     api: str = MAILBOX                          # the API that serves it
+    detail_params: Mapping[str, str] = field(default_factory=dict)  # the query of detail_path
+    links: Mapping[str, str] = field(default_factory=dict)    # column -> the `_links` entry whose href it holds
+    family_of: Optional[str] = None             # read in that root stream's family (one reader, one
+                                                # plan gate) without being its child
+    series: Tuple["Series", ...] = ()           # DAILY_REPORTS: the endpoints joined into a row
+    scopes: Optional[str] = None                # DAILY_REPORTS: the stream whose rows are the scopes
+    scope_param: Optional[str] = None           # DAILY_REPORTS: the query parameter naming a scope
+    whole_account: bool = False                 # DAILY_REPORTS: also scope 0, every mailbox together
+    scopes_setting: Optional[str] = None        # DAILY_REPORTS: the boolean config key that asks for
+                                                # the scopes' own rows (without it: scope 0 only)
+
+
+@dataclass(frozen=True)
+class Series:
+    """One time-series report endpoint of a DAILY_REPORTS stream: its path (relative to
+    base_url), and for each column the point's fields that may hold its figure (the first
+    present wins: the documentation names some differently). `office_hours`: it takes
+    `officeHours`."""
+    path: str
+    figures: Mapping[str, Tuple[str, ...]]
+    office_hours: bool = False
 
 
 def latest_activity(conversation):
@@ -92,6 +116,13 @@ def latest_activity(conversation):
         conversation["updated_at"] = max(times)
     else:
         conversation["updated_at"] = format_date_time(max(parse_date_time(t) for t in times))
+
+
+def link_href(links, name):
+    """The address of link `name` in an item's `_links`; None when it has none."""
+    entry = links.get(name) if isinstance(links, dict) else None
+    href = entry.get("href") if isinstance(entry, dict) else None
+    return href if isinstance(href, str) else None
 
 
 EMBEDDED_THREADS_CAP = 25
@@ -116,6 +147,28 @@ def texts_null_unless_read(reply):
     reply.setdefault("chat_text", None)
 
 
+# The time-series reports of a day (Help Scout's report pages, docs/sources.md): each point's
+# `date` or `start` is the beginning of its day; times are averages in seconds, numbers that may
+# be decimals or null.
+SCOPE_SERIES = (
+    Series("/reports/conversations/new", {"new_conversations": ("count",)}),
+    Series("/reports/conversations/volume-by-channel", {"email_conversations": ("email",),
+                                                        "chat_conversations": ("chat",),
+                                                        "phone_conversations": ("phone",)}),
+    Series("/reports/conversations/received-messages", {"received_messages": ("count", "messages")}),
+    Series("/reports/company/customers-helped", {"customers_helped": ("customers",)}),
+    Series("/reports/productivity/replies-sent", {"replies_sent": ("replies",)}, office_hours=True),
+    Series("/reports/productivity/resolved", {"resolved": ("resolved",)}, office_hours=True),
+    Series("/reports/productivity/first-response-time", {"first_response_time": ("time",)}, office_hours=True),
+    Series("/reports/productivity/response-time", {"response_time": ("time",)}, office_hours=True),
+    Series("/reports/productivity/resolution-time", {"resolution_time": ("time",)}, office_hours=True),
+)
+USER_SERIES = (
+    Series("/reports/user/replies", {"replies": ("replies",)}),
+    Series("/reports/user/resolutions", {"resolved": ("resolved",)}),
+    Series("/reports/user/customers-helped", {"customers_helped": ("customers",)}),
+)
+
 STREAMS = {s.name: s for s in (
     Stream(
         name="conversations", key_properties=("id",),
@@ -123,6 +176,7 @@ STREAMS = {s.name: s for s in (
         reader=SEARCH, path="/conversations", records_key="conversations",
         params={"status": "all"}, derive=latest_activity,
         page_size=25, sort_field="number", keyset=BY_NUMBER,
+        links={"web_url": "web"},   # the conversation's page in Help Scout
     ),
     Stream(
         name="conversation_threads", key_properties=("id",),
@@ -197,6 +251,10 @@ STREAMS = {s.name: s for s in (
         replication_method=FULL_TABLE, replication_key=None,   # no timestamps, no filter
         # By name: the default order (last interaction) moves while conversations change.
         reader=WHOLE, path="/organizations", records_key="organizations", params={"sort": "name,asc"},
+        # The list may lack the counts (its documentation shows none), and never has the properties.
+        detail_path="/organizations/{id}", detail_params={"includeCounts": "true", "includeProperties": "true"},
+        detail_fields=("customerCount", "conversationCount", "lastInteractionAt", "properties"),
+        detail_setting="organization_details",
     ),
     Stream(
         name="customer_properties", key_properties=("slug",),
@@ -248,5 +306,26 @@ STREAMS = {s.name: s for s in (
         reader=KNOWLEDGE_BASE, path="/collections/{parent_id}/articles", records_key="articles",
         api=DOCS, params={"status": "all", "sort": "number", "order": "asc", "pageSize": "100"},
         parent="docs_collections", page_size=100,
+    ),
+    Stream(
+        name="organization_properties", key_properties=("slug",),
+        replication_method=FULL_TABLE, replication_key=None,
+        reader=WHOLE, path="/organizations/properties", records_key="organization-properties",
+        item_id="slug", paged=False,    # the definitions, all in one answer
+    ),
+    Stream(
+        name="report_daily", key_properties=("date", "mailbox_id"),
+        replication_method=INCREMENTAL, replication_key="date",
+        reader=DAILY_REPORTS, path="/reports", records_key="current", item_id="date",
+        parent_id_column="mailbox_id", series=SCOPE_SERIES, scopes="mailboxes", scope_param="mailboxes",
+        whole_account=True, scopes_setting="report_daily_per_mailbox",
+        plan_gated=True,            # reports are not part of the Standard plan
+    ),
+    Stream(
+        name="report_user_daily", key_properties=("date", "user_id"),
+        replication_method=INCREMENTAL, replication_key="date",
+        reader=DAILY_REPORTS, path="/reports", records_key="current", item_id="date",
+        parent_id_column="user_id", series=USER_SERIES, scopes="users", scope_param="user",
+        family_of="report_daily",   # one plan gate, one warning for both
     ),
 )}

@@ -11,14 +11,14 @@ from tap_helpscout import logs
 from tap_helpscout.api.mailbox import HelpScoutClient
 from tap_helpscout.api.pages import PageError, array_or_hal_page, hal_page, report_page
 from tap_helpscout.cli import estimate
-from tap_helpscout.cli.check_docs import check_docs, docs_lines
+from tap_helpscout.cli.check_docs import check_docs
+from tap_helpscout.cli.check_text import human_text
 from tap_helpscout.cli.inputs import load_catalog, load_config, load_state, require_selection
 from tap_helpscout.errors import ApiError, AuthError, PermissionDenied, TapError
 from tap_helpscout.streams import EMBEDDED_THREADS_CAP, MAILBOX, STREAMS, threads_truncated
-from tap_helpscout.sync import bookmarks
+from tap_helpscout.sync import bookmarks, report_days
 from tap_helpscout.sync.state import prepare
-from tap_helpscout.timefmt import api_time, format_date_time, utc_now
-from tap_helpscout.version import PROG
+from tap_helpscout.timefmt import api_time, parse_date_time, utc_now
 
 MAX_REQUESTS = 16
 # A check is asked for an answer now: an API out of reach is given up on within seconds, not
@@ -28,6 +28,7 @@ SAMPLE_PAGES = 8                       # conversation pages sampled, page 1 incl
 KEYS = ("ok", "user", "mailboxes", "reports_available", "rate_limit_per_minute", "conversations",
         "customers", "estimated_requests", "estimated_minutes", "docs", "problems")
 REPORT = "happiness_ratings_report"
+REPORTS = (REPORT, "report_daily", "report_user_daily")      # refused together on a plan without reports
 
 
 class Stop(Exception):
@@ -191,9 +192,12 @@ class Check:
 
     def small_sizes(self):
         """The sizes worth a request, most costly first, while the budget lasts."""
-        if "team_members" in self.selected and self.can_spend():
-            page = self.listing("teams", "/teams", {}, "teams")
-            self.sizes.teams = page.total if page else None
+        daily_users = "report_user_daily" in self.selected      # each user costs requests per window
+        for name in ("users",) * daily_users + ("teams",) * ("team_members" in self.selected):
+            if self.can_spend():
+                stream = STREAMS[name]
+                page = self.listing(name, stream.path, stream.params, stream.records_key)
+                setattr(self.sizes, name, page.total if page else None)
         ids = self.mailbox_ids
         if ("saved_replies" in self.selected and self.config.get("fetch_saved_reply_text") and ids
                 and self.can_spend()):
@@ -202,7 +206,7 @@ class Check:
                                 stream.records_key, bare_array=True)
             self.sizes.saved_replies_per_mailbox = page.total if page else None
         self.sample_conversations()
-        for name in ("organizations", "users", "tags"):
+        for name in ("organizations",) + ("users",) * (not daily_users) + ("tags",):
             if name in self.selected and self.can_spend():
                 stream = STREAMS[name]
                 page = self.listing(name, stream.path, stream.params, stream.records_key)
@@ -244,18 +248,21 @@ class Check:
     def conclude(self):
         result = self.result
         if result["reports_available"] is False:
-            if REPORT in self.selected and self.catalog_given:
-                self.problem(f"{REPORT} is selected, but the account's Help Scout plan has no reports "
-                             f"(the report was refused): deselect it in the catalog (a sync would skip "
-                             f"it with a warning), or move to the Plus or Pro plan")
+            reports = [name for name in REPORTS if name in self.selected] or [REPORT]
+            if set(reports) & self.selected and self.catalog_given:
+                self.problem(f"{', '.join(reports)} {'is' if len(reports) == 1 else 'are'} selected, but the "
+                             f"account's Help Scout plan has no reports (the report was refused): deselect "
+                             f"{'it' if len(reports) == 1 else 'them'} in the catalog (a sync would skip "
+                             f"{'it' if len(reports) == 1 else 'them'} with a warning), or move to the Plus or Pro plan")
             else:
-                self.notes.append(f"the account's plan has no reports: a sync skips {REPORT} with a "
-                                  f"warning (deselect it in the catalog)")
+                self.notes.append(f"the account's plan has no reports: a sync skips {', '.join(reports)} with a "
+                                  f"warning (deselect {'it' if len(reports) == 1 else 'them'} in the catalog)")
         limit = self.client.rate_limit_per_minute
         result["rate_limit_per_minute"] = limit
         if all(result[key] is not None for key in ("user", "mailboxes", "conversations", "customers")):
+            self.sizes.report_days = self.daily_report_days()
             self.cost = estimate.requests_by_family(self.selected, self.sizes,
-                                                    bool(self.config.get("fetch_saved_reply_text")))
+                                                    bool(self.config.get("fetch_saved_reply_text")), self.config)
             result["estimated_requests"] = sum(self.cost.values())
             result["estimated_minutes"] = estimate.minutes(result["estimated_requests"], self.pace())
         result["ok"] = not result["problems"]
@@ -282,6 +289,18 @@ class Check:
         """The earliest bookmark of these streams (the start date without one)."""
         streams = [STREAMS[n] for n in ([n for n in names if n in self.selected] or names)]
         return bookmarks.listing_since(self.state["bookmarks"], streams, self.start)
+
+    def daily_report_days(self):
+        """Days of daily figures a sync reads per scope: from the start date, or from the
+        earliest scope's bookmark less the lookback (the sync's own rules)."""
+        today = report_days.day_of(utc_now())
+        lookback = int(self.config.get("report_daily_lookback_days") or 0)
+        firsts = []
+        for name in ("report_daily", "report_user_daily"):
+            scopes = (self.state["bookmarks"].get(name) or {}).get("scopes") or {}
+            firsts += [report_days.first_day(self.start, parse_date_time(v), lookback) for v in scopes.values()]
+        first = min(firsts) if firsts else report_days.day_of(self.start)
+        return report_days.day_count(first, today)
 
     def report_start(self):
         return bookmarks.report_start(self.state["bookmarks"].get(REPORT), self.start,
@@ -356,83 +375,3 @@ def run_check(args, loaded=None):
         sys.stdout.write(human_text(result, check, args, docs_notes))
     sys.stdout.flush()
     return 0 if result["ok"] else 1
-
-
-def human_text(result, check, args, docs_notes=()):
-    lines = [f"{PROG} --check ({args.config})"]
-    if check is not None:
-        shown = len(check.selected)
-        inputs = ["config"] + (["catalog"] if check.catalog_given else []) + (["state"] if args.state else [])
-        lines.append(f"  {', '.join(inputs[:-1]) + ' and ' if len(inputs) > 1 else ''}{inputs[-1]}: valid; "
-                     + (f"{shown} of {len(STREAMS)} streams selected" if check.catalog_given
-                        else f"no catalog given: the estimate covers all {len(STREAMS)} streams"))
-        user = result["user"]
-        if user:
-            who = " ".join(filter(None, [user.get("name"), f"<{user['email']}>" if user.get("email") else None]))
-            lines.append(f"  credentials: work; the token acts as {who or 'a user'} (user {user.get('id')})")
-        if result["mailboxes"] is not None:
-            lines.append(f"  mailboxes: {result['mailboxes']} visible to that user")
-        available = result["reports_available"]
-        if available is not None:
-            lines.append("  reports: " + (f"available ({check.report_ratings} happiness "
-                                          f"ratings since {format_date_time(check.report_start())})"
-                                          if available else "not in the account's plan"))
-        lines += _rate_lines(result, check)
-        lines += _size_lines(result, check)
-        lines += _estimate_lines(result, check)
-        lines += [f"  note: {note}" for note in check.notes]
-    lines += docs_lines(result["docs"], docs_notes)
-    for problem in result["problems"]:
-        lines.append(f"  PROBLEM: {problem}")
-    lines.append("OK: a sync can run" if result["ok"] else
-                 f"NOT READY: {len(result['problems'])} problem{'s' if len(result['problems']) > 1 else ''} "
-                 f"to fix (each says what to do)")
-    return "\n".join(lines) + "\n"
-
-
-def _rate_lines(result, check):
-    limit, cap = result["rate_limit_per_minute"], check.config.get("max_requests_per_minute")
-    if limit is None and cap is None:
-        return []
-    text = (f"  rate limit: {limit:,} requests per minute for the account" if limit
-            else "  rate limit: the account's was not in the answers")
-    if cap:
-        text += f"; max_requests_per_minute caps the tap at {cap:,}"
-    return [text]
-
-
-def _size_lines(result, check):
-    lines = []
-    if result["conversations"] is not None:
-        since = format_date_time(check.since("conversations", "conversation_threads"))
-        lines.append(f"  conversations: {result['conversations']:,} (status=all, modified since {since})")
-        if check.sample:
-            pages, items, chats, at_cap, truncated = check.sample
-            if items:
-                lines.append(f"    sampled {pages} page{'s' if pages > 1 else ''} ({items} conversations) spread "
-                             f"over the listing: chats {chats / items:.0%}, at the 25 embedded threads cap "
-                             f"{at_cap / items:.0%}; {truncated / items:.0%} need a thread listing of their own")
-    if result["customers"] is not None:
-        lines.append(f"  customers: {result['customers']:,} (modified since "
-                     f"{format_date_time(check.since('customers'))})")
-    return lines
-
-
-def _estimate_lines(result, check):
-    if result["estimated_requests"] is None:
-        return []
-    what = "the next run from this state" if check.incremental() else "a full backfill"
-    minutes = result["estimated_minutes"]
-    pace = check.pace()
-    if minutes is None:
-        at = " (the rate limit is unknown)"
-    else:
-        at = (f", {'under a minute' if minutes < 1 else f'about {minutes:g} minutes'} at {pace:,} "
-              f"requests per minute")
-    lines = [f"  estimate of {what}: about {result['estimated_requests']:,} requests{at}",
-             "    " + ", ".join(f"{name} {count:,}" for name, count in check.cost.items())]
-    budget = check.config.get("max_run_minutes")
-    if minutes and budget and minutes > budget:
-        lines.append(f"    max_run_minutes ({budget}) stops each run earlier: about "
-                     f"{-(-minutes // budget):.0f} runs to finish")
-    return lines

@@ -2,13 +2,16 @@
 readers' rules (sync/readers/, streams.threads_truncated) as arithmetic, with no I/O. The rules:
 one request per page of conversations (plus two), one thread listing per conversation whose
 embedded threads may be incomplete, about one request per 49 customers in the keyset chain, the
-small listings' pages, one listing per parent for each child stream, the report's pages.
+small listings' pages, one listing per parent for each child stream, the report's pages; for
+the daily reports, one request per scope, endpoint and window of days, and for organizations in
+full, one more per organization.
 """
 import math
 from dataclasses import dataclass
 from typing import Optional
 
 from tap_helpscout.streams import PAGE_SIZE, STREAMS
+from tap_helpscout.sync import report_days
 from tap_helpscout.sync.readers import date_windows
 
 CONVERSATIONS_PAGE = STREAMS["conversations"].page_size
@@ -36,6 +39,7 @@ class Sizes:
     organizations: Optional[int] = None
     report_pages: Optional[int] = None  # None: the plan has no reports (one refused request)
     saved_replies_per_mailbox: Optional[float] = None
+    report_days: int = 366              # days of daily figures a sync reads per scope
 
 
 def pages(rows, size=PAGE):
@@ -71,8 +75,25 @@ def thread_pages(count, embedded):
     return pages(max(count if isinstance(count, int) else 0, embedded), THREADS_PAGE)
 
 
-def requests_by_family(selected, sizes, fetch_saved_reply_text=False):
-    """{family name: requests} for a sync of the streams in `selected` (a set of names)."""
+def daily_report_requests(selected, sizes, per_mailbox=True):
+    """The daily reports: a request per scope, endpoint and window (and the scopes' listings);
+    one refused request when the plan has no reports."""
+    if sizes.report_pages is None:
+        return 1
+    windows = math.ceil(max(1, sizes.report_days) / report_days.WINDOW_DAYS)
+    cost = 0
+    if "report_daily" in selected:
+        scopes = 1 + (sizes.mailboxes if per_mailbox else 0)
+        cost += scopes * len(STREAMS["report_daily"].series) * windows + (pages(sizes.mailboxes) if per_mailbox else 0)
+    if "report_user_daily" in selected:
+        cost += (sizes.users or 0) * len(STREAMS["report_user_daily"].series) * windows + pages(sizes.users)
+    return cost
+
+
+def requests_by_family(selected, sizes, fetch_saved_reply_text=False, options=None):
+    """{family name: requests} for a sync of the streams in `selected` (a set of names);
+    `options`: the config (the settings that change the cost)."""
+    options = options or {}
     cost = {}
     if selected & {"conversations", "conversation_threads"}:
         cost["conversations"] = conversation_requests(sizes.conversations)
@@ -93,6 +114,12 @@ def requests_by_family(selected, sizes, fetch_saved_reply_text=False):
     for name in SMALL:
         if name in selected:
             cost[name] = 1 if name == "customer_properties" else pages(getattr(sizes, name))
+    if "organizations" in selected and options.get("organization_details"):
+        cost["organizations"] += sizes.organizations or 0       # one request per organization
+    if "organization_properties" in selected:
+        cost["organization_properties"] = 1
+    if selected & {"report_daily", "report_user_daily"}:
+        cost["report_daily"] = daily_report_requests(selected, sizes, options.get("report_daily_per_mailbox", True))
     return cost
 
 

@@ -18,12 +18,12 @@ from tap_helpscout.api.mailbox import HelpScoutClient
 from tap_helpscout.errors import ApiError, AuthError, PermissionDenied, TapError
 from tap_helpscout.logs import get_logger
 from tap_helpscout.settings import DEFAULTS
-from tap_helpscout.streams import (API_KEY_SETTING, DATE_WINDOWS, DOCS, EMBEDDED, KNOWLEDGE_BASE, MAILBOX,
-                                   PER_PARENT, SEARCH, STREAMS, WHOLE)
+from tap_helpscout.streams import (API_KEY_SETTING, DAILY_REPORTS, DATE_WINDOWS, DOCS, EMBEDDED, KNOWLEDGE_BASE,
+                                   MAILBOX, PER_PARENT, SEARCH, STREAMS, WHOLE)
 from tap_helpscout.sync import bookmarks
 from tap_helpscout.sync.context import Bookmarks, ReaderContext, RunClock, Workers
 from tap_helpscout.sync.progress import Progress, client_stats, summary_line
-from tap_helpscout.sync.readers import date_windows, docs, embedded, per_parent, search, whole
+from tap_helpscout.sync.readers import daily_reports, date_windows, docs, embedded, per_parent, search, whole
 from tap_helpscout.sync.readers.fetch import Fetcher
 from tap_helpscout.sync.records import RecordShaper
 from tap_helpscout.sync.state import prepare
@@ -33,7 +33,7 @@ from tap_helpscout.timefmt import utc_now
 LOGGER = get_logger(__name__)
 # Each reader kind of streams.py is read by the `Reader` of one module.
 READERS = {SEARCH: search, WHOLE: whole, DATE_WINDOWS: date_windows, PER_PARENT: per_parent,
-           EMBEDDED: embedded, KNOWLEDGE_BASE: docs}
+           EMBEDDED: embedded, KNOWLEDGE_BASE: docs, DAILY_REPORTS: daily_reports}
 WARNINGS_PER_STREAM = 20
 
 
@@ -178,8 +178,8 @@ class Engine:
 
     def families(self):
         families = []
-        for root in (s for s in STREAMS.values() if s.parent is None):
-            children = [s for s in STREAMS.values() if s.parent and root_of(s) == root.name]
+        for root in (s for s in STREAMS.values() if s.parent is None and s.family_of is None):
+            children = [s for s in STREAMS.values() if s is not root and root_of(s) == root.name]
             if any(s.name in self.entries for s in [root, *children]):
                 families.append((root, children))
         # An interrupted run resumes with the family it was syncing. Otherwise families that
@@ -285,9 +285,10 @@ class Engine:
 
 
 def root_of(stream):
-    """The root of the family `stream` belongs to (itself, a parent, or a parent's parent)."""
-    while stream.parent:
-        stream = STREAMS[stream.parent]
+    """The root of the family `stream` belongs to (itself, a parent, a parent's parent, or the
+    stream it is read with: `family_of`)."""
+    while stream.parent or stream.family_of:
+        stream = STREAMS[stream.parent or stream.family_of]
     return stream.name
 
 

@@ -1,11 +1,10 @@
-"""From an API item to a Singer record: snake_case columns at every depth, `_links` dropped, the
-`_embedded` lists lifted to top-level columns, every value of the type its schema says,
-date-times as RFC 3339 UTC, and the catalog's column selection at every depth.
-
-A value that cannot be conformed to its column's type becomes null (a value in a field the
-schema does not type, and that is not valid JSON, such as NaN, is dropped): one bad value never
-costs the row. `RecordShaper` returns the record with the list of such problems, each naming
-the column path, so that the engine can warn. How and why: docs/design/records.md.
+"""From an API item to a Singer record: snake_case columns at every depth, `_links` dropped (but
+the hrefs a stream names), the `_embedded` lists lifted to top-level columns, every value of the
+type its schema says, date-times as RFC 3339 UTC, and the catalog's column selection at every
+depth. A value that cannot be conformed to its column's type becomes null (a value in a field
+the schema does not type, and that is not valid JSON, such as NaN, is dropped): one bad value
+never costs the row. `RecordShaper` returns the record with the list of such problems, each
+naming the column path, so that the engine can warn. How and why: docs/design/records.md.
 """
 import copy
 import json
@@ -17,6 +16,7 @@ from datetime import date, datetime, timezone
 from singer import metadata as singer_metadata
 
 from tap_helpscout.errors import TapError
+from tap_helpscout.streams import link_href
 from tap_helpscout.timefmt import format_date_time, parse_date_time
 
 __all__ = ["MalformedItem", "RecordShaper", "snake"]
@@ -399,9 +399,8 @@ def _prune(value, tree):
 # --- the shaper -----------------------------------------------------------------------------------
 
 class RecordShaper:
-    """Turns one API item of a stream into the record the contract describes.
-
-    stream: a streams.Stream (rename, derive, parent_id_column, key_properties, replication_key);
+    """Turns one API item of a stream into the record the contract describes. stream: a
+    streams.Stream (rename, derive, links, parent_id_column, key_properties, replication_key);
     schema: the catalog entry's schema; mdata: `singer.metadata.to_map(entry.metadata)` (None
     selects every column); skip_embedded: `_embedded` lists that are child streams, not columns
     (a conversation's `threads`). `schema` (the attribute) is what the SCHEMA message announces."""
@@ -442,6 +441,8 @@ class RecordShaper:
         stream = self.stream
         if stream.parent_id_column:
             out[stream.parent_id_column] = parent_id
+        for column in (c for c in stream.links if c in self.schema["properties"]):     # selected link columns
+            out[column] = link_href(item.get("_links"), stream.links[column])
         if stream.derive:
             stream.derive(out)
         if self.prune_after:

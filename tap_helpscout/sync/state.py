@@ -88,11 +88,12 @@ def _checked(name, stream, entry, source):
     for dated in DATED_KEYS:
         if dated in entry:
             entry[dated] = _date(entry[dated], f"{where}.{dated}", name)
-    if "parents" in entry:
-        parents = entry["parents"]
-        if not isinstance(parents, dict):
-            raise InputError(f"{where}.parents must be an object of parent id to date-time")
-        entry["parents"] = {str(k): _date(v, f"{where}.parents.{k}", name) for k, v in parents.items()}
+    for nested in ("parents", "scopes"):       # per parent (per_parent.py), per scope (daily_reports.py)
+        if nested in entry:
+            values = entry[nested]
+            if not isinstance(values, dict):
+                raise InputError(f"{where}.{nested} must be an object of id to date-time")
+            entry[nested] = {str(k): _date(v, f"{where}.{nested}.{k}", name) for k, v in values.items()}
     if "listing" in entry and not _usable_listing(entry["listing"]):
         LOGGER.warning("%s: the resume point in the state is not usable; the listing restarts from its bookmark", name)
         del entry["listing"]

@@ -8,7 +8,8 @@ Measures, in one run, and prints as tables (also written to BENCHMARKS.md):
 3. CPU seconds per 1,000 records of the tap process, vs the original and a json floor;
 4. peak RSS of the tap process at two account sizes;
 5. an incremental run with no changes;
-6. the knowledge base's (Docs API) requests against their floor.
+6. the knowledge base's (Docs API) requests against their floor;
+7. requests of the daily reports and of organizations in full against their floor.
 Scratch files (venv of the original, configs, outputs) go to .bench/ (git-ignored).
 """
 import argparse
@@ -24,6 +25,7 @@ from pathlib import Path
 
 from tests.bench.bench_harness import (REPO, START_DATE, categorize, cpus_apart, json_floor_seconds, our_catalog, read_records,
                                  request_floor, response_bodies, run_tap, write_json)
+from tests.bench import bench_reports
 from tests.bench.bench_docs import docs_section
 from tests.bench.bench_original import ORIGINAL_REQUIREMENT, OriginalTap, OurTap
 from tests.emulator import Emulator
@@ -401,6 +403,9 @@ class Bench:
         self.add("5. Incremental run with no changes (default account, right after the backfill)",
                  self.incremental_text)
         self.add("6. Knowledge base (Docs API) requests", self.docs_text)
+        reports_text, reports_targets = bench_reports.measure()
+        self.add("7. The streams beyond the original's: daily reports and organizations in full", reports_text)
+        self.targets += reports_targets
         self.add("Targets", table(["target", "measured", "verdict"],
                                   [[t, m, verdict(ok)] for t, m, ok in self.targets]))
         header = [

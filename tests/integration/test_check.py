@@ -146,3 +146,35 @@ def test_an_api_out_of_reach_is_given_up_on_within_seconds(tmp_path):
     result, _ = check(config, timeout=60)
     assert time.monotonic() - started < 30, "a generous bound: the sync's retries would take two minutes"
     assert result["ok"] is False and any(f"check base_url (http://127.0.0.1:{port}/v2)" in p for p in result["problems"])
+
+
+def test_the_estimate_covers_the_daily_reports_and_organizations_in_full(make_emulator, tmp_path):
+    emu = make_emulator(seed=11, conversations=200, customers=100, ratings=30, users=4, mailboxes=3,
+                        recent_conversations=300, organizations=20)
+    config = write_config(emu, tmp_path, start_date="2025-06-01T00:00:00Z", organization_details=True)
+    catalog = select(offline_catalog(), ["report_daily", "report_user_daily", "organizations",
+                                         "organization_properties"])
+    catalog_path = write_json(tmp_path / "selected.json", catalog)
+    result, _ = check(config, "--catalog", str(catalog_path))
+    assert result["ok"], result["problems"]
+    emu.clear_requests()
+    first = run_tap(config, catalog=catalog, workdir=tmp_path)
+    spent = len(emu.requests)
+    assert abs(result["estimated_requests"] - spent) <= 0.1 * spent, (result["estimated_requests"], spent)
+    # With the state of that run, the estimate is of a run that reads the lookback only.
+    state = write_json(tmp_path / "first-state.json", first.last_state)
+    result, _ = check(config, "--catalog", str(catalog_path), "--state", str(state))
+    emu.clear_requests()
+    run_tap(config, catalog=catalog, workdir=tmp_path, state=first.last_state)
+    spent = len(emu.requests)
+    assert abs(result["estimated_requests"] - spent) <= 0.1 * spent, (result["estimated_requests"], spent)
+
+
+def test_a_plan_without_reports_with_the_daily_reports_selected(make_emulator, tmp_path):
+    emu = make_emulator(seed=5, conversations=80, customers=40, plan="standard")
+    config = write_config(emu, tmp_path)
+    catalog = write_json(tmp_path / "selected.json", select(offline_catalog(), ["report_daily", "report_user_daily"]))
+    result, run = check(config, "--catalog", str(catalog))
+    assert result["ok"] is False and result["reports_available"] is False
+    assert any("report_daily, report_user_daily are selected" in p and "deselect them" in p
+               for p in result["problems"])

@@ -379,6 +379,7 @@ def test_rows_deleted_at_the_source_leave_a_complete_full_table_read_and_it_acti
     emu.delete_tag(data.tags[0]["id"])
     emu.delete_organization(data.organizations[0]["id"])
     emu.delete_customer_property(data.customer_properties[0]["slug"])
+    emu.delete_organization_property(data.organization_properties[0]["slug"])
     emu.delete_rating(0)
     emu.delete_saved_reply(mailbox, data.saved_replies[mailbox][0]["id"])
     second = run_tap(config, catalog=catalog, state=first.last_state)

@@ -4,8 +4,9 @@ catalog against them, field by field).
 The contract is the Stitch documentation of the original integration's tables (docs/sources.md,
 "Stitch's Help Scout (v1) documentation"): a change to a schema file or to the stream registry
 that breaks a warehouse built by the original integration fails the tests. The four streams
-beyond it (tags, organizations, customer properties and saved replies, as Help Scout's API
-reference documents them) are restated the same way in NEW_STREAMS.
+beyond it (tags, organizations, customer and organization properties, saved replies and the
+daily reports, as Help Scout's API reference documents them) are restated the same way in
+NEW_STREAMS.
 """
 
 INT = ["null", "integer"]
@@ -72,7 +73,7 @@ NEW_STREAMS = {
     "organizations": ("FULL_TABLE", ["id"], None, None, {
         "id": INT, "name": STR, "website": STR, "description": STR, "location": STR, "logo_url": STR,
         "note": STR, "domains": ARR, "phones": ARR, "brand_color": STR, "customer_count": INT,
-        "conversation_count": INT, "last_interaction_at": DT}),
+        "conversation_count": INT, "last_interaction_at": DT, "properties": ARR}),
     "customer_properties": ("FULL_TABLE", ["slug"], None, None, {
         "type": STR, "slug": STR, "name": STR, "options": ARR}),
     "saved_replies": ("FULL_TABLE", ["id"], None, "mailboxes", {
@@ -104,6 +105,15 @@ NEW_STREAMS = {
     "docs_article_stats": ("FULL_TABLE", ["id"], None, "docs_collections", {
         "id": STR, "collection_id": STR, "status": STR, "view_count": INT, "popularity": NUM,
         "updated_at": DT}),
+    "organization_properties": ("FULL_TABLE", ["slug"], None, None, {
+        "type": STR, "slug": STR, "name": STR, "options": ARR}),
+    "report_daily": ("INCREMENTAL", ["date", "mailbox_id"], "date", None, {
+        "date": DT, "mailbox_id": INT, "new_conversations": INT, "email_conversations": INT,
+        "chat_conversations": INT, "phone_conversations": INT, "received_messages": INT,
+        "customers_helped": INT, "replies_sent": INT, "resolved": INT, "first_response_time": NUM,
+        "response_time": NUM, "resolution_time": NUM}),
+    "report_user_daily": ("INCREMENTAL", ["date", "user_id"], "date", None, {
+        "date": DT, "user_id": INT, "replies": INT, "resolved": INT, "customers_helped": INT}),
 }
 ALL_STREAMS = {**CONTRACT, **NEW_STREAMS}
 
@@ -155,4 +165,7 @@ NESTED = [
     ("organizations", "phones[]", STR),
     ("customer_properties", "options[].id", STR),
     ("customer_properties", "options[].label", STR),
+    ("organizations", "properties[].slug", STR),
+    ("organizations", "properties[].value", STR),
+    ("organization_properties", "options[].label", STR),
 ]

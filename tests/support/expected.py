@@ -18,10 +18,14 @@ PRIMARY_KEYS = {
     "team_members": ("team_id", "user_id"), "teams": ("id",), "users": ("id",), "workflows": ("id",),
     # beyond the original eleven
     "tags": ("id",), "organizations": ("id",), "customer_properties": ("slug",), "saved_replies": ("id",),
+    "organization_properties": ("slug",),
 }
+# The daily report streams (tests/integration/test_report_streams.py computes their rows).
+REPORT_KEYS = {"report_daily": ("date", "mailbox_id"), "report_user_daily": ("date", "user_id")}
 CONTRACT_STREAMS = tuple(PRIMARY_KEYS)[:11]
 FULL_TABLE_STREAMS = ("happiness_ratings_report", "mailbox_fields", "team_members", "tags", "organizations",
-                      "customer_properties", "saved_replies")
+                      "customer_properties", "saved_replies", "organization_properties")
+WEB_URL = "https://secure.helpscout.net/conversation/{id}/{number}/"     # a conversation's _links.web
 
 
 def snake(name):
@@ -53,7 +57,7 @@ def columns(stream):
 
 
 def key_of(stream, row):
-    return tuple(row.get(k) for k in PRIMARY_KEYS[stream])
+    return tuple(row.get(k) for k in {**PRIMARY_KEYS, **REPORT_KEYS}[stream])
 
 
 def without_html(text):
@@ -100,6 +104,7 @@ def expected_rows(data, start_date="2000-01-01T00:00:00Z", saved_reply_text=Fals
         row = as_row(conv, skip_embedded=("threads",))
         times = [row.get("user_updated_at"), (row.get("customer_waiting_since") or {}).get("time"), row.get("created_at")]
         row["updated_at"] = max(t for t in times if t)
+        row["web_url"] = WEB_URL.format(id=conv["id"], number=conv["number"])
         out["conversations"].append(row)
         for thread in data.threads.get(conv["id"], []):
             out["conversation_threads"].append(dict(as_row(thread), conversation_id=conv["id"]))
@@ -123,6 +128,7 @@ def expected_rows(data, start_date="2000-01-01T00:00:00Z", saved_reply_text=Fals
     counts = organization_counts(data)
     out["organizations"] = [dict(as_row(o), **counts[o["id"]]) for o in data.organizations]
     out["customer_properties"] = [as_row(p) for p in data.customer_properties]
+    out["organization_properties"] = [as_row(p) for p in data.organization_properties]
     out["saved_replies"] = saved_reply_rows(data, saved_reply_text)
     result = {}
     for stream, rows in out.items():

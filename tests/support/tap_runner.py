@@ -132,12 +132,18 @@ def offline_catalog():
     return json.loads(json.dumps(build_catalog()))
 
 
+# Left out of `select(catalog)`: a day of figures per scope since the suite's start date (2019)
+# costs thousands of requests a run; tests/integration/test_report_streams.py selects them.
+DAILY_REPORTS = ("report_daily", "report_user_daily")
+
+
 def select(catalog, streams=None):
-    """Select `streams` (all when None) the way Meltano does: `selected: true` on every
-    breadcrumb of each chosen stream."""
+    """Select `streams` (all but DAILY_REPORTS when None) the way Meltano does: `selected: true`
+    on every breadcrumb of each chosen stream."""
     catalog = json.loads(json.dumps(catalog))
     for entry in catalog["streams"]:
-        chosen = streams is None or entry["tap_stream_id"] in streams
+        chosen = entry["tap_stream_id"] in streams if streams is not None else \
+            entry["tap_stream_id"] not in DAILY_REPORTS
         for item in entry["metadata"]:
             item["metadata"]["selected"] = chosen
     return catalog

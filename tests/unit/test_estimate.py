@@ -51,3 +51,23 @@ def test_sample_pages_are_spread_over_the_listing():
     assert spread(3, 4) == [1, 2, 3]
     assert spread(100, 4) == [1, 34, 67, 100]
     assert estimate.minutes(1000, 400) == 2.5 and estimate.minutes(10, None) is None
+
+
+def test_daily_reports_cost_a_request_per_scope_endpoint_and_window_of_sixty_days():
+    sizes = estimate.Sizes(mailboxes=3, users=5, report_pages=1, report_days=366)
+    # 7 windows; the account and 3 mailboxes x 9 endpoints, 5 users x 3, and the two listings.
+    assert estimate.requests_by_family({"report_daily", "report_user_daily"}, sizes) == {
+        "report_daily": 4 * 9 * 7 + 1 + 5 * 3 * 7 + 1}
+    assert estimate.requests_by_family({"report_daily"}, sizes, options={"report_daily_per_mailbox": False}) == {
+        "report_daily": 9 * 7}
+    later = estimate.Sizes(mailboxes=3, users=5, report_pages=1, report_days=8)
+    assert estimate.requests_by_family({"report_user_daily"}, later) == {"report_daily": 5 * 3 + 1}
+    no_reports = estimate.Sizes(mailboxes=3, users=5, report_pages=None)
+    assert estimate.requests_by_family({"report_daily", "report_user_daily"}, no_reports) == {"report_daily": 1}
+
+
+def test_organizations_in_full_cost_one_more_request_each():
+    sizes = estimate.Sizes(organizations=120)
+    assert estimate.requests_by_family({"organizations", "organization_properties"}, sizes,
+                                       options={"organization_details": True}) == {
+        "organizations": 3 + 120, "organization_properties": 1}

@@ -92,6 +92,6 @@ def test_every_reader_kind_has_its_module():
     from tap_helpscout import streams
     from tap_helpscout.sync.engine import READERS
     kinds = {getattr(streams, name) for name in ("SEARCH", "WHOLE", "PER_PARENT", "EMBEDDED", "DATE_WINDOWS",
-                                                "KNOWLEDGE_BASE")}
+                                                "KNOWLEDGE_BASE", "DAILY_REPORTS")}
     assert set(READERS) == kinds == {s.reader for s in streams.STREAMS.values()}
     assert all(hasattr(module, "Reader") for module in READERS.values())

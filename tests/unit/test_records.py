@@ -300,3 +300,19 @@ def test_the_schema_given_is_not_changed():
 def test_without_metadata_every_column_is_announced():
     schema = load_schema("customers")
     assert shaper("customers").schema == schema
+
+
+@pytest.mark.parametrize("links, expected", [
+    ({"web": {"href": "https://secure.helpscout.net/conversation/7/12/"}}, "https://secure.helpscout.net/conversation/7/12/"),
+    ({"self": {"href": "https://api.helpscout.net/v2/conversations/7"}}, None),
+    ({"web": "not an object"}, None), (None, None)], ids=["web", "no web", "malformed", "no links"])
+def test_a_conversation_carries_its_web_address_or_null(links, expected):
+    item = {"id": 7, "number": 12, "createdAt": "2024-01-01T00:00:00Z", **({"_links": links} if links else {})}
+    record = shaper("conversations")(item)
+    assert record["web_url"] == expected and "_links" not in record
+
+
+def test_a_deselected_web_address_is_left_out():
+    item = {"id": 7, "createdAt": "2024-01-01T00:00:00Z", "_links": {"web": {"href": "https://x.example/"}}}
+    record = shaper("conversations", catalog_metadata("conversations", deselect=[nested("web_url")]))(item)
+    assert "web_url" not in record

@@ -136,3 +136,41 @@ class Fetcher:
                 raise
             LOGGER.info("%s: parent %s was deleted during the sync; no rows", child.name, parent_id)
             return Listing([], True)
+
+    def detailed_all(self, stream, items, parent_id=None):
+        """`items` each completed with the `detail_fields` of its own resource (`detail_path`
+        with `detail_params`, one request each, a few on the pool at once); an item deleted
+        since it was listed (404) is left out, one without an id left as it is."""
+        items = iter(items)
+        ahead = deque(self.pool.submit(self.detailed, stream, item, parent_id)
+                      for item in itertools.islice(items, 2 * self.parallel))
+        completed = []
+        try:
+            while ahead:
+                item = ahead.popleft().result()
+                following = next(items, None)
+                if following is not None:
+                    ahead.append(self.pool.submit(self.detailed, stream, following, parent_id))
+                if item is not None:
+                    completed.append(item)
+        finally:
+            for future in ahead:
+                future.cancel()
+        return completed
+
+    def detailed(self, stream, item, parent_id=None):
+        ident = item.get(stream.item_id) if isinstance(item, dict) else None
+        if ident is None:
+            return item
+        path = stream.detail_path.format(parent_id=parent_id, id=ident)
+        try:
+            full = self.client.get(path, dict(stream.detail_params), endpoint=stream.name).json
+        except ApiError as exc:
+            if exc.status != 404:
+                raise
+            LOGGER.info("%s: %s was deleted during the sync; left out", stream.name, ident)
+            return None
+        if not isinstance(full, dict):
+            raise MalformedAnswer(f"{stream.name}: the answer to {path} is not a JSON object", endpoint=path)
+        # A field the full item lacks keeps the listing's value.
+        return {**item, **{name: full[name] for name in stream.detail_fields if name in full}}

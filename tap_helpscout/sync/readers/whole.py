@@ -1,5 +1,7 @@
 """WHOLE: a small listing read in full on every run (mailboxes, users, teams, workflows, tags,
-organizations, customer properties), then the readers of its selected children.
+organizations, customer and organization properties), then the readers of its selected children.
+Rows whose listing gives a summary only (organizations) are completed from their own resource
+when the stream has `detail_path` and the config asks for it (one request per row).
 
 The listing is read in passes until one is complete (`fetch.Fetcher.read_all`). An incremental
 stream emits the rows at or after its bookmark, oldest first; a listing that could not be
@@ -22,6 +24,8 @@ class Reader:
         family, root = context.family, context.stream
         fetched_at = datetime.now(timezone.utc)
         listing = context.fetcher.read_all(root, root.path, root.params, parallel=True)
+        if root.detail_path and context.config.get(root.detail_setting) and family.is_selected(root):
+            listing.items = context.fetcher.detailed_all(root, listing.items)   # one request per row
         if family.is_selected(root):
             if not listing.complete:
                 family.incomplete.add(root.name)
