@@ -240,6 +240,15 @@ def endpoint_name(endpoint):
     return name
 
 
+def events_of(data):
+    """The events of the dataset's current revision, built once per revision (every change
+    bumps it), for the HTTP side and report_points alike."""
+    cached = getattr(data, "_series_events", None)
+    if cached is None or cached[0] != data.revision:
+        cached = data._series_events = (data.revision, Events(data))
+    return cached[1]
+
+
 def report_points(data, endpoint, start, end, view_by, mailboxes=None, user=None, readings=None, types=None,
                   tags=None, folders=None):
     """The `current` points the emulator serves for `endpoint` ("productivity/resolved",
@@ -255,7 +264,7 @@ def report_points(data, endpoint, start, end, view_by, mailboxes=None, user=None
     if name.startswith("user/") and user is None:
         raise ValueError("user reports need a user")
     with data.lock:
-        events = Events(data)
+        events = events_of(data)
         allowed = events.allowed(set(mailboxes) if mailboxes is not None else None,
                                  set(types) if types is not None else None,
                                  set(tags) if tags is not None else None,
@@ -338,10 +347,7 @@ def time_series(api, endpoint, query):
 
 def cached_events(api):
     """The events of the dataset's current revision (every change bumps the revision)."""
-    cached = getattr(api, "_series_events", None)
-    if cached is None or cached[0] != api.data.revision:
-        cached = api._series_events = (api.data.revision, Events(api.data))
-    return cached[1]
+    return events_of(api.data)
 
 
 __all__ = ["SERIES", "VIEW_BY", "Events", "report_periods", "report_points", "time_series"]
