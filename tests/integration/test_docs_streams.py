@@ -145,8 +145,8 @@ def test_views_reach_the_stats_and_a_deleted_article_leaves_them(make_emulator, 
 
 @pytest.mark.parametrize("ties", [False, True])
 def test_under_a_small_docs_rate_limit_the_sync_completes_and_honours_every_429(make_emulator, tmp_path, ties):
-    # A window of 2.4 s holding 40 requests; the knowledge base needs about 130.
-    emu = make_emulator(seed=4, docs_articles=110, docs_rate_limit=40, time_scale=0.004,
+    # A window of 1.2 s holding 40 requests; the knowledge base needs about 130.
+    emu = make_emulator(seed=4, docs_articles=110, docs_rate_limit=40, time_scale=0.002,
                         docs_unstable_ties=ties)
     config = docs_config(emu, tmp_path, max_parallel_requests=4)
     run = run_tap(config, catalog=select(offline_catalog(), DOCS_STREAMS))
