@@ -132,7 +132,7 @@ class Engine:
         if kept is None:
             self.out.state.pop("start_date", None)
         else:
-            if "start_date" not in self.out.state:
+            if "start_date" not in self.out.state and any(STREAMS[name].api == MAILBOX for name in self.entries):
                 LOGGER.info("No start_date in the config: replicating from %s (one year back); later runs "
                             "keep this start", kept)
             self.out.state["start_date"] = kept

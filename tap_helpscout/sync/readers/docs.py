@@ -161,8 +161,11 @@ class Reader:
         mark = Mark(context.bookmarks.of(ARTICLES), server_time, context.clock.margin)
         chosen = mark.to_read(items)
         context.total(stream, len(chosen))
-        LOGGER.info("%s: %d of %d articles are new or changed since %s; reading their text", ARTICLES,
-                    len(chosen), len(items), mark.time or "the first run")
+        if mark.time:
+            LOGGER.info("%s: %d of %d articles are new or changed since %s; reading their text", ARTICLES,
+                        len(chosen), len(items), mark.time)
+        else:
+            LOGGER.info("%s: no bookmark yet; reading the text of all %d articles", ARTICLES, len(chosen))
         fetched_at = datetime.now(timezone.utc)
         batch, done = [], []
         for moment, article in self.full_versions(chosen):
