@@ -3,6 +3,7 @@ emulator's API object directly (no sockets, no subprocess), so that each test ta
 milliseconds and can change the data between any two requests."""
 import io
 import json
+from datetime import timedelta
 from types import SimpleNamespace
 from urllib.parse import urlencode
 
@@ -11,9 +12,11 @@ from singer.catalog import Catalog
 
 from tap_helpscout.discover import discover
 from tap_helpscout.sync.engine import Engine
-from tap_helpscout.errors import ApiError
+from tap_helpscout.errors import ApiError, TapError
 from tap_helpscout.sync.state import Output
+from tap_helpscout.timefmt import api_time
 from tests.emulator import generate
+from tests.emulator.dataset import utc_now
 from tests.emulator.api import Api
 from tests.emulator.shapes import Readings
 from tests.support.expected import expected_rows, key_of
@@ -24,11 +27,14 @@ START = "2019-01-01T00:00:00Z"
 
 class InProcessClient:
     """What the engine needs of the HTTP client, answered by the emulator's Api object.
-    `before(path, params)` runs before every answer (to change the data mid-listing)."""
+    `before(path, params)` runs before every answer (to change the data mid-listing);
+    `mangle(path, params, body)` returns the body to answer instead (a server that contradicts
+    itself)."""
 
-    def __init__(self, api, before=None):
+    def __init__(self, api, before=None, mangle=None):
         self.api = api
         self.before = before or (lambda path, params: None)
+        self.mangle = mangle or (lambda path, params, body: body)
         self.requests = []
         self.stats = SimpleNamespace(requests=0, throttled=0, retries=0, rate_waits=0)
 
@@ -46,12 +52,13 @@ class InProcessClient:
         if not 200 <= reply.status < 300:
             raise ApiError(f"{endpoint}: HTTP {reply.status}: {(body or {}).get('message')}",
                            status=reply.status, endpoint=endpoint)
-        return SimpleNamespace(json=body, headers={}, status=reply.status, server_time=None)
+        return SimpleNamespace(json=self.mangle(path, params, body), headers={}, status=reply.status,
+                               server_time=None)
 
 
-def sync(data, streams, readings=None, state=None, before=None, **config):
+def sync(data, streams, readings=None, state=None, before=None, mangle=None, **config):
     api = Api(data, "http://emulator.invalid/v2", readings or Readings(), None)
-    client = InProcessClient(api, before)
+    client = InProcessClient(api, before, mangle)
     out = io.StringIO()
     catalog = Catalog.from_dict(select(discover(), streams))
     settings = {"start_date": START, "max_parallel_requests": 4, "bookmark_margin_seconds": 0, **config}
@@ -209,3 +216,66 @@ def test_a_tied_customer_modified_while_the_tie_is_read_makes_no_other_row_slip_
     assert changed, "the tie was read by offset pages"
     got = rows(messages, "customers")
     assert every - {(changed[0],)} <= got
+
+
+def bulk_change_at_the_end(data, size=60):
+    """`size` customers changed in one second (an import, a workflow), the latest change of the
+    account: a tie larger than a page with no row after it. Returns that second."""
+    second = utc_now() - timedelta(seconds=10)
+    for customer in data.customers[:size]:
+        data.modify_customer(customer["id"], second)
+    return second
+
+
+@pytest.mark.parametrize("inclusive", [False, True], ids=["strict", "inclusive"])
+def test_a_tie_larger_than_a_page_at_the_listings_end_arrives_whole_and_fails_nothing(inclusive):
+    # The request for the rows after the tie's second is rightly empty, while the answer before
+    # it said rows remain (the tie's own): not a contradiction.
+    data = generate(seed=8, conversations=5, customers=150)
+    bulk_change_at_the_end(data)
+    messages, _ = sync(data, ["customers"], Readings(modified_since_inclusive=inclusive))
+    assert rows(messages, "customers") == set(expected_rows(data)["customers"])
+
+
+def test_rows_after_a_tie_deleted_just_before_the_chain_asks_for_them_fail_nothing_and_lose_nothing():
+    data = generate(seed=8, conversations=5, customers=150)
+    second = bulk_change_at_the_end(data)
+    later = [data.modify_customer(c["id"], second + timedelta(seconds=5))["id"] for c in data.customers[60:63]]
+
+    def delete_the_later_rows(path, params):
+        if params.get("modifiedSince") == api_time(second) and later:
+            for customer_id in later:
+                data.delete_customer(customer_id)
+            later.clear()
+    messages, _ = sync(data, ["customers"], before=delete_the_later_rows)
+    assert not later, "the chain asked for the rows after the tie"
+    assert rows(messages, "customers") == set(expected_rows(data)["customers"])
+
+
+def test_a_row_created_while_an_empty_answer_is_checked_is_read_on_the_next_pass():
+    data = generate(seed=8, conversations=5, customers=150)
+    bulk_change_at_the_end(data)
+    created = []
+
+    def create_one_as_the_earlier_listing_is_read_again(path, params):
+        if params.get("sortOrder") == "desc" and not created:
+            created.append(data.create_customer())
+    messages, _ = sync(data, ["customers"], before=create_one_as_the_earlier_listing_is_read_again)
+    assert created, "an empty answer was checked"
+    assert rows(messages, "customers") == set(expected_rows(data)["customers"])
+
+
+def test_an_empty_answer_while_the_earlier_listing_still_shows_rows_after_it_fails_the_stream_in_one_line():
+    data = generate(seed=8, conversations=5, customers=150)
+    second = bulk_change_at_the_end(data)
+    data.modify_customer(data.customers[60]["id"], second + timedelta(seconds=5))
+
+    def empty_after_the_tie(path, params, body):
+        if params.get("modifiedSince") == api_time(second):
+            return {"page": {**body["page"], "totalElements": 0, "totalPages": 0}}
+        return body
+    with pytest.raises(TapError) as failed:
+        sync(data, ["customers"], mangle=empty_after_the_tie)
+    message = str(failed.value)
+    assert "customers failed" in message and "\n" not in message
+    assert "page 1 holds no row where the listing's earlier answers say rows are" in message

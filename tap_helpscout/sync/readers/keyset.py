@@ -78,22 +78,35 @@ class TimeKeyset:
 
     def request(self, cursor, previous=None):
         """Page 1 of the rows modified since `cursor`. `previous`: the cursor of the request
-        before it, whose answer said rows remain: this one then holds at least the rows of that
-        answer's last second, and an answer without any is not trusted unless a fresh read
-        from `previous` shows them gone (deleted meanwhile)."""
+        before it, whose answer said rows remain. An answer without any is not trusted unless
+        the listing from `previous`, read afresh, shows no row modified after `cursor` (deleted
+        meanwhile, or the rows that remained were all of the tie's second that `cursor` is, which
+        a strict `modifiedSince` leaves out); a row that shows there was perhaps modified after
+        the empty answer: asked again, PASSES times, then Contradicted."""
         listing = self.listing
         params = dict(listing.params, modifiedSince=api_time(cursor))
         if listing.started_at is None:
             return listing.first_page(params)
-        try:
-            return listing.fetch(1, params, expected=previous is not None)
-        except Contradicted:
-            fresh = listing.fetch(1, dict(listing.params, modifiedSince=api_time(previous)), with_children=False)
-            if not fresh.holds_rest or any(moment > cursor for moment in self.times(fresh.items)):
-                raise
-            LOGGER.info("%s: the rows after %s were deleted while the listing was read", listing.stream.name,
-                        api_time(cursor))
+        if previous is None:
             return listing.fetch(1, params)
+        for _ in range(PASSES):
+            try:
+                return listing.fetch(1, params, expected=True)
+            except Contradicted as exc:
+                problem = exc
+            if not self.shows_after(previous, cursor):
+                LOGGER.info("%s: no row is modified after %s (deleted while the listing was read, or the "
+                            "rows that remained were all of that second)", listing.stream.name, api_time(cursor))
+                return listing.fetch(1, params)
+        raise problem
+
+    def shows_after(self, since, moment):
+        """Does the listing from `since` hold a row modified after `moment`? Its latest rows
+        first (page 1 in descending order), so that a tie larger than a page cannot hide them."""
+        listing = self.listing
+        params = dict(listing.params, modifiedSince=api_time(since), sortOrder="desc")
+        latest = listing.fetch(1, params, with_children=False)
+        return any(t > moment for t in self.times(latest.items))
 
     @staticmethod
     def stuck(cursor, times):
