@@ -21,8 +21,11 @@ from tests.support.tap_runner import DAILY_REPORTS, select
 ROOT = Path(__file__).resolve().parents[2]
 OUTPUT = ROOT / "demo-output"
 TAP = [sys.executable, "-m", "tap_helpscout"]
-FINISHED = re.compile(r"Finished (?P<names>[a-z_, ]+): (?P<requests>\d+) requests in (?P<seconds>[\d.]+) s")
-ESTIMATE = re.compile(r"estimate of a full backfill: about (?P<requests>[\d,]+) requests")
+# "Finished mailboxes (3 records), mailbox_fields (9 records): 10 requests in 0.0 s"
+FINISHED = re.compile(r"Finished (?P<names>[^:]+): (?P<requests>\d+) requests in (?P<seconds>[\d.]+) s")
+FINISHED_NAME = re.compile(r"([a-z][a-z_]*) \([\d,]+ records?\)")
+ESTIMATES = (re.compile(r"estimate of a full backfill: about (?P<requests>[\d,]+) requests"),
+             re.compile(r"estimate of the docs_\* streams, a full read: about (?P<requests>[\d,]+) Docs API requests"))
 
 
 COMMANDS = []                       # what the demo ran, shown at the end
@@ -57,7 +60,7 @@ def sync(name, config, catalog, state):
     for stream, lines in records.items():
         (folder / f"{stream}.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
     (folder / "state.json").write_text(json.dumps(last_state, indent=2))
-    families = [m.groupdict() for m in FINISHED.finditer(run.stderr)]
+    families = [{**m.groupdict(), "names": FINISHED_NAME.findall(m["names"])} for m in FINISHED.finditer(run.stderr)]
     return {stream: len(lines) for stream, lines in records.items()}, families, last_state, seconds
 
 
@@ -65,12 +68,11 @@ def report(title, counts, families, seconds, streams):
     print(f"\n{title} ({seconds:.1f} s in all)")
     print(f"  {'stream':<26} {'records':>8} {'requests':>9} {'seconds':>8}")
     for family in families:
-        names = [n.strip() for n in family["names"].split(",")]
-        for position, name in enumerate(names):
+        for position, name in enumerate(family["names"]):
             # A family (a stream and its children) is read together: its requests and time are shared.
             secs, requests = (family["seconds"], family["requests"]) if position == 0 else ('"', '"')
             print(f"  {name:<26} {counts.get(name, 0):>8} {requests:>9} {secs:>8}")
-    skipped = [s for s in streams if s not in {n.strip() for f in families for n in f["names"].split(",")}]
+    skipped = [s for s in streams if s not in {n for f in families for n in f["names"]}]
     if skipped:
         print("  (not synced: " + ", ".join(skipped) + ")")
 
@@ -86,7 +88,8 @@ def main():
         config.write_text(json.dumps({
             "client_id": emu.client_id, "client_secret": emu.client_secret,
             "refresh_token": emu.refresh_token, "start_date": "2019-01-01T00:00:00Z",
-            "base_url": emu.base_url, "user_agent": "tap-helpscout demo"}, indent=2))
+            "base_url": emu.base_url, "user_agent": "tap-helpscout demo",
+            "docs_api_key": emu.docs_api_key, "docs_base_url": emu.docs_base_url}, indent=2))
         discovery = tap("--config", str(config), "--discover")
         if discovery.returncode != 0:
             sys.exit(f"make demo: discovery failed:\n{discovery.stderr}")
@@ -101,14 +104,16 @@ def main():
         print("\nPre-flight check (--check):\n" + "\n".join("  " + line for line in checked.stdout.splitlines()))
         if checked.returncode != 0:
             sys.exit(f"make demo: the check found problems:\n{checked.stderr[-2000:]}")
-        estimated = ESTIMATE.search(checked.stdout)
+        # The Mailbox API's backfill and the Docs API's full read, each estimated on its own line.
+        estimated = sum(int(m["requests"].replace(",", "")) for m in
+                        (pattern.search(checked.stdout) for pattern in ESTIMATES) if m)
 
         before = len(emu.requests)
         counts, families, state, seconds = sync("full", config, catalog, None)
         report("Full sync", counts, families, seconds, streams)
         spent = len(emu.requests) - before
         if estimated:
-            print(f"\nThe check estimated {estimated['requests']} requests for this backfill; the full sync "
+            print(f"\nThe check estimated {estimated:,} requests for this backfill; the full sync "
                   f"made {spent:,} (token request included).")
 
         # Some activity in the account between the two runs.
