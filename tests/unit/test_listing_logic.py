@@ -13,6 +13,8 @@ from singer.catalog import Catalog
 from tap_helpscout.discover import discover
 from tap_helpscout.sync.engine import Engine
 from tap_helpscout.errors import ApiError, TapError
+from tap_helpscout.sync.readers.fetch import PAGE_TRIES
+from tap_helpscout.sync.readers.paging import PASSES, number_query
 from tap_helpscout.sync.state import Output
 from tap_helpscout.timefmt import api_time
 from tests.emulator import generate
@@ -279,3 +281,111 @@ def test_an_empty_answer_while_the_earlier_listing_still_shows_rows_after_it_fai
     message = str(failed.value)
     assert "customers failed" in message and "\n" not in message
     assert "page 1 holds no row where the listing's earlier answers say rows are" in message
+    assert f"read {PASSES * PAGE_TRIES} times" in message
+
+
+# -- conversations: an empty answer checked while the account changes ----------------------------
+def empty(body):
+    return not (body.get("_embedded") or {}).get("conversations")
+
+
+def after_the_listing_shrinks(data, query_ranges):
+    """300 conversations (12 pages of 25). Returns `is_target(params)`, true for the request that
+    earlier answers say holds rows, and `shrink()`, which deletes its rows just before it is
+    first asked: with query ranges, the window after the chain's third page (the rows numbered
+    from the 76th on); without, the last page (the listing then has 11)."""
+    numbers = sorted(c["number"] for c in data.conversations)
+    if query_ranges:
+        query, doomed = number_query(numbers[75], None), numbers[75:]
+        is_target = lambda params: params.get("query") == query                       # noqa: E731
+    else:
+        doomed = numbers[275:]
+        is_target = lambda params: "query" not in params and params.get("page") == "12"  # noqa: E731
+    by_number = {c["number"]: c["id"] for c in data.conversations}
+
+    def shrink():
+        for number in doomed:
+            data.delete_conversation(by_number[number])
+        doomed.clear()
+    return is_target, shrink
+
+
+@pytest.mark.parametrize("query_ranges", [False, True], ids=["offset", "windows"])
+def test_a_conversation_created_while_an_empty_answer_is_checked_is_read_on_the_next_pass(query_ranges):
+    # The rows an earlier answer promised are deleted just before they are asked for (an empty
+    # answer, rightly), and a conversation is created after that answer, before the earlier
+    # request is read afresh: the fresh read shows a row there, and the next pass reads it.
+    data = generate(seed=3, conversations=300, customers=5)
+    is_target, shrink = after_the_listing_shrinks(data, query_ranges)
+    empties, created = [], []
+
+    def delete_before(path, params):
+        if path == "/conversations" and is_target(params):
+            shrink()
+
+    def create_after_the_last_empty_read(path, params, body):
+        if path == "/conversations" and is_target(params) and empty(body):
+            empties.append(1)
+            if len(empties) == PAGE_TRIES and not created:
+                created.append(data.create_conversation())
+        return body
+    messages, _ = sync(data, ["conversations"], Readings(query_ranges=query_ranges), before=delete_before,
+                       mangle=create_after_the_last_empty_read)
+    assert created, "an empty answer was checked"
+    assert (created[0],) in rows(messages, "conversations")
+    assert rows(messages, "conversations") == set(expected_rows(data)["conversations"])
+
+
+@pytest.mark.parametrize("query_ranges", [False, True], ids=["offset", "windows"])
+def test_conversations_whose_server_keeps_answering_empty_where_rows_show_fail_the_stream_in_one_line(
+        query_ranges):
+    data = generate(seed=3, conversations=300, customers=5)
+    is_target, _ = after_the_listing_shrinks(data, query_ranges)
+    asked = []
+
+    def always_empty(path, params, body):
+        if path == "/conversations" and is_target(params):
+            asked.append(1)
+            return {"page": {**body["page"], "totalElements": 0, "totalPages": 0}}
+        return body
+    with pytest.raises(TapError) as failed:
+        sync(data, ["conversations"], Readings(query_ranges=query_ranges), mangle=always_empty)
+    message = str(failed.value)
+    assert "conversations failed" in message and "\n" not in message
+    assert "holds no row where the listing's earlier answers say rows are" in message
+    assert len(asked) == PASSES * PAGE_TRIES
+    assert f"read {PASSES * PAGE_TRIES} times" in message
+
+
+def test_a_conversation_modified_into_the_window_while_an_empty_answer_is_checked_fails_nothing():
+    # Only the conversations modified since start_date are listed. The rows an earlier window's
+    # answer promised after its page are deleted (the next answer is rightly empty), and an old
+    # conversation numbered within that earlier page is modified after the empty answer: the
+    # earlier window, read afresh, holds more than a page, yet nothing from the cursor on.
+    data = generate(seed=3, conversations=600, customers=5)
+    moments = sorted(data.conversation_modified_at.values())
+    start = moments[len(moments) // 2].replace(microsecond=0)
+    since = sorted((c["number"], c["id"]) for c in data.conversations if data.conversation_modified_at[c["id"]] > start)
+    joining = since[60][1]                  # last modified before start_date, until the check below
+    data.conversation_modified_at[joining] = start - timedelta(days=1)
+    matching = [(n, i) for n, i in since if i != joining]
+    query = number_query(matching[74][0] + 1, None)
+    doomed = [i for _, i in matching[75:]]
+    empties, modified = [], []
+
+    def delete_before(path, params):
+        if path == "/conversations" and params.get("query") == query:
+            for conversation_id in doomed:
+                data.delete_conversation(conversation_id)
+            doomed.clear()
+
+    def modify_after_the_last_empty_read(path, params, body):
+        if path == "/conversations" and params.get("query") == query and empty(body):
+            empties.append(1)
+            if len(empties) == PAGE_TRIES and not modified:
+                modified.append(data.modify_conversation(joining)["id"])
+        return body
+    messages, _ = sync(data, ["conversations"], Readings(query_ranges=True), before=delete_before,
+                       mangle=modify_after_the_last_empty_read, start_date=api_time(start))
+    assert modified, "an empty answer was checked"
+    assert {(i,) for _, i in matching[:75]} <= rows(messages, "conversations")

@@ -25,6 +25,17 @@ class Contradicted(MalformedAnswer):
     """An answer without rows where the earlier answers of the same read say rows must be, read
     again and still without: the reader checks an earlier answer afresh before it trusts it."""
 
+    def __init__(self, stream, path, problem, passes=1):
+        checked = f" in {passes} passes, each checked against an earlier request read afresh" if passes > 1 else ""
+        super().__init__(f"{stream}: the API's answers to {path} cannot be trusted: {problem} "
+                         f"(read {PAGE_TRIES * passes} times{checked})", endpoint=path)
+        self.stream, self.path, self.problem = stream, path, problem
+
+    def again(self, passes):
+        """The same contradiction met on each of `passes` passes (each of PAGE_TRIES reads, then a
+        fresh earlier answer that still showed rows): the message counts every read."""
+        return Contradicted(self.stream, self.path, self.problem, passes)
+
 
 class Listing:
     """Every row of a listing as read: `items` in the order first seen, `complete` when the
@@ -49,26 +60,28 @@ class Fetcher:
         MalformedAnswer (Contradicted for the last) naming the stream, the page and what is wrong."""
         listing_page = docs_page if stream.api == DOCS else array_or_hal_page if stream.bare_array else hal_page
         parse = parse or (lambda data, n: listing_page(data, stream.records_key, n, size, stream.paged))
-        problem, error = None, MalformedAnswer
+        problem, contradicted = None, False
         for _ in range(PAGE_TRIES):
             response = self.client.get(path, {**params, "page": str(number)}, endpoint=stream.name)
             try:
                 page = parse(response.json, number)
             except PageError as exc:
-                problem, error = str(exc), MalformedAnswer
+                problem, contradicted = str(exc), False
                 continue
             page.server_time = response.server_time
             page.fetched_at = datetime.now(timezone.utc)
             if page.short:
-                problem, error = (f"page {number} of {page.pages} holds {len(page.items)} rows where a "
-                                  f"full page holds {page.size}"), MalformedAnswer
+                problem, contradicted = (f"page {number} of {page.pages} holds {len(page.items)} rows "
+                                         f"where a full page holds {page.size}"), False
             elif expected and not page.items:
-                problem, error = (f"page {number} holds no row where the listing's earlier answers "
-                                  f"say rows are"), Contradicted
+                problem, contradicted = (f"page {number} holds no row where the listing's earlier "
+                                         f"answers say rows are"), True
             else:
                 return page
-        raise error(f"{stream.name}: the API's answers to {path} cannot be trusted: "
-                    f"{problem} (read {PAGE_TRIES} times)", endpoint=path)
+        if contradicted:
+            raise Contradicted(stream.name, path, problem)
+        raise MalformedAnswer(f"{stream.name}: the API's answers to {path} cannot be trusted: "
+                              f"{problem} (read {PAGE_TRIES} times)", endpoint=path)
 
     def pages(self, stream, path, params, numbers, size=PAGE_SIZE, parallel=False, parse=None):
         """Pages `numbers` in order, each one that an earlier answer said exists (so none may

@@ -98,7 +98,7 @@ class TimeKeyset:
                 LOGGER.info("%s: no row is modified after %s (deleted while the listing was read, or the "
                             "rows that remained were all of that second)", listing.stream.name, api_time(cursor))
                 return listing.fetch(1, params)
-        raise problem
+        raise problem.again(PASSES)
 
     def shows_after(self, since, moment):
         """Does the listing from `since` hold a row modified after `moment`? Its latest rows

@@ -9,7 +9,7 @@ from tap_helpscout.errors import ApiError, MalformedAnswer
 from tap_helpscout.logs import get_logger
 from tap_helpscout.sync.readers.fetch import Contradicted
 from tap_helpscout.sync.readers.offset import OffsetPages
-from tap_helpscout.sync.readers.paging import number_query, numbers_of, split_range
+from tap_helpscout.sync.readers.paging import PASSES, number_query, numbers_of, split_range
 
 LOGGER = get_logger(__name__)
 WINDOW_MIN_PAGES = 10           # a window shorter than this is not worth a chain of its own
@@ -78,20 +78,32 @@ class NumberWindows:
 
     def trusted(self, params, earlier, low):
         """Page 1 of `params`, which earlier answers (to `earlier`) say holds rows numbered from
-        `low` on: an answer without rows is trusted only when `earlier`, read afresh, shows
-        none from `low` on any more (deleted meanwhile)."""
+        `low` on. An answer without rows is trusted only when `earlier`, read afresh, shows none
+        from `low` on any more (deleted meanwhile); a row that shows there was perhaps created,
+        or modified into the listing, after the empty answer: asked again, PASSES times, then
+        Contradicted."""
         listing = self.listing
         if earlier is None:
             return listing.fetch(1, params)
-        try:
-            return listing.fetch(1, params, expected=True)
-        except Contradicted:
-            fresh = listing.fetch(1, earlier, with_children=False)
-            if not fresh.holds_rest or any(n >= low for n in numbers_of(fresh.items)):
-                raise
-            LOGGER.info("%s: the rows numbered from %d were deleted while the listing was read",
-                        listing.stream.name, low)
-            return listing.fetch(1, params)
+        for _ in range(PASSES):
+            try:
+                return listing.fetch(1, params, expected=True)
+            except Contradicted as exc:
+                problem = exc
+            if not self.shows_from(earlier, low):
+                LOGGER.info("%s: the rows numbered from %d were deleted while the listing was read",
+                            listing.stream.name, low)
+                return listing.fetch(1, params)
+        raise problem.again(PASSES)
+
+    def shows_from(self, earlier, low):
+        """Does the listing of `earlier` hold a row numbered from `low` on? Its highest numbers
+        first (page 1 in descending order), so that rows below `low` that joined it meanwhile
+        cannot hide them; a page not in that order proves nothing (counted as showing one)."""
+        latest = self.listing.fetch(1, dict(earlier, sortOrder="desc"), with_children=False)
+        numbers = numbers_of(latest.items)
+        descending = latest.holds_rest or numbers == sorted(numbers, reverse=True)
+        return not descending or any(n >= low for n in numbers)
 
     def split(self, probe, window, top):
         """Windows between the probe's rows and the top page's. The two pages are windows of

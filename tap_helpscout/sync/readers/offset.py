@@ -9,7 +9,7 @@ from tap_helpscout.api.pages import Page
 from tap_helpscout.errors import ApiError
 from tap_helpscout.logs import get_logger
 from tap_helpscout.sync.readers.fetch import Contradicted
-from tap_helpscout.sync.readers.paging import numbers_of
+from tap_helpscout.sync.readers.paging import PASSES, numbers_of
 
 LOGGER = get_logger(__name__)
 GAP_PROBES = 8
@@ -71,16 +71,13 @@ class OffsetPages:
             self.max_pages = max(self.max_pages, page.pages)
 
     def fetch(self, number, with_children=True, expected=False):
-        """Page `number`; `expected`: an earlier answer of this pass said it exists, so it may
-        come back empty only when a fresh page 1 shows that the listing has shrunk past it."""
+        """Page `number`; `expected`: an earlier answer of this pass said it exists (see `proved`)."""
         listing = self.listing
         try:
-            page = listing.fetch(number, with_children=with_children, expected=expected)
-        except Contradicted:
-            fresh = self.fetch(1, with_children=False)
-            if fresh.pages >= number:
-                raise
-            page = listing.fetch(number, with_children=with_children)
+            if expected:
+                page = self.proved(number, with_children)
+            else:
+                page = listing.fetch(number, with_children=with_children)
         except ApiError as exc:
             if exc.status == 400 and number > 1 and not exc.fatal:
                 raise ApiError(f"{listing.stream.name}: the API refused page {number} ({exc}); it does not "
@@ -90,6 +87,22 @@ class OffsetPages:
             raise
         self.note(page)
         return page
+
+    def proved(self, number, with_children):
+        """Page `number`, which an earlier answer said exists: it may come back empty only when a
+        fresh page 1 shows that the listing has shrunk past it. A page 1 that still counts it
+        perhaps counts rows created (or modified into the listing) after the empty answer: the
+        page is asked again, PASSES times, then Contradicted."""
+        listing = self.listing
+        for _ in range(PASSES):
+            try:
+                return listing.fetch(number, with_children=with_children, expected=True)
+            except Contradicted as exc:
+                problem = exc
+            if self.fetch(1, with_children=False).pages < number:
+                LOGGER.info("%s: the listing shrank below page %d while it was read", listing.stream.name, number)
+                return listing.fetch(number, with_children=with_children)
+        raise problem.again(PASSES)
 
     def write(self, page, next_page):
         self.listing.emit(page)
