@@ -8,7 +8,6 @@ the stream has `detail_path` and the config asks for it (one request per item).
 """
 from datetime import datetime, timezone
 
-from tap_helpscout.errors import ApiError, MalformedAnswer
 from tap_helpscout.logs import get_logger
 from tap_helpscout.sync.readers.whole import warn_no_server_clock, write_since
 from tap_helpscout.timefmt import parse_date_time
@@ -38,28 +37,10 @@ class Reader:
         context, stream = self.context, self.stream
         listing = context.fetcher.children(stream, parent_id)
         if stream.detail_path and context.config.get(stream.detail_setting):
-            completed = (self.detailed(parent_id, item) for item in listing.items)
+            # One request per row, in this worker: the pool's others read other parents.
+            completed = (context.fetcher.detailed(stream, item, parent_id) for item in listing.items)
             listing.items = [item for item in completed if item is not None]
         return listing
-
-    def detailed(self, parent_id, item):
-        """`item` with the stream's detail fields of its full version; None when it was deleted
-        since it was listed. An item without an id is left as it is: the engine skips it."""
-        stream = self.stream
-        ident = item.get(stream.item_id) if isinstance(item, dict) else None
-        if ident is None:
-            return item
-        path = stream.detail_path.format(parent_id=parent_id, id=ident)
-        try:
-            full = self.context.client.get(path, {}, endpoint=stream.name).json
-        except ApiError as exc:
-            if exc.status != 404:
-                raise
-            LOGGER.info("%s: %s was deleted during the sync; left out", stream.name, ident)
-            return None
-        if not isinstance(full, dict):
-            raise MalformedAnswer(f"{stream.name}: the answer to {path} is not a JSON object", endpoint=path)
-        return {**item, **{name: full.get(name) for name in stream.detail_fields}}
 
     def emit(self, page, items):
         """Write the children of `items`, parent by parent."""
