@@ -37,6 +37,22 @@ class Contradicted(MalformedAnswer):
         return Contradicted(self.stream, self.path, self.problem, passes)
 
 
+def proved(fetch, still_expected, trusted):
+    """A page that earlier answers say holds rows: `fetch(expected=True)`, which raises
+    Contradicted when it comes back without. The empty answer is trusted (`trusted()`, which
+    says why and reads it as it is) only once `still_expected()`, asked afresh, no longer says
+    rows are there; when it does (rows created or modified into the listing after the empty
+    answer), the page is asked again, PASSES times, then Contradicted."""
+    for _ in range(PASSES):
+        try:
+            return fetch(expected=True)
+        except Contradicted as exc:
+            problem = exc
+        if not still_expected():
+            return trusted()
+    raise problem.again(PASSES)
+
+
 class Listing:
     """Every row of a listing as read: `items` in the order first seen, `complete` when the
     reads prove no row was missed, `server_time` the server's clock at its first answer (None

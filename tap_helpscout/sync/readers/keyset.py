@@ -5,11 +5,12 @@ against. Each request is page 1 of `modifiedSince` = the last row's time less a 
 holding more rows than a page (a tie) is read on its own, and the chain's next totals tell how
 many rows it holds.
 """
+import functools
 from datetime import datetime, timezone
 
 from tap_helpscout.errors import ApiError, MalformedAnswer
 from tap_helpscout.logs import get_logger
-from tap_helpscout.sync.readers.fetch import Contradicted
+from tap_helpscout.sync.readers.fetch import proved
 from tap_helpscout.sync.readers.paging import PASSES, modified_query
 from tap_helpscout.timefmt import CLOCK_RESOLUTION, api_time, parse_date_time
 
@@ -89,16 +90,13 @@ class TimeKeyset:
             return listing.first_page(params)
         if previous is None:
             return listing.fetch(1, params)
-        for _ in range(PASSES):
-            try:
-                return listing.fetch(1, params, expected=True)
-            except Contradicted as exc:
-                problem = exc
-            if not self.shows_after(previous, cursor):
-                LOGGER.info("%s: no row is modified after %s (deleted while the listing was read, or the "
-                            "rows that remained were all of that second)", listing.stream.name, api_time(cursor))
-                return listing.fetch(1, params)
-        raise problem.again(PASSES)
+
+        def trusted():
+            LOGGER.info("%s: no row is modified after %s (deleted while the listing was read, or the "
+                        "rows that remained were all of that second)", listing.stream.name, api_time(cursor))
+            return listing.fetch(1, params)
+        return proved(functools.partial(listing.fetch, 1, params),
+                      lambda: self.shows_after(previous, cursor), trusted)
 
     def shows_after(self, since, moment):
         """Does the listing from `since` hold a row modified after `moment`? Its latest rows

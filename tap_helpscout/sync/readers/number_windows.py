@@ -3,13 +3,14 @@ listing, then chains of page-1 requests over `(number:[N TO M])` windows, severa
 the API refuses or ignores `query` ranges, offset pages from the last to the first
 (`offset.OffsetPages`). docs/design/listings.md tells why.
 """
+import functools
 from concurrent.futures import FIRST_COMPLETED, wait
 
 from tap_helpscout.errors import ApiError, MalformedAnswer
 from tap_helpscout.logs import get_logger
-from tap_helpscout.sync.readers.fetch import Contradicted
+from tap_helpscout.sync.readers.fetch import proved
 from tap_helpscout.sync.readers.offset import OffsetPages
-from tap_helpscout.sync.readers.paging import PASSES, number_query, numbers_of, split_range
+from tap_helpscout.sync.readers.paging import number_query, numbers_of, split_range
 
 LOGGER = get_logger(__name__)
 WINDOW_MIN_PAGES = 10           # a window shorter than this is not worth a chain of its own
@@ -85,16 +86,12 @@ class NumberWindows:
         listing = self.listing
         if earlier is None:
             return listing.fetch(1, params)
-        for _ in range(PASSES):
-            try:
-                return listing.fetch(1, params, expected=True)
-            except Contradicted as exc:
-                problem = exc
-            if not self.shows_from(earlier, low):
-                LOGGER.info("%s: the rows numbered from %d were deleted while the listing was read",
-                            listing.stream.name, low)
-                return listing.fetch(1, params)
-        raise problem.again(PASSES)
+
+        def trusted():
+            LOGGER.info("%s: the rows numbered from %d were deleted while the listing was read",
+                        listing.stream.name, low)
+            return listing.fetch(1, params)
+        return proved(functools.partial(listing.fetch, 1, params), lambda: self.shows_from(earlier, low), trusted)
 
     def shows_from(self, earlier, low):
         """Does the listing of `earlier` hold a row numbered from `low` on? Its highest numbers

@@ -3,13 +3,14 @@ offset pages in `number` order, read from the last to the first, each requested 
 one above it has arrived; a change of the listing's total between two pages has the stretch
 around that boundary read again. docs/design/listings.md tells why no row is lost.
 """
+import functools
 import threading
 
 from tap_helpscout.api.pages import Page
 from tap_helpscout.errors import ApiError
 from tap_helpscout.logs import get_logger
-from tap_helpscout.sync.readers.fetch import Contradicted
-from tap_helpscout.sync.readers.paging import PASSES, numbers_of
+from tap_helpscout.sync.readers.fetch import proved
+from tap_helpscout.sync.readers.paging import numbers_of
 
 LOGGER = get_logger(__name__)
 GAP_PROBES = 8
@@ -94,15 +95,12 @@ class OffsetPages:
         perhaps counts rows created (or modified into the listing) after the empty answer: the
         page is asked again, PASSES times, then Contradicted."""
         listing = self.listing
-        for _ in range(PASSES):
-            try:
-                return listing.fetch(number, with_children=with_children, expected=True)
-            except Contradicted as exc:
-                problem = exc
-            if self.fetch(1, with_children=False).pages < number:
-                LOGGER.info("%s: the listing shrank below page %d while it was read", listing.stream.name, number)
-                return listing.fetch(number, with_children=with_children)
-        raise problem.again(PASSES)
+
+        def trusted():
+            LOGGER.info("%s: the listing shrank below page %d while it was read", listing.stream.name, number)
+            return listing.fetch(number, with_children=with_children)
+        return proved(functools.partial(listing.fetch, number, with_children=with_children),
+                      lambda: self.fetch(1, with_children=False).pages >= number, trusted)
 
     def write(self, page, next_page):
         self.listing.emit(page)
