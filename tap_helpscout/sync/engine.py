@@ -22,7 +22,7 @@ from tap_helpscout.streams import (API_KEY_SETTING, DAILY_REPORTS, DATE_WINDOWS,
                                    MAILBOX, PER_PARENT, SEARCH, STREAMS, WHOLE)
 from tap_helpscout.sync import bookmarks
 from tap_helpscout.sync.context import Bookmarks, ReaderContext, RunClock, Workers
-from tap_helpscout.sync.progress import Progress, client_stats, summary_line
+from tap_helpscout.sync.progress import Progress, client_stats, counted, summary_line
 from tap_helpscout.sync.readers import daily_reports, date_windows, docs, embedded, per_parent, search, whole
 from tap_helpscout.sync.readers.fetch import Fetcher
 from tap_helpscout.sync.records import RecordShaper
@@ -263,9 +263,9 @@ class Engine:
         for stream in family.selected:
             with metrics.record_counter(stream.name) as counter:
                 counter.increment(family.counts[stream.name])
-        LOGGER.info("Finished %s: %d requests in %.1f s", ", ".join(
-            f"{s.name} ({family.counts[s.name]:,} records{self.notes(family, s)})" for s in family.selected),
-            client.request_count - requests_before, time.monotonic() - started)
+        LOGGER.info("Finished %s: %s in %.1f s", ", ".join(
+            f"{s.name} ({counted(family.counts[s.name], 'record')}{self.notes(family, s)})" for s in family.selected),
+            counted(client.request_count - requests_before, "request"), time.monotonic() - started)
         self.out.checkpoint()
 
     @staticmethod

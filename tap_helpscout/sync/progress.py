@@ -78,7 +78,7 @@ def progress_line(root, counts, totals, requests, elapsed, rate_per_minute):
     done, total = counts.get(root, 0), totals.get(root)
     parts = [f"{root}: {done:,}" + (f" of about {total:,} rows (about {_share(done, total)})" if total else " rows")]
     parts[0] += "".join(f", {name} {count:,}" for name, count in counts.items() if name != root)
-    text = "; ".join(parts) + f"; {requests:,} requests in {_duration(elapsed)}"
+    text = "; ".join(parts) + f"; {counted(requests, 'request')} in {_duration(elapsed)}"
     if total and 0 < done < total and requests:
         to_go = round(requests * (total - done) / done)
         pace = rate_per_minute or (requests / elapsed * 60 if elapsed > 0 else None)
@@ -96,8 +96,8 @@ def summary_line(totals, seconds, stats, skipped, failures, stopped=False):
     malformed = sum(count for name, count in totals.items() if name.startswith("skipped "))
     nulled = sum(count for name, count in totals.items() if name.startswith("nulled "))
     parts = [f"Sync {'stopped' if stopped else 'finished'} in {_duration(seconds)}: {rows}",
-             f"{stats['requests']} requests, {stats['throttled']} x 429, {stats['retries']} retries, "
-             f"{stats['rate_waits']} rate-limit waits"]
+             f"{counted(stats['requests'], 'request')}, {stats['throttled']} x 429, "
+             f"{counted(stats['retries'], 'retry', 'retries')}, {counted(stats['rate_waits'], 'rate-limit wait')}"]
     if malformed:
         parts.append(f"{malformed} skipped without their key")
     if nulled:
@@ -120,6 +120,11 @@ def client_stats(clients):
                 value = getattr(client, "request_count", 0)
             found[name] += int(value or 0)
     return found
+
+
+def counted(number, noun, plural=None):
+    """`1 request`, `2,000 requests`."""
+    return f"{number:,} {noun if number == 1 else plural or noun + 's'}"
 
 
 def _share(done, total):

@@ -162,9 +162,9 @@ def run_tap(label, emu, workdir, argv_for, env, config_extra=None, state=None, o
     # Our tap's summary line counts the times its rate limiter held requests back.
     pacer_waits = 0
     for line in lines:
-        found = re.search(r"(\d+) rate-limit waits", line)
+        found = re.search(r"([\d,]+) rate-limit waits?\b", line)
         if found:
-            pacer_waits = int(found.group(1))
+            pacer_waits = int(found.group(1).replace(",", ""))
     return Run(label=label, returncode=returncode, wall=wall, cpu=cpu, maxrss_kib=maxrss, records=records,
                requests=[r for r in log if r.path != TOKEN_PATH],
                token_requests=sum(1 for r in log if r.path == TOKEN_PATH),

@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[2]
 OUTPUT = ROOT / "demo-output"
 TAP = [sys.executable, "-m", "tap_helpscout"]
 # "Finished mailboxes (3 records), mailbox_fields (9 records): 10 requests in 0.0 s"
-FINISHED = re.compile(r"Finished (?P<names>[^:]+): (?P<requests>\d+) requests in (?P<seconds>[\d.]+) s")
+FINISHED = re.compile(r"Finished (?P<names>[^:]+): (?P<requests>[\d,]+) requests? in (?P<seconds>[\d.]+) s")
 FINISHED_NAME = re.compile(r"([a-z][a-z_]*) \([\d,]+ records?\)")
 ESTIMATES = (re.compile(r"estimate of a full backfill: about (?P<requests>[\d,]+) requests"),
              re.compile(r"estimate of the docs_\* streams, a full read: about (?P<requests>[\d,]+) Docs API requests"))

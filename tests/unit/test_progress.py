@@ -68,8 +68,8 @@ def test_no_progress_line_for_a_family_that_ends_sooner(lines):
 
 
 @pytest.mark.parametrize("counts, totals, rate, expected", [
-    ({"customers": 0}, {}, None, "customers: 0 rows; 1 requests in 30 s"),
-    ({"customers": 50}, {}, 400, "customers: 50 rows; 1 requests in 30 s"),
+    ({"customers": 0}, {}, None, "customers: 0 rows; 1 request in 30 s"),
+    ({"customers": 50}, {}, 400, "customers: 50 rows; 1 request in 30 s"),
     ({"customers": 100}, {"customers": 400}, None,
      "customers: 100 of about 400 rows (about 25%); 2 requests in 30 s, about 6 to go: about 1 min 30 s left at the pace so far"),
 ])
