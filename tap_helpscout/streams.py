@@ -118,6 +118,14 @@ def latest_activity(conversation):
         conversation["updated_at"] = format_date_time(max(parse_date_time(t) for t in times))
 
 
+def organization_columns_null_unless_read(organization):
+    """The counts come from the list only where it carries them, and the custom properties
+    only from each organization's own GET (`organization_details`): without them the columns
+    are null rather than absent."""
+    for column in ("customer_count", "conversation_count", "last_interaction_at", "properties"):
+        organization.setdefault(column, None)
+
+
 def link_href(links, name):
     """The address of link `name` in an item's `_links`; None when it has none."""
     entry = links.get(name) if isinstance(links, dict) else None
@@ -254,7 +262,7 @@ STREAMS = {s.name: s for s in (
         # The list may lack the counts (its documentation shows none), and never has the properties.
         detail_path="/organizations/{id}", detail_params={"includeCounts": "true", "includeProperties": "true"},
         detail_fields=("customerCount", "conversationCount", "lastInteractionAt", "properties"),
-        detail_setting="organization_details",
+        detail_setting="organization_details", derive=organization_columns_null_unless_read,
     ),
     Stream(
         name="customer_properties", key_properties=("slug",),

@@ -126,7 +126,8 @@ def expected_rows(data, start_date="2000-01-01T00:00:00Z", saved_reply_text=Fals
     out["workflows"] = [as_row(w) for w in data.workflows]
     out["tags"] = [as_row(t) for t in data.tags]
     counts = organization_counts(data)
-    out["organizations"] = [dict(as_row(o), **counts[o["id"]]) for o in data.organizations]
+    # Without organization_details the properties are not read: null.
+    out["organizations"] = [dict(as_row(o), **counts[o["id"]], properties=None) for o in data.organizations]
     out["customer_properties"] = [as_row(p) for p in data.customer_properties]
     out["organization_properties"] = [as_row(p) for p in data.organization_properties]
     out["saved_replies"] = saved_reply_rows(data, saved_reply_text)
