@@ -6,14 +6,7 @@ import threading
 
 from tap_helpscout.api.auth import TokenAnswer, TokenManager
 from tap_helpscout.redact import Redactor
-
-
-class FakeClock:
-    def __init__(self):
-        self.now = 1000.0
-
-    def __call__(self):
-        return self.now
+from tests.support.fake_clock import FakeClock
 
 
 class TokenEndpoint:

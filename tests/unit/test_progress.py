@@ -9,14 +9,7 @@ from types import SimpleNamespace
 import pytest
 
 from tap_helpscout.sync.progress import Progress, client_stats, progress_line, summary_line
-
-
-class Clock:
-    def __init__(self):
-        self.now = 1000.0
-
-    def __call__(self):
-        return self.now
+from tests.support.fake_clock import FakeClock
 
 
 @pytest.fixture
@@ -30,7 +23,7 @@ def family(root, **counts):
 
 
 def test_a_progress_line_comes_every_interval_and_never_more_often(lines):
-    clock = Clock()
+    clock = FakeClock()
     client = SimpleNamespace(request_count=5)               # 5 requests before this family
     progress = Progress(30.0, rate_per_minute=lambda: 400, clock=clock)
     conversations = family("conversations")
@@ -55,7 +48,7 @@ def test_a_progress_line_comes_every_interval_and_never_more_often(lines):
 
 
 def test_no_progress_line_for_a_family_that_ends_sooner(lines):
-    clock = Clock()
+    clock = FakeClock()
     progress = Progress(30.0, clock=clock)
     progress.start(family("users", users=3), SimpleNamespace(request_count=0))
     for second in (1, 10, 29):

@@ -9,6 +9,7 @@ import pytest
 
 from tap_helpscout.api.ratelimit import RateLimiter, Ticket
 from tests.support.ratelimit_sim import ClockWindow, FixedWindow, SlidingWindow, floor_seconds, simulate
+from tests.support.fake_clock import FakeClock
 
 
 @pytest.fixture(autouse=True)
@@ -16,14 +17,6 @@ def quiet():
     logging.disable(logging.INFO)
     yield
     logging.disable(logging.NOTSET)
-
-
-class FakeClock:
-    def __init__(self):
-        self.now = 1000.0
-
-    def __call__(self):
-        return self.now
 
 
 def limits(limit, remaining):

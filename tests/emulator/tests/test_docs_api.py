@@ -15,6 +15,7 @@ import requests
 
 from tests.emulator import Emulator
 from tests.emulator.docs_api import REF_FIELDS
+from tests.support.fake_clock import FakeClock
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -22,17 +23,6 @@ SMALL = dict(seed=3, conversations=10, customers=5, ratings=5, prerender=False)
 HEX24 = re.compile(r"^[0-9a-f]{24}$")
 STAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
 ARTICLE_FIELDS = REF_FIELDS + ("text", "categories", "related", "keywords")
-
-
-class FakeClock:
-    def __init__(self, now=1000.0):
-        self.now = now
-
-    def __call__(self):
-        return self.now
-
-    def advance(self, seconds):
-        self.now += seconds
 
 
 class Client:

@@ -13,6 +13,7 @@ import pytest
 import requests
 
 from tests.emulator import Emulator
+from tests.support.fake_clock import FakeClock
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -132,17 +133,9 @@ def test_every_answer_has_date_and_rate_limit_headers(make_emulator):
     assert int(answers[-1].headers["X-RateLimit-Limit-Minute"]) >= 100_000
 
 
-class FakeClock:
-    def __init__(self):
-        self.now = 100.0
-
-    def __call__(self):
-        return self.now
-
-
 def test_exhausted_budget_gives_429_with_retry_after_then_recovers(make_emulator):
     emu = make_emulator(**SMALL, rate_limit=6, time_scale=1 / 60)       # a "minute" of 1 s
-    clock = emu.rate_limiter.clock = FakeClock()                        # steps, not sleeps
+    clock = emu.rate_limiter.clock = FakeClock(100.0)                   # steps, not sleeps
     session = authorized(emu)
     url = emu.base_url + "/mailboxes"
     remaining = [int(session.get(url).headers["X-RateLimit-Remaining-Minute"]) for _ in range(6)]

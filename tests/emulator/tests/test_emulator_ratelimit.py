@@ -4,19 +4,9 @@ import pytest
 import requests
 
 from tests.emulator.ratelimit import UNLIMITED, RateLimiter
+from tests.support.fake_clock import FakeClock
 
 pytestmark = pytest.mark.timeout(60)
-
-
-class FakeClock:
-    def __init__(self, now=1000.0):
-        self.now = now
-
-    def __call__(self):
-        return self.now
-
-    def advance(self, seconds):
-        self.now += seconds
 
 
 def limiter(limit, mode, window=60.0):

@@ -11,21 +11,11 @@ import requests
 from tests.support.api_client import ApiClient as Client
 from tests.emulator import generate
 from tests.emulator.dataset import iso, parse_iso
+from tests.support.fake_clock import FakeClock
 
 pytestmark = pytest.mark.timeout(60)
 
 REPORT = {"start": "2019-01-01T00:00:00Z", "end": "2026-06-01T00:00:00Z"}
-
-
-class FakeClock:
-    def __init__(self):
-        self.now = 5000.0
-
-    def __call__(self):
-        return self.now
-
-    def advance(self, seconds):
-        self.now += seconds
 
 
 def assert_bad_request(response, path):
@@ -238,7 +228,7 @@ def test_max_page_depth_refuses_deep_pages_of_search_backed_listings(make_emulat
 
 def test_index_lag_delays_what_listings_see_of_changes(make_emulator):
     emu = make_emulator(conversations=60, customers=40, index_lag_seconds=30)
-    clock = emu.search_index.clock = FakeClock()
+    clock = emu.search_index.clock = FakeClock(5000.0)
     api, data = Client(emu), emu.data
     order = dict(status="all", sortField="modifiedAt", sortOrder="asc")
     before = ids(api.pages("/conversations", "conversations", **order))
@@ -266,7 +256,7 @@ def test_index_lag_delays_what_listings_see_of_changes(make_emulator):
 
 def test_index_lag_for_customers_and_hand_edits(make_emulator):
     emu = make_emulator(conversations=20, customers=60, index_lag_seconds=10)
-    clock = emu.search_index.clock = FakeClock()
+    clock = emu.search_index.clock = FakeClock(5000.0)
     api, data = Client(emu), emu.data
     order = dict(sortField="modifiedAt", sortOrder="asc")
     newest = max(c["updatedAt"] for c in data.customers)
