@@ -12,18 +12,14 @@ from tap_helpscout.discover import discover
 from tests.support.tap_runner import select
 from tap_helpscout.streams import STREAMS
 from tap_helpscout.version import VERSION
+from tests.support.configs import REFRESH, SECRET, config_file
 
 ROOT = Path(__file__).resolve().parents[2]
-SECRET = "never-shown-client-secret-c0ffee"
-REFRESH = "never-shown-refresh-token-beef42"
 
 
 @pytest.fixture
 def config_path(tmp_path):
-    path = tmp_path / "config.json"
-    path.write_text(json.dumps({"client_id": "app-id", "client_secret": SECRET,
-                                "refresh_token": REFRESH, "start_date": "2024-01-01T00:00:00Z"}))
-    return path
+    return config_file(tmp_path)
 
 
 def write(tmp_path, name, value):

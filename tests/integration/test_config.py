@@ -11,16 +11,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from tests.support.configs import GOOD, REFRESH, SECRET, without
 
 ROOT = Path(__file__).resolve().parents[2]
-SECRET = "do-not-print-this-secret-1b9f"
-REFRESH = "do-not-print-this-refresh-77aa"
-GOOD = {"client_id": "app-id-1234", "client_secret": SECRET, "refresh_token": REFRESH,
-        "start_date": "2024-01-01T00:00:00Z"}
-
-
-def without(*keys):
-    return {k: v for k, v in GOOD.items() if k not in keys}
 
 
 def run_discover(config_path):

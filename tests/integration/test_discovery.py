@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.contract import ALL_STREAMS
+from tests.support.configs import REFRESH, SECRET, config_file
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -22,15 +23,7 @@ def closed_loopback_port():
 
 @pytest.fixture
 def offline_config(tmp_path):
-    path = tmp_path / "config.json"
-    path.write_text(json.dumps({
-        "client_id": "bogus-client-id",
-        "client_secret": "bogus-client-secret-5f3a",
-        "refresh_token": "bogus-refresh-token-9c1e",
-        "start_date": "2024-01-01T00:00:00Z",
-        "base_url": f"http://127.0.0.1:{closed_loopback_port()}/v2",
-    }, indent=4))
-    return path
+    return config_file(tmp_path, base_url=f"http://127.0.0.1:{closed_loopback_port()}/v2")
 
 
 def test_discovery_works_offline_and_leaves_the_config_file_untouched(offline_config):
@@ -40,7 +33,7 @@ def test_discovery_works_offline_and_leaves_the_config_file_untouched(offline_co
     assert proc.returncode == 0, proc.stderr
     assert len(json.loads(proc.stdout)["streams"]) == len(ALL_STREAMS)
     assert offline_config.read_bytes() == before
-    for secret in ("bogus-client-secret-5f3a", "bogus-refresh-token-9c1e"):
+    for secret in (SECRET, REFRESH):
         assert secret not in proc.stdout + proc.stderr
 
 

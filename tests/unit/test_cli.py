@@ -13,17 +13,12 @@ from tap_helpscout.cli import main as cli
 from tap_helpscout.discover import discover
 from tap_helpscout.streams import STREAMS
 from tests.support.tap_runner import select
-
-SECRET = "never-shown-client-secret-c0ffee"
-REFRESH = "never-shown-refresh-token-beef42"
+from tests.support.configs import REFRESH, SECRET, config_file
 
 
 @pytest.fixture
 def config_path(tmp_path):
-    path = tmp_path / "config.json"
-    path.write_text(json.dumps({"client_id": "app-id", "client_secret": SECRET,
-                                "refresh_token": REFRESH, "start_date": "2024-01-01T00:00:00Z"}))
-    return path
+    return config_file(tmp_path)
 
 
 @pytest.fixture

@@ -9,17 +9,9 @@ import pytest
 from tap_helpscout.config import unknown_key_warning, validate_config
 from tap_helpscout.errors import ConfigError
 from tap_helpscout.settings import DEFAULTS, SETTINGS
+from tests.support.configs import GOOD, REFRESH, SECRET, without
 
 DEFAULT_BASE_URL = DEFAULTS["base_url"]
-
-SECRET = "do-not-print-this-secret-1b9f"
-REFRESH = "do-not-print-this-refresh-77aa"
-GOOD = {"client_id": "app-id-1234", "client_secret": SECRET, "refresh_token": REFRESH,
-        "start_date": "2024-01-01T00:00:00Z"}
-
-
-def without(*keys):
-    return {k: v for k, v in GOOD.items() if k not in keys}
 
 
 def test_defaults_are_applied():

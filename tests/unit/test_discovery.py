@@ -15,6 +15,7 @@ from singer.catalog import Catalog
 
 from tap_helpscout.cli import main as cli
 from tests.support.contract import ALL_STREAMS, CONTRACT, DT, INT, NESTED, NEW_STREAMS, STR
+from tests.support.configs import config_file
 
 SECRETS = ("an-app-secret-7d2b", "a-refresh-token-41c8")
 
@@ -22,15 +23,7 @@ SECRETS = ("an-app-secret-7d2b", "a-refresh-token-41c8")
 @pytest.fixture
 def offline_config(tmp_path):
     """A config whose API is a loopback port nobody is asked about (discovery opens no connection)."""
-    path = tmp_path / "config.json"
-    path.write_text(json.dumps({
-        "client_id": "bogus-client-id",
-        "client_secret": "bogus-client-secret-5f3a",
-        "refresh_token": "bogus-refresh-token-9c1e",
-        "start_date": "2024-01-01T00:00:00Z",
-        "base_url": "http://127.0.0.1:9/v2",
-    }, indent=4))
-    return path
+    return config_file(tmp_path, base_url="http://127.0.0.1:9/v2")
 
 
 def discover_in_process(config_path):
