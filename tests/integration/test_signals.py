@@ -53,26 +53,22 @@ def test_a_signal_mid_run_leaves_a_complete_state_one_line_and_its_exit_code(mak
     config = write_config(emu, tmp_path)
     catalog = select(offline_catalog())
     proc, stderr = start_tap(config, catalog, None, tmp_path)
+    received = b""
     try:
-        received = b""
         while b'{"type":"STATE"' not in received:
             line = proc.stdout.readline()
             assert line, "the tap ended before its first STATE"
             received += line
         assert proc.poll() is None, "the run ended before the signal could be sent"
         proc.send_signal(signum)
-        received += proc.stdout.read()
-        assert proc.wait(timeout=120) == code
+    except BaseException:
+        proc.kill()
+        raise
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        proc.stdout.close()
-    stderr.seek(0)
-    err = stderr.read()
-    stderr.close()
+        rest, err, exit_code = finish(proc, stderr)
+    assert exit_code == code
 
-    text = received.decode()
+    text = received.decode() + rest
     assert text.endswith("\n")
     messages = [json.loads(line) for line in text.splitlines()]
     assert messages[-1]["type"] == "STATE"
