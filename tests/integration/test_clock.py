@@ -49,3 +49,21 @@ def test_with_the_servers_date_the_bookmark_is_the_servers_time_less_the_margin(
     server_now = datetime.now(timezone.utc).replace(tzinfo=None)
     assert server_now - timedelta(minutes=6) <= bookmark <= server_now - timedelta(minutes=4), \
         "the server's clock less the 5 minutes' margin, not this machine's 3 hours ahead"
+
+
+def test_the_report_reads_to_the_servers_now_when_the_machines_clock_is_behind(account):
+    from datetime import datetime, timedelta, timezone
+    emu, config, catalog = account(ratings=35)
+    recent = dict(emu.data.ratings[0], ratingCustomerId=emu.data.ratings[0]["ratingCustomerId"] + 1,
+                  ratingCreatedAt=(datetime.now(timezone.utc) - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ"))
+    emu.data.ratings.append(recent)
+    emu.invalidate()
+    run = run_tap(config, catalog=select(catalog, ["happiness_ratings_report"]), env=machine_clock("-3h"))
+    assert recent["ratingCustomerId"] in {r["rating_customer_id"] for r in run.records("happiness_ratings_report")}
+
+
+def test_a_server_clock_seconds_ahead_costs_the_report_no_extra_request(account):
+    # This machine's now and the first answer's Date, a moment later, are the same now.
+    emu, config, catalog = account(ratings=35)
+    run_tap(config, catalog=select(catalog, ["happiness_ratings_report"]), env=machine_clock("-2"))
+    assert sum("ratings" in r.path for r in emu.requests) == 4      # 35 ratings, 10 a page

@@ -22,6 +22,10 @@ MAX_PAGES = 50
 OVERLAP = timedelta(seconds=1)
 SHORTEST = timedelta(days=1)        # a window holding many pages is split down to this
 SMALLEST = timedelta(seconds=4)     # a window whose pages disagree is split down to this
+# This machine's now and the Date of the first answer, made a moment later, are one now when
+# they differ by less than this: the ratings of those seconds are read by the next run (its
+# lookback or its full read), and this one makes no extra request for them.
+SAME_NOW = timedelta(seconds=5)
 
 
 def row_identity(item, page_number, index):
@@ -57,7 +61,8 @@ class Reader:
             context.total(stream, first.total)
             if server_now is None and first.server_time is not None:
                 server_now = first.server_time
-                end_of_all = max(end_of_all, server_now.replace(microsecond=0))
+                if server_now - end_of_all > SAME_NOW:      # this machine's clock is behind
+                    end_of_all = server_now.replace(microsecond=0)
             if first.pages > MAX_PAGES and end - start > SHORTEST:
                 middle = start + (end - start) / 2
                 windows.extendleft([(middle - OVERLAP, end), (start, middle)])
