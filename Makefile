@@ -20,9 +20,11 @@ $(STAMP): setup.py pyproject.toml | $(BIN)/python
 # share one fixture.
 TEST_WORKERS ?= 4
 ALL_TEST_WORKERS ?= 6
-PYTEST := $(BIN)/pytest -q --dist loadgroup
+# pytest may write its rewritten test modules even where PYTHONDONTWRITEBYTECODE is set (as on
+# the project's machines): otherwise each of the workers rewrites all of them on every run.
+PYTEST := env -u PYTHONDONTWRITEBYTECODE $(BIN)/pytest -q --dist loadgroup
 # The tests start the tap a few hundred times: compiled once here, its modules are not compiled
-# again by each run when PYTHONDONTWRITEBYTECODE is set (as on the project's machines).
+# again by each run when PYTHONDONTWRITEBYTECODE is set.
 COMPILE := $(BIN)/python -m compileall -q tap_helpscout tests
 
 # Every test: unit, integration, the emulator's own, e2e.
