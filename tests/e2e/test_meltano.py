@@ -14,20 +14,16 @@ Meltano settings in the environment (TAP_HELPSCOUT_*), the way a user gives secr
 import json
 import os
 import re
-import shutil
 import subprocess
 
 import pytest
 
-from tests.e2e.tools import MELTANO, REPO, tool_venv
+from tests.e2e.tools import MELTANO, REPO, copy_meltano_project, tool_venv
 from tests.support.expected import expected_row_counts, expected_rows
 
 pytestmark = pytest.mark.e2e
 
 STATE_ID = "dev:tap-helpscout-to-target-jsonl"
-# What the Meltano project is made of: its meltano.yml and the package that `pip_url: -e .`
-# installs. Copying only these keeps venvs, caches and outputs of the checkout out of it.
-PROJECT_FILES = ("meltano.yml", "setup.py", "pyproject.toml", "README.md", "LICENSE", "tap_helpscout")
 
 
 @pytest.fixture(params=["refresh_token", "client_credentials"])
@@ -39,11 +35,7 @@ def meltano_project(request, make_emulator, tmp_path):
     emu = make_emulator(seed=9, conversations=60, customers=40, ratings=20)
     project = tmp_path / "project"
     project.mkdir()
-    for name in PROJECT_FILES:
-        if (REPO / name).is_dir():
-            shutil.copytree(REPO / name, project / name, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            shutil.copy2(REPO / name, project / name)
+    copy_meltano_project(project)
     env = {key: value for key, value in os.environ.items()
            if not key.startswith(("TAP_HELPSCOUT_", "TARGET_JSONL_", "MELTANO_")) and key != "VIRTUAL_ENV"}
     env.update({

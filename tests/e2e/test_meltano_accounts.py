@@ -15,15 +15,13 @@ an account into the schema named after its extractor. No secret appears in Melta
 import json
 import os
 import re
-import shutil
 import stat
 import subprocess
 
 import pytest
 import requests
 
-from tests.e2e.test_meltano import PROJECT_FILES
-from tests.e2e.tools import MELTANO, REPO, tool_venv
+from tests.e2e.tools import MELTANO, REPO, copy_meltano_project, tool_venv
 from tests.support.expected import expected_row_counts, expected_rows
 
 pytestmark = pytest.mark.e2e
@@ -51,11 +49,7 @@ class Project:
         self.emus = emus
         self.meltano = tool_venv("meltano", MELTANO) / "meltano"
         path.mkdir()
-        for name in PROJECT_FILES:
-            if (REPO / name).is_dir():
-                shutil.copytree(REPO / name, path / name, ignore=shutil.ignore_patterns("__pycache__"))
-            else:
-                shutil.copy2(REPO / name, path / name)
+        copy_meltano_project(path)
         yaml, self.commands = readme_accounts()
         text = (path / "meltano.yml").read_text()
         assert text.count("\n  loaders:\n") == 1

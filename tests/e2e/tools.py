@@ -25,6 +25,20 @@ REPO = Path(__file__).resolve().parents[2]
 VENVS = REPO / ".venvs"
 INSTALL_TIMEOUT = 1200   # seconds for one venv's pip install (Meltano is ~160 MB)
 
+# What a Meltano project of the tap is made of: its meltano.yml and the package that
+# `pip_url: -e .` installs. Copying only these keeps venvs, caches and outputs of the checkout out.
+MELTANO_PROJECT_FILES = ("meltano.yml", "setup.py", "pyproject.toml", "README.md", "LICENSE", "tap_helpscout")
+
+
+def copy_meltano_project(destination):
+    """The repository's Meltano project, copied into the existing folder `destination`."""
+    for name in MELTANO_PROJECT_FILES:
+        if (REPO / name).is_dir():
+            shutil.copytree(REPO / name, destination / name, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy2(REPO / name, destination / name)
+
+
 # The tools under test, pinned: a new release must not change what a green suite means.
 SINGER_TOOLS = "singer-tools==0.4.1"
 TARGET_JSONL = "target-jsonl==0.1.4"

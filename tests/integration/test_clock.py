@@ -4,6 +4,7 @@ of a listing's first answer, less the margin); without a usable Date the bookmar
 or behind it, with libfaketime (Debian's faketime package; `make deps` installs it)."""
 import glob
 import os
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
@@ -44,7 +45,6 @@ def test_changes_made_after_a_run_arrive_whatever_the_machines_clock(account, of
 def test_with_the_servers_date_the_bookmark_is_the_servers_time_less_the_margin(account):
     emu, config, catalog = account(conversations=30, customers=20, ratings=5)
     run = run_tap(config, catalog=select(catalog, ["customers"]), env=machine_clock("+3h"))
-    from datetime import datetime, timedelta, timezone
     bookmark = datetime.strptime(run.last_state["bookmarks"]["customers"]["updated_at"], "%Y-%m-%dT%H:%M:%SZ")
     server_now = datetime.now(timezone.utc).replace(tzinfo=None)
     assert server_now - timedelta(minutes=6) <= bookmark <= server_now - timedelta(minutes=4), \
@@ -52,7 +52,6 @@ def test_with_the_servers_date_the_bookmark_is_the_servers_time_less_the_margin(
 
 
 def test_the_report_reads_to_the_servers_now_when_the_machines_clock_is_behind(account):
-    from datetime import datetime, timedelta, timezone
     emu, config, catalog = account(ratings=35)
     recent = dict(emu.data.ratings[0], ratingCustomerId=emu.data.ratings[0]["ratingCustomerId"] + 1,
                   ratingCreatedAt=(datetime.now(timezone.utc) - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ"))
