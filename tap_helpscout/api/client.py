@@ -20,7 +20,7 @@ from singer import metrics
 
 from tap_helpscout.api import jsonbody
 from tap_helpscout.api.wire import (Adapter, Failure, NoAuth, RateLimited, Session, Watchdog, check_proxy,
-                                    network_failure, origin, parse_http_date, retry_after_seconds)
+                                    distrust, network_failure, origin, parse_http_date, retry_after_seconds)
 from tap_helpscout.errors import (ApiError, ApiUnreachable, ConfigError, MalformedAnswer, PermissionDenied,
                                   RateLimitWaitTooLong)
 from tap_helpscout.logs import get_logger
@@ -283,7 +283,11 @@ class ApiClient:
                 self._limiter.release(ticket, response.headers, refused=status == 429)
                 released = True
                 self._saw_date(response.headers)
-                return self._judge(call, method, url, response, watch)
+                try:
+                    return self._judge(call, method, url, response, watch)
+                except Failure:
+                    distrust(watch)
+                    raise
         finally:
             if not released:
                 self._limiter.release(ticket, None)

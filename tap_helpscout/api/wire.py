@@ -85,7 +85,10 @@ class Watchdog:
 
 
 class _Watched:
-    """Connection mixin: tells the current request's Watch which connection (socket) it uses."""
+    """Connection mixin: tells the current request's Watch which connection (socket) it uses;
+    a connection `distrust`ed is not reused (the pool opens a new one in its place)."""
+
+    distrusted = False
 
     def request(self, *args, **kwargs):
         watch = getattr(_current, "watch", None)
@@ -93,6 +96,23 @@ class _Watched:
         if watch is not None:
             watch.connection = self
         return super().request(*args, **kwargs)
+
+    def connect(self):
+        self.distrusted = False
+        super().connect()
+
+    @property
+    def is_connected(self):
+        return not self.distrusted and super().is_connected
+
+
+def distrust(watch):
+    """The connection that carried `watch`'s request is not used again: after an answer that
+    could not be read (a body cut short or not JSON), the server may be closing its end, and a
+    request sent on it would be lost to a reset."""
+    connection = watch.connection
+    if connection is not None and getattr(connection, "watch", None) is watch:
+        connection.distrusted = True
 
 
 class _WatchedHTTPConnection(_Watched, HTTPConnection):

@@ -137,6 +137,17 @@ def test_a_cut_gzip_body_is_retried_then_a_malformed_answer(serve):
     assert len(server.requests) == http_module.MAX_TRIES
 
 
+def test_a_connection_that_carried_an_unreadable_answer_is_not_reused(serve):
+    # The server keeps the connection open after the broken body: the retry still opens a new
+    # one (a server that broke an answer off may be closing its end; a request sent on it would
+    # be lost to a reset and cost a try).
+    server = serve(answer(b'{"cut": '), json_answer({"ok": 1}), json_answer({"ok": 2}))
+    client = client_for(server.base_url)
+    assert client.get("/users").json == {"ok": 1}
+    assert client.get("/users").json == {"ok": 2}
+    assert server.connections == 2 and len(server.requests) == 3
+
+
 def test_chunked_bodies_are_read_whole(serve):
     head = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
     chunks = b"".join(f"{len(part):x}\r\n".encode() + part + b"\r\n"
