@@ -2,10 +2,21 @@
 # Help Scout API emulator fixtures (tests/emulator). Keep this group at the top of the file.
 # ---------------------------------------------------------------------------------------------
 import logging
+import signal
 
 import pytest
 
 from tests.emulator import Emulator
+
+
+def pytest_configure(config):
+    """The tests send SIGINT and SIGHUP to the taps they start, and the tap keeps a signal that
+    whoever started it ignores ignored (`nohup`). A suite started in the background by a script
+    (where the shell ignores SIGINT) or under nohup would pass that on to every tap it starts:
+    the suite's processes take the default handling back first."""
+    for signum in (signal.SIGINT, signal.SIGHUP):
+        if signal.getsignal(signum) is signal.SIG_IGN:
+            signal.signal(signum, signal.default_int_handler if signum == signal.SIGINT else signal.SIG_DFL)
 
 
 @pytest.fixture(autouse=True)
