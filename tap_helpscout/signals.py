@@ -23,6 +23,15 @@ class Terminated(BaseException):
         self.signum = signum
 
 
+def leave_stop_signals_to_the_main_thread():
+    """Called first by every thread the tap starts. Python runs signal handlers in the main thread
+    only, and a signal the kernel hands to another thread waits until the main thread next wakes:
+    a main thread waiting on a page during a long rate-limit pause would not stop. Blocked in
+    every other thread, the stop signals always reach the main thread and cut its wait."""
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_BLOCK, SIGNALS)
+
+
 def stop_exception(signum):
     return KeyboardInterrupt() if signum == signal.SIGINT else Terminated(signum)
 

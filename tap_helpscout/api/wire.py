@@ -20,6 +20,7 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.poolmanager import pool_classes_by_scheme
 
 from tap_helpscout.errors import ConfigError
+from tap_helpscout.signals import leave_stop_signals_to_the_main_thread
 
 # -- the watchdog ------------------------------------------------------------------------------
 
@@ -63,6 +64,7 @@ class Watchdog:
         _current.watch = None
 
     def _run(self):
+        leave_stop_signals_to_the_main_thread()
         with self._cond:
             while True:
                 while self._heap and self._heap[0][2].done:

@@ -25,6 +25,7 @@ from tap_helpscout.config import meltano_extractor
 from tap_helpscout.errors import AuthError, ConfigError, TapError
 from tap_helpscout.logs import tell
 from tap_helpscout.settings import DEFAULTS
+from tap_helpscout.signals import leave_stop_signals_to_the_main_thread
 from tap_helpscout.version import PROG
 
 LOOPBACK = "127.0.0.1"
@@ -153,9 +154,12 @@ class CallbackListener:
         except OSError as exc:
             raise TapError(_bind_failure(port, exc)) from None
         self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, name="authorize-callback",
-                                       daemon=True)
+        self.thread = threading.Thread(target=self._serve, name="authorize-callback", daemon=True)
         self.thread.start()
+
+    def _serve(self):
+        leave_stop_signals_to_the_main_thread()       # and to the threads this one starts
+        self.server.serve_forever()
 
     def close(self):
         self.server.shutdown()

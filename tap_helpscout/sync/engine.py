@@ -18,6 +18,7 @@ from tap_helpscout.api.mailbox import HelpScoutClient
 from tap_helpscout.errors import ApiError, AuthError, PermissionDenied, TapError
 from tap_helpscout.logs import get_logger
 from tap_helpscout.settings import DEFAULTS
+from tap_helpscout.signals import leave_stop_signals_to_the_main_thread
 from tap_helpscout.streams import (API_KEY_SETTING, DAILY_REPORTS, DATE_WINDOWS, DOCS, EMBEDDED, KNOWLEDGE_BASE,
                                    MAILBOX, PER_PARENT, SEARCH, STREAMS, WHOLE)
 from tap_helpscout.sync import bookmarks
@@ -141,11 +142,12 @@ class Engine:
         # A listing chain (the next page of conversations or customers) must never wait behind
         # the many child requests (threads of chats) queued on the pool: it has a worker of its
         # own, and the pool the rest, so that at most max_parallel_requests are in flight.
+        threads = {"initializer": leave_stop_signals_to_the_main_thread}
         if parallel > 1:
-            pool = ThreadPoolExecutor(max_workers=parallel - 1, thread_name_prefix="helpscout")
-            chain = ThreadPoolExecutor(max_workers=1, thread_name_prefix="helpscout-chain")
+            pool = ThreadPoolExecutor(max_workers=parallel - 1, thread_name_prefix="helpscout", **threads)
+            chain = ThreadPoolExecutor(max_workers=1, thread_name_prefix="helpscout-chain", **threads)
         else:
-            pool = chain = ThreadPoolExecutor(max_workers=1, thread_name_prefix="helpscout")
+            pool = chain = ThreadPoolExecutor(max_workers=1, thread_name_prefix="helpscout", **threads)
         self.workers = Workers(pool=pool, chain=chain, parallel=parallel)
         self.progress = Progress(float(config.get("progress_seconds") or DEFAULTS["progress_seconds"]),
                                  rate_per_minute=self.rate_per_minute)

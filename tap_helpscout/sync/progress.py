@@ -7,6 +7,7 @@ import threading
 import time
 
 from tap_helpscout.logs import get_logger
+from tap_helpscout.signals import leave_stop_signals_to_the_main_thread
 
 LOGGER = get_logger(__name__)
 
@@ -57,6 +58,7 @@ class Progress:
         self._stop.set()
 
     def _loop(self):
+        leave_stop_signals_to_the_main_thread()
         while not self._stop.wait(min(self.interval, 5.0)):
             self.tick()
 

@@ -4,6 +4,7 @@ STATE of the last complete page as the last line on stdout, one line on stderr, 
 whichever thread renews it; a SIGHUP ignored by whoever started the tap (nohup) stays ignored.
 The handler in process: tests/unit/test_signals.py."""
 import json
+import os
 import signal
 import subprocess
 import tempfile
@@ -162,6 +163,31 @@ def test_a_stop_during_a_rate_limit_pause_ends_the_run_within_seconds(make_emula
     assert took < 5, f"the run went on {took:.1f} s after the signal"
     assert "Traceback" not in run.stderr
     assert json.loads(run.stdout.splitlines()[-1])["type"] == "STATE"
+
+
+STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
+
+
+def stop_signals_blocked(pid, thread_id):
+    """The stop signals that thread `thread_id` of process `pid` blocks (Linux's /proc)."""
+    status = Path(f"/proc/{pid}/task/{thread_id}/status").read_text()
+    mask = int(next(line for line in status.splitlines() if line.startswith("SigBlk:")).split()[1], 16)
+    return {signum for signum in STOP_SIGNALS if mask >> (signum - 1) & 1}
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="reads the threads' signal masks in /proc")
+def test_only_the_main_thread_takes_the_stop_signals(make_emulator, tmp_path):
+    # Python runs handlers in the main thread only: a signal the kernel gave a worker would wait
+    # until the main thread next wakes, maybe after a long pause.
+    tap = tap_in_a_rate_limit_pause(make_emulator, tmp_path)
+    try:
+        pid = tap.proc.pid
+        blocked = {int(tid): stop_signals_blocked(pid, tid) for tid in os.listdir(f"/proc/{pid}/task")}
+    finally:
+        tap.kill()
+    assert blocked.pop(pid) == set()            # the main thread's id is the process's
+    assert len(blocked) >= 3                    # the request workers, the deadlines, the progress timer
+    assert all(signals == STOP_SIGNALS for signals in blocked.values()), blocked
 
 
 def test_a_second_sigint_ends_the_run_at_once_without_a_traceback(make_emulator, tmp_path):
