@@ -225,10 +225,15 @@ class BackgroundTap:
         self.proc.stdin.flush()
 
     def finish(self, timeout=120):
-        """Wait for the end (its stdin is closed first: nothing more will be typed)."""
+        """Wait for the end (its stdin is closed first: nothing more will be typed); a tap still
+        running after `timeout` seconds fails the test (subprocess.TimeoutExpired)."""
         self.proc.stdin.close()
-        stdout = self.proc.stdout.read()
+        read = []
+        reader = threading.Thread(target=lambda: read.append(self.proc.stdout.read()), daemon=True)
+        reader.start()
         self.proc.wait(timeout=timeout)
+        reader.join(timeout=timeout)
+        stdout = read[0] if read else ""
         self._reader.join(timeout=timeout)
         while True:
             line = self._lines.get_nowait() if not self._lines.empty() else None
