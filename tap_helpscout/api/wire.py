@@ -75,11 +75,8 @@ class Watchdog:
                     continue
                 watch = heapq.heappop(self._heap)[2]
                 watch.expired = True
-                connection = watch.connection
-                sock = getattr(connection, "sock", None)
-                # Only if that connection still carries this request (not another one's, after
-                # going back to the pool).
-                if sock is not None and getattr(connection, "watch", None) is watch:
+                sock = getattr(_carrying(watch), "sock", None)
+                if sock is not None:
                     try:
                         socket.socket.shutdown(sock, socket.SHUT_RDWR)   # wakes the blocked read
                     except OSError:
@@ -108,12 +105,19 @@ class _Watched:
         return not self.distrusted and super().is_connected
 
 
+def _carrying(watch):
+    """The connection of `watch`'s request if it still carries it (not another request's, after
+    going back to the pool), else None."""
+    connection = watch.connection
+    return connection if getattr(connection, "watch", None) is watch else None
+
+
 def distrust(watch):
     """The connection that carried `watch`'s request is not used again: after an answer that
     could not be read (a body cut short or not JSON), the server may be closing its end, and a
     request sent on it would be lost to a reset."""
-    connection = watch.connection
-    if connection is not None and getattr(connection, "watch", None) is watch:
+    connection = _carrying(watch)
+    if connection is not None:
         connection.distrusted = True
 
 
